@@ -53,3 +53,50 @@ func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
+
+// NixTarball returns a Nix installer tarball in the official layout, made
+// from Debian's nix-bin by fixtures/nix-tarball/make.sh (once, into
+// .tools/fixtures), because the official one cannot be downloaded here.
+func NixTarball(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(ToolsDir(), "fixtures")
+	if m, _ := filepath.Glob(filepath.Join(dir, "nix-*-x86_64-linux.tar.xz")); len(m) == 1 {
+		return m[0]
+	}
+	if _, err := exec.LookPath("nix"); err != nil {
+		Missing(t, "nix (Debian nix-bin) is needed to make the Nix tarball fixture")
+		return ""
+	}
+	out, err := exec.Command(filepath.Join(RepoRoot(), "fixtures", "nix-tarball", "make.sh"), dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("fixtures/nix-tarball/make.sh: %v\n%s", err, out)
+	}
+	m, _ := filepath.Glob(filepath.Join(dir, "nix-*-x86_64-linux.tar.xz"))
+	if len(m) != 1 {
+		t.Fatalf("fixtures/nix-tarball/make.sh made %v", m)
+	}
+	return m[0]
+}
+
+// Busybox copies the static busybox into dir/bb/bin with the sh link, as the
+// fixture apps' hop3.nix expects (no binary is committed).
+func Busybox(t testing.TB, dir string) {
+	t.Helper()
+	src := "/bin/busybox"
+	if _, err := os.Stat(src); err != nil {
+		Missing(t, "busybox-static is not installed")
+		return
+	}
+	bin := filepath.Join(dir, "bb", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "busybox"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Symlink("busybox", filepath.Join(bin, "sh"))
+}

@@ -1,0 +1,83 @@
+// Package config finds the Nix expression that describes an app: hop3.nix,
+// the expression hop3.toml names, or the old buildpacks' default.nix.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Default file names, in the order they are looked for.
+const (
+	Hop3Nix    = "hop3.nix"
+	Hop3TOML   = "hop3.toml"
+	DefaultNix = "default.nix"
+)
+
+// App is an application that Nix builds.
+type App struct {
+	// Dir is the application's directory.
+	Dir string
+	// NixFile is the expression, relative to Dir.
+	NixFile string
+	// Source says how the expression was found (for the log).
+	Source string
+}
+
+// NixPath is the absolute path of the expression.
+func (a App) NixPath() string { return filepath.Join(a.Dir, a.NixFile) }
+
+// ErrNotNix means the app does not describe itself with Nix: detection
+// fails quietly.
+var ErrNotNix = errors.New("no hop3.nix, no hop3.toml selecting nix, no default.nix")
+
+// Load finds the app's Nix expression. It returns ErrNotNix when there is
+// none and a descriptive error when hop3.toml is malformed or names a file
+// that does not exist.
+func Load(dir string) (App, error) {
+	tomlPath := filepath.Join(dir, Hop3TOML)
+	if _, err := os.Stat(tomlPath); err == nil {
+		b, err := readBuild(tomlPath)
+		if err != nil {
+			return App{}, err
+		}
+		if b.selected != "" && b.selected != "nix" {
+			return App{}, ErrNotNix
+		}
+		if b.file != "" {
+			return appFromTOML(dir, b)
+		}
+		if b.selected == "nix" {
+			if exists(filepath.Join(dir, Hop3Nix)) {
+				return App{Dir: dir, NixFile: Hop3Nix, Source: "hop3.toml [build] selects nix; using hop3.nix"}, nil
+			}
+			return App{}, fmt.Errorf("%s:%d: [build] selects nix but [build.nix] file is not set and %s does not exist\n"+
+				"add `file = \"<expression>.nix\"` under [build.nix], or add a %s", Hop3TOML, b.selectedLine, Hop3Nix, Hop3Nix)
+		}
+	}
+	for _, name := range []string{Hop3Nix, DefaultNix} {
+		if exists(filepath.Join(dir, name)) {
+			return App{Dir: dir, NixFile: name, Source: name}, nil
+		}
+	}
+	return App{}, ErrNotNix
+}
+
+func appFromTOML(dir string, b buildTable) (App, error) {
+	clean := filepath.Clean(b.file)
+	if filepath.IsAbs(clean) || clean == ".." || len(clean) > 2 && clean[:3] == "../" {
+		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q must be a path inside the app\nname a file relative to the app's root, e.g. \"hop3.nix\"",
+			Hop3TOML, b.fileLine, b.file)
+	}
+	if !exists(filepath.Join(dir, clean)) {
+		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q does not exist in the app\ncreate it, or correct the name", Hop3TOML, b.fileLine, b.file)
+	}
+	return App{Dir: dir, NixFile: clean, Source: fmt.Sprintf("%s [build.nix] file", Hop3TOML)}, nil
+}
+
+func exists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}

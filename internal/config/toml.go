@@ -1,0 +1,125 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// buildTable is what detection needs from hop3.toml.
+type buildTable struct {
+	selected     string // "nix", another builder, or "" when unsaid
+	selectedLine int
+	file         string
+	fileLine     int
+}
+
+// readBuild reads [build] builder/method and [build.nix] file, checking types
+// and naming the line of anything malformed.
+func readBuild(path string) (buildTable, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return buildTable{}, fmt.Errorf("unable to read %s\n%w", path, err)
+	}
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return buildTable{}, fmt.Errorf("%s:%d: invalid TOML: %s\nfix the syntax at that line (see https://toml.io)",
+				Hop3TOML, pe.Position.Line, pe.Message)
+		}
+		return buildTable{}, fmt.Errorf("%s: invalid TOML\n%w", Hop3TOML, err)
+	}
+	var b buildTable
+	rawBuild, ok := doc["build"]
+	if !ok {
+		return b, nil
+	}
+	build, ok := rawBuild.(map[string]any)
+	if !ok {
+		return b, fmt.Errorf("%s:%d: build must be a table, got %s\nwrite it as a [build] section",
+			Hop3TOML, lineOf(data, "", "build"), typeName(rawBuild))
+	}
+	for _, key := range []string{"builder", "method"} {
+		v, ok := build[key]
+		if !ok {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return b, fmt.Errorf("%s:%d: [build] %s must be a string, got %s\nwrite e.g. %s = \"nix\"",
+				Hop3TOML, lineOf(data, "build", key), key, typeName(v), key)
+		}
+		if b.selected == "" || strings.EqualFold(s, "nix") {
+			b.selected, b.selectedLine = strings.ToLower(s), lineOf(data, "build", key)
+		}
+	}
+	rawNix, ok := build["nix"]
+	if !ok {
+		return b, nil
+	}
+	nix, ok := rawNix.(map[string]any)
+	if !ok {
+		return b, fmt.Errorf("%s:%d: [build] nix must be a table, got %s\nwrite it as a [build.nix] section",
+			Hop3TOML, lineOf(data, "build", "nix"), typeName(rawNix))
+	}
+	if v, ok := nix["file"]; ok {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			return b, fmt.Errorf("%s:%d: [build.nix] file must be a non-empty string, got %s\nwrite e.g. file = \"hop3.nix\"",
+				Hop3TOML, lineOf(data, "build.nix", "file"), typeName(v))
+		}
+		b.file, b.fileLine = s, lineOf(data, "build.nix", "file")
+		if b.selected == "" {
+			b.selected, b.selectedLine = "nix", b.fileLine
+		}
+	}
+	return b, nil
+}
+
+var headerRE = regexp.MustCompile(`^\s*\[\s*([^\]]+?)\s*\]`)
+
+// lineOf finds the line that sets key inside table ("" for the top level),
+// for error messages; 1 when it cannot tell (dotted keys, inline tables).
+func lineOf(data []byte, table, key string) int {
+	current := ""
+	keyRE := regexp.MustCompile(`^\s*"?` + regexp.QuoteMeta(key) + `"?\s*=`)
+	for i, line := range strings.Split(string(data), "\n") {
+		if m := headerRE.FindStringSubmatch(line); m != nil {
+			current = strings.ReplaceAll(m[1], " ", "")
+			if table == "" && current == key {
+				return i + 1
+			}
+			continue
+		}
+		if current == table && keyRE.MatchString(line) {
+			return i + 1
+		}
+		if table != "" && current == "" && regexp.MustCompile(`^\s*`+regexp.QuoteMeta(table)+`\.`+regexp.QuoteMeta(key)+`\s*=`).MatchString(line) {
+			return i + 1
+		}
+	}
+	return 1
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case int64:
+		return "integer"
+	case float64:
+		return "float"
+	case bool:
+		return "boolean"
+	case []any, []map[string]any:
+		return "array"
+	case map[string]any:
+		return "table"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,197 @@
+// Package nixinstall installs Nix from the official binary installer tarball
+// (nix-<version>-<system>.tar.xz: store/ plus .reginfo) into a directory that
+// is shown at /nix, writes the buildpack's Nix configuration, and runs Nix's
+// tools through that view.
+package nixinstall
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+)
+
+// Source is a Nix installer tarball.
+type Source struct {
+	// Version is Nix's version, as in the store path <hash>-nix-<version>.
+	Version string
+	// Checksum identifies the tarball (its sha256); a change reinstalls.
+	Checksum string
+	// Open returns the tarball's bytes, already verified by the caller.
+	Open func() (io.ReadCloser, error)
+}
+
+// Settings is the Nix configuration the buildpack writes.
+type Settings struct {
+	// Substituters are binary caches Nix may substitute from; empty by
+	// default, because Nix spends about 5 s per build retrying
+	// cache.nixos.org when it is unreachable.
+	Substituters []string
+	// TrustedPublicKeys verify what substituters serve.
+	TrustedPublicKeys []string
+}
+
+// Nix is an installed Nix and the view its tools run through.
+type Nix struct {
+	// View shows Dir at /nix.
+	View nixmount.View
+	// Dir is the on-disk directory shown at /nix (holds store/, var/).
+	Dir string
+	// StorePath is Nix's own store path, /nix/store/<hash>-nix-<version>.
+	StorePath string
+	// Version is Nix's version.
+	Version string
+	// Reused says whether an earlier build's installation was kept.
+	Reused bool
+}
+
+const markerName = ".nixbp-installed"
+
+// Ensure makes Nix usable in dir: it reuses an installation of the same
+// tarball, or installs it (wiping an installation of another one), opens the
+// /nix view with the wanted strategy, and writes nix.conf.
+func Ensure(dir string, src Source, strategy nixmount.Strategy, settings Settings, opts ...func(*nixmount.View)) (Nix, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
+		return Nix{}, fmt.Errorf("unable to create %s\n%w", dir, err)
+	}
+	view, err := nixmount.Open(dir, strategy, opts...)
+	if err != nil {
+		return Nix{}, err
+	}
+	n := Nix{View: view, Dir: dir, Version: src.Version}
+	want := src.Version + " " + src.Checksum
+	if marker, err := os.ReadFile(filepath.Join(dir, markerName)); err == nil {
+		lines := strings.SplitN(string(marker), "\n", 3)
+		if len(lines) >= 2 && lines[0] == want && exists(filepath.Join(dir, "store", filepath.Base(lines[1]))) {
+			n.StorePath, n.Reused = lines[1], true
+		}
+	}
+	if !n.Reused {
+		if err := wipe(dir); err != nil {
+			return Nix{}, err
+		}
+		if n.StorePath, err = install(n, src); err != nil {
+			return Nix{}, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, markerName), []byte(want+"\n"+n.StorePath+"\n"), 0o644); err != nil {
+			return Nix{}, fmt.Errorf("unable to write %s\n%w", markerName, err)
+		}
+	}
+	if err := writeConf(dir, settings); err != nil {
+		return Nix{}, err
+	}
+	return n, nil
+}
+
+// install unpacks the tarball into dir and registers its paths.
+func install(n Nix, src Source) (string, error) {
+	r, err := src.Open()
+	if err != nil {
+		return "", fmt.Errorf("unable to open the Nix %s tarball\n%w", src.Version, err)
+	}
+	defer r.Close()
+	reginfo, err := unpackTarXz(r, n.Dir)
+	if err != nil {
+		return "", fmt.Errorf("unable to unpack the Nix %s tarball\n%w", src.Version, err)
+	}
+	storePath := ""
+	for _, line := range strings.Split(string(reginfo), "\n") {
+		if strings.HasPrefix(line, "/nix/store/") && strings.HasSuffix(line, "-nix-"+src.Version) {
+			storePath = line
+		}
+	}
+	if storePath == "" {
+		return "", fmt.Errorf("the Nix %s tarball's .reginfo names no store path ending in -nix-%s", src.Version, src.Version)
+	}
+	n.StorePath = storePath
+	cmd := n.Command("nix-store", "--load-db")
+	cmd.Stdin = bytes.NewReader(reginfo)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("unable to register Nix's store paths (nix-store --load-db)\n%s%w", out, err)
+	}
+	return storePath, nil
+}
+
+// Command runs one of Nix's tools (nix-build, nix-store, ...) through the
+// view, with the buildpack's configuration.
+func (n Nix) Command(tool string, args ...string) *exec.Cmd {
+	cmd := n.View.Command(n.StorePath+"/bin/"+tool, args...)
+	cmd.Env = append(os.Environ(), n.Env()...)
+	return cmd
+}
+
+// Env is the environment Nix's tools run with: the configuration written by
+// Ensure, and caches kept inside the store directory rather than in $HOME.
+func (n Nix) Env() []string {
+	return []string{
+		"NIX_CONF_DIR=/nix/etc/nix",
+		"NIX_USER_CONF_FILES=",
+		"XDG_CACHE_HOME=/nix/var/nixbp/cache",
+		"NIX_PATH=",
+	}
+}
+
+func writeConf(dir string, s Settings) error {
+	confDir := filepath.Join(dir, "etc", "nix")
+	if err := os.MkdirAll(confDir, 0o755); err != nil {
+		return fmt.Errorf("unable to create %s\n%w", confDir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "var", "nixbp", "cache"), 0o755); err != nil {
+		return fmt.Errorf("unable to create Nix's cache directory\n%w", err)
+	}
+	var b strings.Builder
+	b.WriteString("# Written by nix-buildpack on every build.\n")
+	fmt.Fprintf(&b, "substituters = %s\n", strings.Join(s.Substituters, " "))
+	fmt.Fprintf(&b, "trusted-public-keys = %s\n", strings.Join(s.TrustedPublicKeys, " "))
+	b.WriteString("build-users-group =\nsandbox = false\nexperimental-features = nix-command\n")
+	p := filepath.Join(confDir, "nix.conf")
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		return fmt.Errorf("unable to write %s\n%w", p, err)
+	}
+	return nil
+}
+
+// wipe empties dir of a previous installation, making read-only store
+// directories writable first.
+func wipe(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("unable to list %s\n%w", dir, err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		_ = filepath.Walk(p, func(q string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				_ = os.Chmod(q, 0o755)
+			}
+			return nil
+		})
+		if err := os.RemoveAll(p); err != nil {
+			return fmt.Errorf("unable to remove %s\n%w", p, err)
+		}
+	}
+	return os.MkdirAll(filepath.Join(dir, "store"), 0o755)
+}
+
+func exists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// ReadLines is a small helper for commands whose output is one path a line.
+func ReadLines(out []byte) []string {
+	var lines []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if l := strings.TrimSpace(sc.Text()); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}

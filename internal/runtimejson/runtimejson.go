@@ -1,0 +1,196 @@
+// Package runtimejson reads the Hop3 runtime description an app's Nix output
+// carries at $out/hop3/runtime.json:
+//
+//	{"workers": {"web": "<command>"}, "env": {...}, "path": [...]}
+//
+// A worker is a shell command line, or {"static": "<dir>"} for a directory
+// served over HTTP.
+package runtimejson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// RelPath is where the description lives inside a Nix output.
+const RelPath = "hop3/runtime.json"
+
+// Runtime is an app's runtime description.
+type Runtime struct {
+	// Workers maps a process type (web, worker, ...) to what it runs.
+	Workers map[string]Worker
+	// Env is set in every process's environment.
+	Env map[string]string
+	// Path entries are prepended to PATH, in order.
+	Path []string
+}
+
+// Worker is one process type.
+type Worker struct {
+	// Command is a POSIX shell command line, expanded at launch.
+	Command string
+	// Static is a directory to serve over HTTP, when the worker is static.
+	Static string
+}
+
+// Types lists the process types, web first, then by name.
+func (r Runtime) Types() []string {
+	types := make([]string, 0, len(r.Workers))
+	for t := range r.Workers {
+		types = append(types, t)
+	}
+	sort.Slice(types, func(i, j int) bool {
+		if (types[i] == "web") != (types[j] == "web") {
+			return types[i] == "web"
+		}
+		return types[i] < types[j]
+	})
+	return types
+}
+
+// Parse reads a runtime description; file names it in errors.
+func Parse(data []byte, file string) (Runtime, error) {
+	var raw struct {
+		Workers map[string]json.RawMessage `json:"workers"`
+		Env     map[string]json.RawMessage `json:"env"`
+		Path    json.RawMessage            `json:"path"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return Runtime{}, decodeError(data, file, err)
+	}
+	if len(raw.Workers) == 0 {
+		return Runtime{}, fmt.Errorf("%s: \"workers\" is missing or empty\n"+
+			"declare at least one process, e.g. {\"workers\": {\"web\": \"myserver --port $PORT\"}}", file)
+	}
+	rt := Runtime{Workers: map[string]Worker{}, Env: map[string]string{}}
+	for name, msg := range raw.Workers {
+		w, err := parseWorker(msg)
+		if err != nil {
+			return Runtime{}, fmt.Errorf("%s: workers.%s %v", file, name, err)
+		}
+		if !validType(name) {
+			return Runtime{}, fmt.Errorf("%s: workers.%s: a process type may hold only letters, digits, '-' and '_'", file, name)
+		}
+		rt.Workers[name] = w
+	}
+	for k, msg := range raw.Env {
+		var s string
+		if err := json.Unmarshal(msg, &s); err != nil {
+			return Runtime{}, fmt.Errorf("%s: env.%s must be a string, got %s\nquote the value, e.g. \"%s\": \"1\"",
+				file, k, jsonType(msg), k)
+		}
+		rt.Env[k] = s
+	}
+	if len(raw.Path) > 0 && string(raw.Path) != "null" {
+		if err := json.Unmarshal(raw.Path, &rt.Path); err != nil {
+			return Runtime{}, fmt.Errorf("%s: path must be an array of strings, got %s\nwrite e.g. \"path\": [\"/nix/store/...-app/bin\"]",
+				file, jsonType(raw.Path))
+		}
+	}
+	return rt, nil
+}
+
+func parseWorker(msg json.RawMessage) (Worker, error) {
+	var cmd string
+	if err := json.Unmarshal(msg, &cmd); err == nil {
+		if strings.TrimSpace(cmd) == "" {
+			return Worker{}, errors.New("is an empty command\ngive the command line the process runs")
+		}
+		return Worker{Command: cmd}, nil
+	}
+	var obj struct {
+		Static  *string `json:"static"`
+		Command *string `json:"command"`
+	}
+	if err := json.Unmarshal(msg, &obj); err != nil || (obj.Static == nil) == (obj.Command == nil) {
+		return Worker{}, fmt.Errorf("must be a command string or {\"static\": \"<dir>\"}, got %s", jsonType(msg))
+	}
+	if obj.Command != nil {
+		return Worker{Command: *obj.Command}, nil
+	}
+	if *obj.Static == "" {
+		return Worker{}, errors.New("static directory is empty\nname the directory to serve, e.g. {\"static\": \"/nix/store/...-site/public\"}")
+	}
+	return Worker{Static: *obj.Static}, nil
+}
+
+func validType(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// decodeError turns a JSON error into one naming the line and column.
+func decodeError(data []byte, file string, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := position(data, se.Offset)
+		return fmt.Errorf("%s:%d:%d: invalid JSON (offset %d): %v", file, line, col, se.Offset, se)
+	case errors.As(err, &te):
+		line, col := position(data, te.Offset)
+		field := te.Field
+		if field == "" {
+			field = "the top level"
+		}
+		return fmt.Errorf("%s:%d:%d: %s must be %s, got %s", file, line, col, field, want(te.Type.String()), te.Value)
+	case errors.Is(err, errors.New("EOF")) || err.Error() == "EOF":
+		return fmt.Errorf("%s: empty file; expected a JSON object with \"workers\"", file)
+	}
+	return fmt.Errorf("%s: invalid JSON\n%w", file, err)
+}
+
+func want(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "map["):
+		return "an object"
+	case strings.HasPrefix(goType, "struct"):
+		return "an object"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	}
+	return "a " + goType
+}
+
+// position gives the line and column of the byte before offset: encoding/json
+// reports offsets just past the first byte of the offending token.
+func position(data []byte, offset int64) (line, col int) {
+	if offset > 0 {
+		offset--
+	}
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	before := data[:offset]
+	line = bytes.Count(before, []byte("\n")) + 1
+	col = int(offset) - bytes.LastIndexByte(before, '\n')
+	return line, col
+}
+
+func jsonType(msg json.RawMessage) string {
+	s := strings.TrimSpace(string(msg))
+	switch {
+	case s == "":
+		return "nothing"
+	case s[0] == '"':
+		return "a string"
+	case s[0] == '{':
+		return "an object"
+	case s[0] == '[':
+		return "an array"
+	case s == "true" || s == "false":
+		return "a boolean"
+	case s == "null":
+		return "null"
+	}
+	return "a number"
+}
