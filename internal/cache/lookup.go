@@ -1,0 +1,101 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// cacheInfo is the parsed nix-cache-info file at a cache's root.
+type cacheInfo struct {
+	storeDir string
+}
+
+// readCacheInfo fetches nix-cache-info. It is the first request of every
+// operation, so a missing bucket, wrong credentials or a dead server show up
+// once, here, and not once per path. errNotFound means an empty cache.
+func (c *Cache) readCacheInfo(ctx context.Context, r *retrier) (*cacheInfo, error) {
+	var data []byte
+	err := r.do(ctx, func() error {
+		body, err := c.b.get(ctx, "nix-cache-info")
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		data, err = readAllLimited(body, 64<<10)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	info := &cacheInfo{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == "StoreDir" {
+			info.storeDir = strings.TrimSpace(v)
+		}
+	}
+	return info, nil
+}
+
+// checkCacheInfo makes sure the cache can be read and holds paths for
+// /nix/store; a cache without nix-cache-info counts as empty but usable.
+func (c *Cache) checkCacheInfo(ctx context.Context, r *retrier) error {
+	info, err := c.readCacheInfo(ctx, r)
+	if errors.Is(err, errNotFound) {
+		c.logf("%s has no nix-cache-info yet; treating it as empty", c)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if info.storeDir != "" && info.storeDir != StoreDir {
+		return fmt.Errorf("its nix-cache-info says StoreDir %s, not %s", info.storeDir, StoreDir)
+	}
+	return nil
+}
+
+// lookup fetches and checks the narinfo of storePath: it must parse, name
+// that path, and, when trusted keys are set, carry a signature by one.
+func (c *Cache) lookup(ctx context.Context, r *retrier, storePath string) (*Entry, error) {
+	key := hashPart(storePath) + ".narinfo"
+	var data []byte
+	err := r.do(ctx, func() error {
+		body, err := c.b.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		data, err = readAllLimited(body, 8<<20)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e, err := parseNarinfo(data)
+	if err != nil {
+		return nil, permanentf("%s: %v", key, err)
+	}
+	if e.StorePath != storePath {
+		return nil, permanentf("%s describes %s, not this path", key, e.StorePath)
+	}
+	if len(c.trusted) > 0 && !verifySignatures(e, c.trusted) {
+		if len(e.Signatures) == 0 {
+			return nil, permanentf("%s is not signed, and trusted keys are set", key)
+		}
+		return nil, permanentf("%s is not signed by any trusted key (signatures: %s)", key, strings.Join(sigNames(e.Signatures), ", "))
+	}
+	return e, nil
+}
+
+func sigNames(sigs []string) []string {
+	var names []string
+	for _, s := range sigs {
+		name, _, _ := strings.Cut(s, ":")
+		names = append(names, name)
+	}
+	return names
+}

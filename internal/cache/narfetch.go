@@ -1,0 +1,174 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/nix-community/go-nix/pkg/nixhash"
+	"github.com/ulikunitz/xz"
+)
+
+var (
+	copyBufs   = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+	narReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<20) }}
+	zstdDecs   = sync.Pool{New: func() any {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<34))
+		if err != nil {
+			panic(err) // only for invalid options
+		}
+		return d
+	}}
+)
+
+// fetchNAR downloads e's NAR once and unpacks it beside its final place in
+// storeDir as .<name>.tmp-<random>, verifying NarSize and NarHash over the
+// uncompressed stream. It returns the temporary path; on any error nothing
+// is left behind. An interrupted transfer is worth retrying; a corrupt or
+// mismatching NAR is a permanentError.
+func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloaded *atomic.Int64) (string, error) {
+	body, err := b.get(ctx, e.URL)
+	if errors.Is(err, errNotFound) {
+		return "", permanentf("its NAR %s is missing from the cache", e.URL)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer body.Close()
+	in := &transferReader{r: body, total: downloaded}
+
+	dec, release, err := decompress(e.Compression, in)
+	if err != nil {
+		downloaded.Add(-in.n)
+		if in.err != nil {
+			return "", fmt.Errorf("download of %s interrupted: %w", e.URL, in.err)
+		}
+		return "", permanent(err)
+	}
+	hr := &hashingReader{r: dec, h: sha256.New()}
+	br := narReaders.Get().(*bufio.Reader)
+	br.Reset(hr)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+
+	tmp := filepath.Join(storeDir, "."+filepath.Base(e.StorePath)+".tmp-"+randomSuffix())
+	err = unpackNAR(br, tmp, *buf)
+	if err == nil {
+		// Anything after the NAR's end counts towards the hash, so a NAR
+		// with trailing bytes fails the check below, as in Nix.
+		_, err = io.Copy(io.Discard, br)
+	}
+	br.Reset(nil)
+	narReaders.Put(br)
+	if err == nil {
+		release()
+		err = checkNAR(e, hr)
+		if err == nil && e.FileSize != 0 && uint64(in.n) != e.FileSize {
+			err = permanentf("its NAR file is %d bytes, narinfo says FileSize %d", in.n, e.FileSize)
+		}
+	}
+	if err != nil {
+		_ = removeTree(tmp)
+		downloaded.Add(-in.n) // a retry counts its own bytes
+		if in.err != nil {
+			return "", fmt.Errorf("download of %s interrupted after %d bytes: %w", e.URL, in.n, in.err)
+		}
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", permanent(err)
+	}
+	return tmp, nil
+}
+
+// checkNAR compares the unpacked stream's size and SHA-256 with the narinfo.
+func checkNAR(e *Entry, hr *hashingReader) error {
+	if uint64(hr.n) != e.NarSize {
+		return permanentf("NAR size mismatch: narinfo says %d bytes, got %d", e.NarSize, hr.n)
+	}
+	want, err := narHashDigest(e.NarHash)
+	if err != nil {
+		return permanent(err)
+	}
+	if got := hr.h.Sum(nil); !bytes.Equal(got, want) {
+		return permanentf("NAR hash mismatch: narinfo says %s, got %s", e.NarHash,
+			nixhash.MustNewHashWithEncoding(nixhash.SHA256, got, nixhash.NixBase32, true))
+	}
+	return nil
+}
+
+// decompress returns a reader of the NAR inside a stored file, and a
+// function that recycles the decoder once it read to the end cleanly.
+func decompress(compression string, r io.Reader) (io.Reader, func(), error) {
+	switch compression {
+	case "zstd":
+		d := zstdDecs.Get().(*zstd.Decoder)
+		if err := d.Reset(r); err != nil {
+			return nil, nil, fmt.Errorf("unable to start zstd decompression: %w", err)
+		}
+		return d, func() { _ = d.Reset(nil); zstdDecs.Put(d) }, nil
+	case "xz":
+		x, err := xz.NewReader(bufio.NewReaderSize(r, 256<<10))
+		if err != nil {
+			return nil, nil, fmt.Errorf("invalid xz stream: %w", err)
+		}
+		return x, func() {}, nil
+	case "bzip2":
+		return bzip2.NewReader(bufio.NewReaderSize(r, 256<<10)), func() {}, nil
+	case "none", "":
+		return r, func() {}, nil
+	default:
+		return nil, nil, fmt.Errorf("unsupported compression %q", compression)
+	}
+}
+
+// transferReader counts bytes as they arrive and remembers a transport
+// failure, which tells an interrupted download from a corrupt file.
+type transferReader struct {
+	r     io.Reader
+	n     int64
+	total *atomic.Int64
+	err   error
+}
+
+func (t *transferReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.n += int64(n)
+	t.total.Add(int64(n))
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// hashingReader hashes and counts what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,232 @@
+package cache
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nix-community/go-nix/pkg/nar"
+)
+
+// List returns the entries of every narinfo in the cache, sorted by store
+// path. Only s3:// and file:// caches can be listed. Narinfos that do not
+// parse are left out with a log warning (Verify reports them).
+func (c *Cache) List(ctx context.Context) ([]Entry, error) {
+	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	keys, err := c.narinfoKeys(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	entries, errs := c.readNarinfos(ctx, r, keys)
+	var out []Entry
+	for i, e := range entries {
+		if errs[i] != nil {
+			c.logf("warning: %s: %v", keys[i], errs[i])
+			continue
+		}
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].StorePath < out[j].StorePath })
+	return out, ctx.Err()
+}
+
+// Problem is one bad cache entry found by Verify.
+type Problem struct {
+	Key       string // the narinfo's key in the cache
+	StorePath string // "" when the narinfo does not parse
+	Reason    string
+}
+
+// VerifyResult is what Verify found.
+type VerifyResult struct {
+	Checked int
+	Bytes   int64 // NAR bytes downloaded
+	Bad     []Problem
+	Elapsed time.Duration
+}
+
+// Verify downloads every NAR of the cache and checks it against its
+// narinfo (FileSize, FileHash, NarSize, NarHash, a well-formed NAR), that
+// every reference has a narinfo, and, with Options.TrustedKeys, the
+// signatures. It returns an error only when the cache cannot be listed.
+func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
+	start := time.Now()
+	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	keys, err := c.narinfoKeys(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	entries, errs := c.readNarinfos(ctx, r, keys)
+	known := map[string]bool{}
+	for _, e := range entries {
+		if e != nil {
+			known[e.StorePath] = true
+		}
+	}
+	t := newTracker(c, "verify")
+	var total int64
+	for _, e := range entries {
+		if e != nil {
+			total += int64(e.FileSize)
+		}
+	}
+	t.run(len(keys), total)
+	res := &VerifyResult{Checked: len(keys)}
+	var mu sync.Mutex
+	bad := func(i int, format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		p := Problem{Key: keys[i], Reason: fmt.Sprintf(format, args...)}
+		if entries[i] != nil {
+			p.StorePath = entries[i].StorePath
+		}
+		res.Bad = append(res.Bad, p)
+		c.logf("bad: %s: %s", keys[i], p.Reason)
+	}
+	parallel(c.opts.Jobs, len(keys), func(i int) {
+		defer t.paths.Add(1)
+		e := entries[i]
+		if errs[i] != nil {
+			bad(i, "%v", errs[i])
+			return
+		}
+		if hashPart(e.StorePath)+".narinfo" != keys[i] {
+			bad(i, "describes %s, which belongs in %s.narinfo", e.StorePath, hashPart(e.StorePath))
+		}
+		if len(c.trusted) > 0 && !verifySignatures(e, c.trusted) {
+			bad(i, "not signed by a trusted key")
+		}
+		for _, ref := range e.References {
+			if !known[ref] {
+				bad(i, "its reference %s has no narinfo in the cache", ref)
+			}
+		}
+		err := r.do(ctx, func() error { return verifyNAR(ctx, c.b, e, &t.bytes) })
+		if err != nil {
+			bad(i, "%v", err)
+		}
+	})
+	t.finish()
+	res.Bytes = t.bytes.Load()
+	res.Elapsed = time.Since(start)
+	sort.Slice(res.Bad, func(i, j int) bool { return res.Bad[i].Key < res.Bad[j].Key })
+	return res, ctx.Err()
+}
+
+func (c *Cache) narinfoKeys(ctx context.Context, r *retrier) ([]string, error) {
+	var keys []string
+	err := r.do(ctx, func() error {
+		keys = keys[:0]
+		return c.b.list(ctx, func(key string) error {
+			if strings.HasSuffix(key, ".narinfo") {
+				keys = append(keys, key)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to list %s\n%w", c, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func (c *Cache) readNarinfos(ctx context.Context, r *retrier, keys []string) ([]*Entry, []error) {
+	entries := make([]*Entry, len(keys))
+	errs := make([]error, len(keys))
+	parallel(32, len(keys), func(i int) {
+		var data []byte
+		errs[i] = r.do(ctx, func() error {
+			body, err := c.b.get(ctx, keys[i])
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			data, err = readAllLimited(body, 8<<20)
+			return err
+		})
+		if errs[i] == nil {
+			entries[i], errs[i] = parseNarinfo(data)
+		}
+	})
+	return entries, errs
+}
+
+// verifyNAR downloads e's NAR and checks it without unpacking it.
+func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int64) error {
+	body, err := b.get(ctx, e.URL)
+	if errors.Is(err, errNotFound) {
+		return permanentf("its NAR %s is missing", e.URL)
+	}
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	in := &transferReader{r: body, total: downloaded}
+	fh := &hashingReader{r: in, h: sha256.New()}
+	dec, release, err := decompress(e.Compression, fh)
+	if err == nil {
+		hr := &hashingReader{r: dec, h: sha256.New()}
+		br := bufio.NewReaderSize(hr, 1<<20)
+		err = readNAR(br)
+		if err == nil {
+			_, err = io.Copy(io.Discard, br)
+		}
+		if err == nil {
+			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
+		}
+		if err == nil {
+			release()
+			err = checkNAR(e, hr)
+		}
+	}
+	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
+		err = fmt.Errorf("its NAR file is %d bytes, narinfo says FileSize %d", fh.n, e.FileSize)
+	}
+	if err == nil && e.FileHash != "" && formatSHA256(fh.h) != e.FileHash {
+		err = fmt.Errorf("its NAR file hashes to %s, narinfo says FileHash %s", formatSHA256(fh.h), e.FileHash)
+	}
+	if err != nil {
+		downloaded.Add(-in.n)
+		if in.err != nil {
+			return fmt.Errorf("download of %s interrupted: %w", e.URL, in.err)
+		}
+		return permanent(err)
+	}
+	return nil
+}
+
+// readNAR parses a NAR to its end, discarding contents.
+func readNAR(r io.Reader) (err error) {
+	src := &abortableReader{r: r}
+	nr, err := nar.NewReader(src)
+	if err != nil {
+		return fmt.Errorf("invalid NAR: %w", err)
+	}
+	for {
+		hdr, err := nr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("invalid NAR: %w", err)
+		}
+		if n, err := io.Copy(io.Discard, nr); err != nil || n != hdr.Size {
+			src.r = nil
+			for {
+				if _, err := nr.Next(); err != nil {
+					break
+				}
+			}
+			return fmt.Errorf("invalid NAR: %s ends after %d of %d bytes", hdr.Path, n, hdr.Size)
+		}
+	}
+}
