@@ -1,0 +1,266 @@
+package slug
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// Copy copies SRC to DST applying the rules, producing what
+// `rsync -a [--prune-empty-dirs] --exclude-from=FILE SRC/ DST/` produces:
+// the kept names with their types, permission bits, owners (where allowed),
+// symlink targets (never followed) and modification times, directories' and
+// DST's own included. DST is created when missing; entries already in DST are
+// replaced or merged into, never deleted.
+func Copy(src, dst string, rules *Rules, opts Options) (*Report, error) {
+	rep, err := Plan(src, rules, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		return nil, fmt.Errorf("unable to create destination %s\n%w", dst, err)
+	}
+	c := &copier{src: src, dst: dst, opts: opts, root: os.Geteuid() == 0, gid: uint32(os.Getegid()), uid: uint32(os.Geteuid())}
+	if fi, err := os.Stat(dst); err == nil && fi.Mode()&fs.ModeSetgid != 0 {
+		c.forceChown = true // files would take DST's group instead of their own
+	}
+	var others []*Entry
+	for i := range rep.Kept {
+		e := &rep.Kept[i]
+		if e.Mode.IsDir() {
+			if err := c.mkdir(e); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		others = append(others, e)
+	}
+	if err := c.run(others); err != nil {
+		return nil, err
+	}
+	// Directory attributes go last, deepest first: filling a directory
+	// changes its mtime, and a read-only directory cannot be filled.
+	for i := len(rep.Kept) - 1; i >= 0; i-- {
+		if e := &rep.Kept[i]; e.Mode.IsDir() {
+			if err := c.finish(filepath.Join(dst, e.Path), e.Mode, e.meta); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := c.finish(dst, rep.rootMode, rep.root); err != nil {
+		return nil, err
+	}
+	rep.Linked, rep.Copied, rep.Bytes = int(c.linked.Load()), int(c.copied.Load()), c.bytes.Load()
+	return rep, nil
+}
+
+type copier struct {
+	src, dst   string
+	opts       Options
+	root       bool
+	uid, gid   uint32
+	forceChown bool
+	linked     atomic.Int64
+	copied     atomic.Int64
+	bytes      atomic.Int64
+}
+
+// run creates the non-directory entries with a bounded pool of workers.
+func (c *copier) run(entries []*Entry) error {
+	workers := c.opts.Workers
+	if workers <= 0 {
+		workers = 4 * runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(entries))
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		mu     sync.Mutex
+		errs   []error
+		wg     sync.WaitGroup
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1)) - 1
+				if i >= len(entries) {
+					return
+				}
+				if err := c.create(entries[i]); err != nil {
+					failed.Store(true)
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// create makes one file, symlink or special file in DST.
+func (c *copier) create(e *Entry) error {
+	from, to := filepath.Join(c.src, e.Path), filepath.Join(c.dst, e.Path)
+	if c.opts.Link {
+		err := retryExisting(to, func() error { return os.Link(from, to) })
+		if err == nil {
+			c.linked.Add(1)
+			return nil
+		}
+		if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
+			return fmt.Errorf("unable to link %s to %s\n%w", to, from, err)
+		}
+	}
+	switch {
+	case e.Mode.IsRegular():
+		return c.copyFile(from, to, e)
+	case e.Mode&fs.ModeSymlink != 0:
+		target, err := os.Readlink(from)
+		if err != nil {
+			return fmt.Errorf("unable to read symlink %s\n%w", from, err)
+		}
+		if err := retryExisting(to, func() error { return os.Symlink(target, to) }); err != nil {
+			return fmt.Errorf("unable to create symlink %s\n%w", to, err)
+		}
+		if err := c.chown(to, e.meta); err != nil {
+			return err
+		}
+		if err := setTimes(to, e.meta.mtime, true); err != nil {
+			return fmt.Errorf("unable to set the time of %s\n%w", to, err)
+		}
+		c.copied.Add(1)
+		return nil
+	default:
+		// Devices, FIFOs and sockets, which `rsync -a` (-D) recreates.
+		err := retryExisting(to, func() error { return syscall.Mknod(to, e.meta.rawMode, int(e.meta.rdev)) })
+		if err != nil {
+			return fmt.Errorf("unable to create special file %s\n%w", to, err)
+		}
+		c.copied.Add(1)
+		return c.finish(to, e.Mode, e.meta)
+	}
+}
+
+func (c *copier) copyFile(from, to string, e *Entry) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return fmt.Errorf("unable to open %s\n%w", from, err)
+	}
+	defer in.Close()
+	var out *os.File
+	err = retryExisting(to, func() (err error) {
+		out, err = os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("unable to create %s\n%w", to, err)
+	}
+	n, err := out.ReadFrom(in) // copy_file_range(2) between two files
+	if err == nil {
+		err = c.fchown(out, e.meta)
+	}
+	if err == nil {
+		err = out.Chmod(e.Mode & permBits)
+	}
+	if err == nil {
+		err = futimes(out, e.meta.mtime)
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("unable to copy %s to %s\n%w", from, to, err)
+	}
+	c.copied.Add(1)
+	c.bytes.Add(n)
+	return nil
+}
+
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// mkdir creates a directory of DST, writable by its owner until finish.
+func (c *copier) mkdir(e *Entry) error {
+	to := filepath.Join(c.dst, e.Path)
+	err := os.Mkdir(to, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		fi, serr := os.Lstat(to)
+		if serr == nil && fi.IsDir() {
+			return nil
+		}
+		if err = os.Remove(to); err == nil {
+			err = os.Mkdir(to, 0o700)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("unable to create directory %s\n%w", to, err)
+	}
+	return nil
+}
+
+// finish gives a directory or special file its owner, mode and mtime.
+func (c *copier) finish(to string, mode fs.FileMode, m meta) error {
+	if err := c.chown(to, m); err != nil {
+		return err
+	}
+	if err := os.Chmod(to, mode&permBits); err != nil {
+		return fmt.Errorf("unable to set the mode of %s\n%w", to, err)
+	}
+	if err := setTimes(to, m.mtime, false); err != nil {
+		return fmt.Errorf("unable to set the time of %s\n%w", to, err)
+	}
+	return nil
+}
+
+// chown sets the owner as `rsync -a` does: root sets user and group; others
+// can only try to set a group they belong to, and a refusal is not an error.
+func (c *copier) chown(to string, m meta) error {
+	uid, gid, ok := c.owner(m)
+	if !ok {
+		return nil
+	}
+	err := os.Lchown(to, uid, gid)
+	if err != nil && (c.root || !errors.Is(err, syscall.EPERM)) {
+		return fmt.Errorf("unable to set the owner of %s\n%w", to, err)
+	}
+	return nil
+}
+
+func (c *copier) fchown(f *os.File, m meta) error {
+	uid, gid, ok := c.owner(m)
+	if !ok {
+		return nil
+	}
+	if err := f.Chown(uid, gid); err != nil && (c.root || !errors.Is(err, syscall.EPERM)) {
+		return err
+	}
+	return nil
+}
+
+func (c *copier) owner(m meta) (uid, gid int, ok bool) {
+	if c.root {
+		return int(m.uid), int(m.gid), c.forceChown || m.uid != c.uid || m.gid != c.gid
+	}
+	return -1, int(m.gid), m.gid != c.gid
+}
+
+// retryExisting runs create, and when its target exists removes the target
+// (not a non-empty directory) and runs create once more.
+func retryExisting(to string, create func() error) error {
+	err := create()
+	if errors.Is(err, fs.ErrExist) {
+		if rerr := os.Remove(to); rerr != nil {
+			return rerr
+		}
+		err = create()
+	}
+	return err
+}

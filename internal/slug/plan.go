@@ -1,0 +1,278 @@
+package slug
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Options says how Plan, Copy and Explain walk SRC.
+type Options struct {
+	// PruneEmptyDirs drops every directory below the root that holds no
+	// file, symlink or special file at any depth, as `rsync -m` does.
+	PruneEmptyDirs bool
+	// Link hard-links files, symlinks and special files to their source
+	// instead of copying them (Copy only). Where a link fails because the
+	// two trees are on different filesystems (EXDEV), or the link is refused
+	// (EPERM, EMLINK), the file is copied.
+	Link bool
+	// Selected, when not empty, restricts SRC to these paths, relative to
+	// SRC ("store/<hash>-name"): every other entry of their parent
+	// directories, and of the parents' parents, is treated as absent, as if
+	// SRC held only the selected paths. The rules still apply to all of them.
+	Selected []string
+	// Workers is how many files Copy copies at once; 0 picks a default.
+	Workers int
+}
+
+// Entry is one path that the rules keep.
+type Entry struct {
+	Path     string      // relative to SRC, '/'-separated
+	Mode     fs.FileMode // type and permission bits, from lstat
+	Size     int64       // apparent size: a file's bytes, a symlink's target length, 0 for a directory
+	Decision Decision    // the rule that kept it, or the default
+	meta     meta
+}
+
+// meta is what `rsync -a` carries over besides names, modes and contents.
+type meta struct {
+	uid, gid uint32
+	rawMode  uint32
+	rdev     uint64
+	mtime    syscall.Timespec
+}
+
+// Drop is a path that a rule excludes. Nothing below an excluded directory is
+// looked at, so nothing below it is listed.
+type Drop struct {
+	Path     string
+	IsDir    bool
+	Decision Decision
+}
+
+// Report is what a Plan or Copy kept and left out.
+type Report struct {
+	Kept     []Entry   // sorted by Path; the root itself is not listed
+	Dropped  []Drop    // sorted by Path
+	Pruned   []string  // empty directories dropped by PruneEmptyDirs, sorted
+	Warnings []Warning // rules that decided nothing in this tree
+	Linked   int       // files Copy hard-linked
+	Copied   int       // files Copy copied
+	Bytes    int64     // bytes Copy copied (not linked)
+	root     meta
+	rootMode fs.FileMode
+}
+
+// KeptPaths is the kept paths, sorted, as `--dry-run` prints them.
+func (r *Report) KeptPaths() []string {
+	out := make([]string, len(r.Kept))
+	for i, e := range r.Kept {
+		out[i] = e.Path
+	}
+	return out
+}
+
+// Plan walks SRC and applies the rules as `rsync -a --exclude-from` does,
+// without writing anything: the report lists what Copy would create.
+func Plan(src string, rules *Rules, opts Options) (*Report, error) {
+	sel, err := newSelection(opts.Selected)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(src)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read source %s\n%w", src, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("unable to prune %s: not a directory", src)
+	}
+	s := &scanner{src: src, rules: rules, opts: opts, rep: &Report{}}
+	if rules != nil {
+		s.hits = make([]int, len(rules.list))
+	}
+	s.rep.root, s.rep.rootMode = metaOf(fi), fi.Mode()
+	if _, err := s.dir(src, "", sel); err != nil {
+		return nil, err
+	}
+	if err := sel.check(""); err != nil {
+		return nil, err
+	}
+	s.rep.Kept = s.entries
+	sort.Slice(s.rep.Kept, func(i, j int) bool { return s.rep.Kept[i].Path < s.rep.Kept[j].Path })
+	sort.Slice(s.rep.Dropped, func(i, j int) bool { return s.rep.Dropped[i].Path < s.rep.Dropped[j].Path })
+	sort.Strings(s.rep.Pruned)
+	for i, n := range s.hits {
+		if n == 0 {
+			r := rules.list[i]
+			s.rep.Warnings = append(s.rep.Warnings, Warning{File: r.File, Line: r.Line, Message: fmt.Sprintf(
+				"rule %q decided nothing in %s: no path matches it, or an earlier rule always matches first", ruleText(r), src)})
+		}
+	}
+	return s.rep, nil
+}
+
+func ruleText(r *Rule) string {
+	if r.Include {
+		return "+ " + r.Pattern
+	}
+	return "- " + r.Pattern
+}
+
+type scanner struct {
+	src     string
+	rules   *Rules
+	opts    Options
+	hits    []int
+	rep     *Report
+	entries []Entry
+}
+
+// dir scans the directory abs (rel under the root) and reports whether it
+// keeps anything that is not a directory, which is what PruneEmptyDirs asks.
+func (s *scanner) dir(abs, rel string, sel *selection) (bool, error) {
+	des, err := os.ReadDir(abs)
+	if err != nil {
+		return false, fmt.Errorf("unable to read directory %s\n%w", abs, err)
+	}
+	sel.visit()
+	hasNonDir := false
+	for _, de := range des {
+		name := de.Name()
+		child, present := sel.child(name)
+		if !present {
+			continue
+		}
+		childRel := path.Join(rel, name)
+		isDir := de.Type().IsDir()
+		if child != nil && !child.all && !isDir {
+			return false, fmt.Errorf("unable to select below %s: not a directory", filepath.Join(abs, name))
+		}
+		i := s.rules.index(childRel, isDir)
+		d := Decision{Keep: true}
+		if i >= 0 {
+			s.hits[i]++
+			d = Decision{Keep: s.rules.list[i].Include, Rule: s.rules.list[i]}
+		}
+		if !d.Keep {
+			s.rep.Dropped = append(s.rep.Dropped, Drop{Path: childRel, IsDir: isDir, Decision: d})
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return false, fmt.Errorf("unable to stat %s\n%w", filepath.Join(abs, name), err)
+		}
+		e := Entry{Path: childRel, Mode: fi.Mode(), Decision: d, meta: metaOf(fi)}
+		if !fi.IsDir() {
+			e.Size = fi.Size()
+			hasNonDir = true
+			s.entries = append(s.entries, e)
+			continue
+		}
+		at := len(s.entries)
+		s.entries = append(s.entries, e)
+		sub, err := s.dir(filepath.Join(abs, name), childRel, child)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case sub:
+			hasNonDir = true
+		case s.opts.PruneEmptyDirs:
+			// Everything after this directory is a directory below it.
+			for _, e := range s.entries[at:] {
+				s.rep.Pruned = append(s.rep.Pruned, e.Path)
+			}
+			s.entries = s.entries[:at]
+		}
+	}
+	return hasNonDir, nil
+}
+
+func metaOf(fi fs.FileInfo) meta {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return meta{}
+	}
+	return meta{uid: st.Uid, gid: st.Gid, rawMode: st.Mode, rdev: st.Rdev, mtime: st.Mtim}
+}
+
+// selection is a trie of Options.Selected: a node with all set holds its
+// whole subtree; other nodes hold only the children listed.
+type selection struct {
+	all      bool
+	children map[string]*selection
+	visited  bool // its directory was read
+	found    bool // it was seen in its parent directory
+}
+
+func newSelection(paths []string) (*selection, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	root := &selection{children: map[string]*selection{}}
+	for _, p := range paths {
+		clean := path.Clean(p)
+		if p == "" || clean == "." || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return nil, fmt.Errorf("unable to select %q: not a path inside the source (write it relative, like store/<hash>-name)", p)
+		}
+		n := root
+		for _, part := range strings.Split(clean, "/") {
+			if n.all {
+				break
+			}
+			c := n.children[part]
+			if c == nil {
+				c = &selection{children: map[string]*selection{}}
+				n.children[part] = c
+			}
+			n = c
+		}
+		n.all, n.children = true, nil
+	}
+	return root, nil
+}
+
+// child says whether name is present under the selection, and its own
+// selection (nil when its whole subtree is present).
+func (s *selection) child(name string) (*selection, bool) {
+	if s == nil || s.all {
+		return nil, true
+	}
+	c := s.children[name]
+	if c == nil {
+		return nil, false
+	}
+	c.found = true
+	if c.all {
+		return nil, true
+	}
+	return c, true
+}
+
+func (s *selection) visit() {
+	if s != nil {
+		s.visited = true
+	}
+}
+
+// check reports a selected path missing from a directory that was read.
+func (s *selection) check(rel string) error {
+	if s == nil {
+		return nil
+	}
+	for name, c := range s.children {
+		p := path.Join(rel, name)
+		if s.visited && !c.found {
+			return fmt.Errorf("unable to select %s: it is not in the source", p)
+		}
+		if err := c.check(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
