@@ -124,11 +124,7 @@ func (c *copier) create(e *Entry) error {
 	case e.Mode.IsRegular():
 		return c.copyFile(from, to, e)
 	case e.Mode&fs.ModeSymlink != 0:
-		target, err := os.Readlink(from)
-		if err != nil {
-			return fmt.Errorf("unable to read symlink %s\n%w", from, err)
-		}
-		if err := retryExisting(to, func() error { return os.Symlink(target, to) }); err != nil {
+		if err := retryExisting(to, func() error { return os.Symlink(e.Target, to) }); err != nil {
 			return fmt.Errorf("unable to create symlink %s\n%w", to, err)
 		}
 		if err := c.chown(to, e.meta); err != nil {

@@ -9,11 +9,11 @@ import (
 type tokenKind uint8
 
 const (
-	tokLiteral tokenKind = iota // one byte, exactly
-	tokAny                      // '?': one byte other than '/'
-	tokClass                    // '[...]': one byte of a set, never '/'
-	tokStar                     // '*': any run of bytes other than '/'
-	tokStarStar                 // '**' (or more stars): any run of bytes
+	tokLiteral  tokenKind = iota // one byte, exactly
+	tokAny                       // '?': one byte other than '/'
+	tokClass                     // '[...]': one byte of a set, never '/'
+	tokStar                      // '*': any run of bytes other than '/'
+	tokStarStar                  // '**' (or more stars): any run of bytes
 )
 
 type token struct {

@@ -35,6 +35,7 @@ type Entry struct {
 	Path     string      // relative to SRC, '/'-separated
 	Mode     fs.FileMode // type and permission bits, from lstat
 	Size     int64       // apparent size: a file's bytes, a symlink's target length, 0 for a directory
+	Target   string      // a symlink's target
 	Decision Decision    // the rule that kept it, or the default
 	meta     meta
 }
@@ -167,6 +168,11 @@ func (s *scanner) dir(abs, rel string, sel *selection) (bool, error) {
 			return false, fmt.Errorf("unable to stat %s\n%w", filepath.Join(abs, name), err)
 		}
 		e := Entry{Path: childRel, Mode: fi.Mode(), Decision: d, meta: metaOf(fi)}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if e.Target, err = os.Readlink(filepath.Join(abs, name)); err != nil {
+				return false, fmt.Errorf("unable to read symlink %s\n%w", filepath.Join(abs, name), err)
+			}
+		}
 		if !fi.IsDir() {
 			e.Size = fi.Size()
 			hasNonDir = true

@@ -24,7 +24,7 @@ func TestPlanMatchesRsync(t *testing.T) {
 	var cases []func() error
 	for seed := int64(1); seed <= trees; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		tmp := t.TempDir()
+		tmp := tempDir(t)
 		src := filepath.Join(tmp, "src")
 		must(t, os.Mkdir(src, 0o755))
 		g := makeTree(t, rng, src)
@@ -46,7 +46,7 @@ func TestCopyMatchesRsync(t *testing.T) {
 	var cases []func() error
 	for seed := int64(100); seed < 100+trees; seed++ {
 		rng := rand.New(rand.NewSource(seed))
-		tmp := t.TempDir()
+		tmp := tempDir(t)
 		src := filepath.Join(tmp, "src")
 		must(t, os.Mkdir(src, 0o755))
 		g := makeTree(t, rng, src)

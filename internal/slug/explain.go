@@ -1,0 +1,113 @@
+package slug
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Explanation says why one path is kept or not: the decision on the path and
+// on each directory above it, from the top, and the verdict.
+type Explanation struct {
+	Path    string
+	Steps   []Step // down to the path, or to the first parent that is not kept
+	Kept    bool
+	Verdict string
+}
+
+// Step is the decision on one path on the way down.
+type Step struct {
+	Path     string
+	IsDir    bool
+	Exists   bool
+	Decision Decision
+}
+
+// Explain says which rule decides rel (relative to SRC; a trailing '/' says
+// it is a directory when it does not exist), taking into account the parents
+// rsync must descend through, Options.Selected, and Options.PruneEmptyDirs.
+func Explain(src, rel string, rules *Rules, opts Options) (*Explanation, error) {
+	isDirHint := strings.HasSuffix(rel, "/")
+	clean := path.Clean("/" + filepath.ToSlash(rel))[1:]
+	if clean == "" {
+		return &Explanation{Path: ".", Kept: true, Verdict: ". is the root, which is always kept"}, nil
+	}
+	sel, err := newSelection(opts.Selected)
+	if err != nil {
+		return nil, err
+	}
+	ex := &Explanation{Path: clean}
+	parts := strings.Split(clean, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		last := i == len(parts)-1
+		if sel != nil {
+			next, present := sel.child(parts[i])
+			if !present {
+				ex.Verdict = fmt.Sprintf("%s is left out: it is not one of the selected paths nor a parent of one", p)
+				return ex, nil
+			}
+			sel = next
+		}
+		st := Step{Path: p, IsDir: !last || isDirHint}
+		fi, err := os.Lstat(filepath.Join(src, filepath.FromSlash(p)))
+		switch {
+		case err == nil:
+			st.Exists, st.IsDir = true, fi.IsDir()
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("unable to stat %s\n%w", filepath.Join(src, p), err)
+		}
+		st.Decision = rules.Decide(p, st.IsDir)
+		ex.Steps = append(ex.Steps, st)
+		if !st.Decision.Keep {
+			if last {
+				ex.Verdict = fmt.Sprintf("%s is %s", clean, st.Decision)
+			} else {
+				ex.Verdict = fmt.Sprintf("%s is left out: its parent directory %s is %s, and nothing below an excluded directory is looked at", clean, p, st.Decision)
+			}
+			return ex, nil
+		}
+		if !st.Exists {
+			ex.Verdict = fmt.Sprintf("%s is not in %s; if it were, it would be %s", clean, src, st.Decision)
+			if !last {
+				ex.Verdict = fmt.Sprintf("%s is not in %s (%s is missing)", clean, src, p)
+			}
+			return ex, nil
+		}
+	}
+	final := ex.Steps[len(ex.Steps)-1]
+	if final.IsDir && opts.PruneEmptyDirs {
+		s := &scanner{src: src, rules: rules, opts: opts, rep: &Report{}}
+		if rules != nil {
+			s.hits = make([]int, len(rules.list))
+		}
+		full, err := s.dir(filepath.Join(src, filepath.FromSlash(clean)), clean, sel)
+		if err != nil {
+			return nil, err
+		}
+		if !full {
+			ex.Verdict = fmt.Sprintf("%s is %s, but pruned: --prune-empty-dirs drops it, as nothing but directories is kept below it", clean, final.Decision)
+			return ex, nil
+		}
+	}
+	ex.Kept = true
+	ex.Verdict = fmt.Sprintf("%s is %s", clean, final.Decision)
+	return ex, nil
+}
+
+// Lines is the explanation as log lines: one per step, then the verdict.
+func (e *Explanation) Lines() []string {
+	var out []string
+	for _, s := range e.Steps {
+		name := s.Path
+		if s.IsDir {
+			name += "/"
+		}
+		out = append(out, fmt.Sprintf("  %s: %s", name, s.Decision))
+	}
+	return append(out, e.Verdict)
+}
