@@ -18,9 +18,10 @@ import (
 
 // s3Backend keeps a cache in an S3 bucket under a key prefix.
 type s3Backend struct {
-	client *s3.Client
-	bucket string
-	prefix string // "" or ending in "/"
+	client   *s3.Client
+	bucket   string
+	prefix   string // "" or ending in "/"
+	settings s3Settings
 }
 
 // s3Settings are the parts of an s3:// URL and Options the client needs.
@@ -71,7 +72,7 @@ func newS3Backend(ctx context.Context, s s3Settings) (*s3Backend, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
-	return &s3Backend{client: client, bucket: s.bucket, prefix: s.prefix}, nil
+	return &s3Backend{client: client, bucket: s.bucket, prefix: s.prefix, settings: s}, nil
 }
 
 func (b *s3Backend) get(ctx context.Context, key string) (io.ReadCloser, error) {

@@ -117,7 +117,7 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 	}
 	// Largest first, so the big transfers overlap with the many small ones.
 	sort.Slice(todo, func(i, j int) bool { return todo[i].NarSize > todo[j].NarSize })
-	f.c.logf("Fetching %d store paths (%s download, %s unpacked) from %s; %d of %d wanted paths not in the cache",
+	f.c.logf("Fetching %d store paths (%s download, %s unpacked) from %s; %d of %d wanted paths not available",
 		len(todo), mib(download), mib(unpacked), f.c, len(f.wanted)-len(todo), len(f.wanted))
 	f.t.run(len(todo), download)
 	tmps, err := f.download(ctx, todo)

@@ -72,7 +72,9 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 	}
 	br.Reset(nil)
 	narReaders.Put(br)
-	if err == nil {
+	if err != nil {
+		err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
+	} else {
 		release()
 		err = checkNAR(e, hr)
 		if err == nil && e.FileSize != 0 && uint64(in.n) != e.FileSize {

@@ -183,7 +183,9 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 		if err == nil {
 			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
 		}
-		if err == nil {
+		if err != nil {
+			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
+		} else {
 			release()
 			err = checkNAR(e, hr)
 		}
