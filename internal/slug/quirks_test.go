@@ -15,7 +15,8 @@ import (
 // rsync compares a directory's time with --modify-window=0, whole seconds, so
 // a destination directory whose time is in the same second as the source's
 // keeps its own nanoseconds (a directory created in the second the source was
-// last changed keeps its creation time). Copy always sets the exact time.
+// last changed keeps its creation time). Symlinks are treated the same way.
+// Copy always sets the exact time.
 func TestRsyncDirTimeQuirk(t *testing.T) {
 	rsync := testenv.Require(t, "rsync")
 	tmp := tempDir(t)
