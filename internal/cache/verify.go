@@ -89,7 +89,6 @@ func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
 			p.StorePath = entries[i].StorePath
 		}
 		res.Bad = append(res.Bad, p)
-		c.logf("bad: %s: %s", keys[i], p.Reason)
 	}
 	parallel(c.opts.Jobs, len(keys), func(i int) {
 		defer t.paths.Add(1)

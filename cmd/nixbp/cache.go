@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+)
+
+const cacheUsage = `usage: nixbp cache [flags] push <store-path|result-link>...
+       nixbp cache [flags] pull <store-path>...
+       nixbp cache [flags] ls
+       nixbp cache [flags] verify
+
+Works with a Nix binary cache (the layout nix copy and substituters use).
+  push    upload the closures of the paths, what the cache lacks, signed with the secret key if given
+  pull    fetch the closures into the Nix store and register them
+  ls      list the cache's store paths: path, NAR size, stored size, compression, signers
+  verify  download every NAR and check it against its narinfo, its references and signatures
+
+flags (anywhere on the line):
+  --cache URL                 s3://bucket/prefix?region=R&endpoint=E, http(s)://host/path (read-only) or
+                              file:///dir; compression=zstd|xz|none for push. Default $NIXBP_CACHE,
+                              else s3://$NIX_S3_BUCKET
+  --store ROOT                use the chroot store ROOT (files under ROOT/nix/store), not /nix/store
+  --secret-key-file FILE      push signs with this key (nix-store --generate-binary-cache-key);
+                              default $NIXBP_CACHE_SECRET_KEY_FILE, or the key in $NIXBP_CACHE_SECRET_KEY
+  --trusted-public-key KEY    pull and verify refuse paths no such key signed (repeatable);
+                              default the space-separated keys in $NIXBP_CACHE_TRUSTED_PUBLIC_KEYS
+  --jobs N                    NARs transferred at once (default 8)
+S3 credentials come from the AWS chain (AWS_ACCESS_KEY_ID, profiles, roles), or from
+NIX_S3_KEY and NIX_S3_SECRET when both are set.
+`
+
+// runCache is `nixbp cache`: push, pull, list and verify store paths in a
+// binary cache, for operators and for debugging the build's cache.
+func runCache(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("nixbp cache", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	url := fs.String("cache", os.Getenv("NIXBP_CACHE"), "")
+	root := fs.String("store", "", "")
+	keyFile := fs.String("secret-key-file", os.Getenv("NIXBP_CACHE_SECRET_KEY_FILE"), "")
+	jobs := fs.Int("jobs", 0, "")
+	var trusted stringList
+	fs.Var(&trusted, "trusted-public-key", "")
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, cacheUsage)
+				return nil
+			}
+			return fmt.Errorf("%v\n%s", err, cacheUsage)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		words = append(words, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(words) == 0 {
+		return fmt.Errorf("nixbp cache needs a command: push, pull, ls or verify\n%s", cacheUsage)
+	}
+	cmd, paths := words[0], words[1:]
+	if *url == "" && os.Getenv("NIX_S3_BUCKET") != "" {
+		*url = "s3://" + os.Getenv("NIX_S3_BUCKET")
+	}
+	if *url == "" {
+		return fmt.Errorf("nixbp cache %s: no cache; pass --cache URL or set NIXBP_CACHE", cmd)
+	}
+	if len(trusted) == 0 {
+		trusted = strings.Fields(os.Getenv("NIXBP_CACHE_TRUSTED_PUBLIC_KEYS"))
+	}
+	opts := cache.Options{TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
+	if k, s := os.Getenv("NIX_S3_KEY"), os.Getenv("NIX_S3_SECRET"); k != "" && s != "" {
+		opts.Credentials = &cache.Credentials{AccessKeyID: k, SecretAccessKey: s}
+	}
+	if cmd == "push" {
+		key, err := secretKey(*keyFile)
+		if err != nil {
+			return err
+		}
+		opts.SecretKey = key
+	}
+	ctx := context.Background()
+	c, err := cache.Open(ctx, *url, opts)
+	if err != nil {
+		return err
+	}
+	st := hostStore{root: *root, stderr: stderr}
+	switch cmd {
+	case "push", "pull":
+		if len(paths) == 0 {
+			return fmt.Errorf("nixbp cache %s needs store paths\n%s", cmd, cacheUsage)
+		}
+		if cmd == "push" {
+			return cachePush(ctx, c, st, paths, stdout)
+		}
+		return cachePull(ctx, c, st, paths, stdout)
+	case "ls", "verify":
+		if len(paths) != 0 {
+			return fmt.Errorf("nixbp cache %s takes no arguments, got %q\n%s", cmd, paths, cacheUsage)
+		}
+		if cmd == "ls" {
+			return cacheList(ctx, c, stdout)
+		}
+		return cacheVerify(ctx, c, stdout)
+	default:
+		return fmt.Errorf("nixbp cache: unknown command %q; expected push, pull, ls or verify\n%s", cmd, cacheUsage)
+	}
+}
+
+func cachePush(ctx context.Context, c *cache.Cache, st hostStore, paths []string, stdout io.Writer) error {
+	closure, err := st.nixStore("", append([]string{"--query", "--requisites"}, paths...)...)
+	if err != nil {
+		return err
+	}
+	dump, err := st.nixStore("", append([]string{"--dump-db"}, strings.Fields(closure)...)...)
+	if err != nil {
+		return err
+	}
+	infos, err := cache.ParseRegistration(strings.NewReader(dump))
+	if err != nil {
+		return fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
+	}
+	res, err := c.Push(ctx, infos, st.storeDir())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pushed %d store paths (%.1f MiB compressed, %.1f MiB unpacked) to %s in %.2f s; %d already there\n",
+		res.Uploaded, float64(res.UploadedBytes)/(1<<20), float64(res.NarBytes)/(1<<20), c, res.Elapsed.Seconds(), res.Skipped)
+	if len(res.Failed) > 0 {
+		return fmt.Errorf("%d store paths were not pushed (see the warnings above): %s", len(res.Failed), strings.Join(res.Failed, " "))
+	}
+	return nil
+}
+
+func cachePull(ctx context.Context, c *cache.Cache, st hostStore, paths []string, stdout io.Writer) error {
+	var storePaths []string
+	for _, p := range paths {
+		// A result link names its store path; the store path itself may
+		// not exist yet here.
+		if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, cache.StoreDir+"/") {
+			p = target
+		}
+		storePaths = append(storePaths, p)
+	}
+	res, err := c.Fetch(ctx, storePaths, st.storeDir())
+	if err != nil {
+		return err
+	}
+	if err := st.register(res.Installed); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pulled %d store paths (%.1f MiB) from %s in %.2f s\n",
+		len(res.Installed), float64(res.DownloadedBytes)/(1<<20), c, res.Elapsed.Seconds())
+	if len(res.Missing) > 0 {
+		return fmt.Errorf("%d store paths are not in the cache or could not be fetched: %s", len(res.Missing), strings.Join(res.Missing, " "))
+	}
+	return nil
+}
+
+func cacheList(ctx context.Context, c *cache.Cache, stdout io.Writer) error {
+	entries, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		var signers []string
+		for _, s := range e.Signatures {
+			name, _, _ := strings.Cut(s, ":")
+			signers = append(signers, name)
+		}
+		fmt.Fprintf(stdout, "%s\t%d\t%d\t%s\t%s\n", e.StorePath, e.NarSize, e.FileSize, e.Compression, strings.Join(signers, ","))
+	}
+	return nil
+}
+
+func cacheVerify(ctx context.Context, c *cache.Cache, stdout io.Writer) error {
+	res, err := c.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range res.Bad {
+		fmt.Fprintf(stdout, "bad\t%s\t%s\t%s\n", p.Key, p.StorePath, p.Reason)
+	}
+	fmt.Fprintf(stdout, "checked %d store paths (%.1f MiB) in %.2f s: %d problems\n",
+		res.Checked, float64(res.Bytes)/(1<<20), res.Elapsed.Seconds(), len(res.Bad))
+	if len(res.Bad) > 0 {
+		return fmt.Errorf("%s has %d bad entries", c, len(res.Bad))
+	}
+	return nil
+}
+
+// secretKey reads the signing key from file, or from NIXBP_CACHE_SECRET_KEY;
+// none is fine (unsigned pushes).
+func secretKey(file string) (*cache.SecretKey, error) {
+	text := os.Getenv("NIXBP_CACHE_SECRET_KEY")
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("unable to read the secret key file %s\n%w", file, err)
+		}
+		text = string(data)
+	}
+	if text == "" {
+		return nil, nil
+	}
+	key, err := cache.ParseSecretKey(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", orEnv(file, "NIXBP_CACHE_SECRET_KEY"), err)
+	}
+	return key, nil
+}
+
+func orEnv(file, env string) string {
+	if file != "" {
+		return file
+	}
+	return "$" + env
+}
+
+// hostStore is the Nix store the CLI works on: /nix/store with its
+// database, or a chroot store under root.
+type hostStore struct {
+	root   string
+	stderr io.Writer
+}
+
+func (s hostStore) storeDir() string {
+	return filepath.Join(s.root, cache.StoreDir)
+}
+
+// nixStore runs nix-store against the store and returns its stdout; its
+// stderr goes to the user.
+func (s hostStore) nixStore(stdin string, args ...string) (string, error) {
+	if s.root != "" {
+		args = append([]string{"--store", s.root}, args...)
+	}
+	cmd := exec.Command("nix-store", args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, s.stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("unable to run nix-store %s\n%w", strings.Join(args, " "), err)
+	}
+	return out.String(), nil
+}
+
+// register records fetched paths as valid. A chroot store takes them with
+// --load-db: Nix 2.8's --register-validity canonicalises paths by their
+// logical /nix/store name, which is not where a chroot store keeps them
+// (Fetch already gave them the canonical modes and mtime).
+func (s hostStore) register(infos []cache.PathInfo) error {
+	if len(infos) == 0 {
+		return nil
+	}
+	var reg bytes.Buffer
+	if err := cache.FormatRegistration(&reg, infos); err != nil {
+		return err
+	}
+	if s.root != "" {
+		_, err := s.nixStore(reg.String(), "--load-db")
+		return err
+	}
+	_, err := s.nixStore(reg.String(), "--register-validity", "--hash-given")
+	return err
+}
+
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, " ") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
