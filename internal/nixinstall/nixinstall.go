@@ -129,7 +129,14 @@ func (n Nix) Command(tool string, args ...string) *exec.Cmd {
 // Env is the environment Nix's tools run with: the configuration written by
 // Ensure, and caches kept inside the store directory rather than in $HOME.
 func (n Nix) Env() []string {
+	user := os.Getenv("USER")
+	if user == "" {
+		// Nix needs a user name and asks $USER when the uid has no
+		// /etc/passwd entry (as on builders that run as an arbitrary uid).
+		user = fmt.Sprintf("uid%d", os.Getuid())
+	}
 	return []string{
+		"USER=" + user,
 		"NIX_CONF_DIR=/nix/etc/nix",
 		"NIX_USER_CONF_FILES=",
 		"XDG_CACHE_HOME=/nix/var/nixbp/cache",

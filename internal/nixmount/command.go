@@ -33,6 +33,8 @@ func (v View) Command(name string, args ...string) *exec.Cmd {
 			// namespace's capabilities; ambient ones survive it. The child
 			// clears them again before it runs the target.
 			AmbientCaps: []uintptr{capSysAdmin, capSysChroot},
+			// The program dies with the process that started it.
+			Pdeathsig: syscall.SIGKILL,
 		}
 		return cmd
 	case PRoot:

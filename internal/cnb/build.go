@@ -1,0 +1,176 @@
+package cnb
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/buildpacks/libcnb/v2"
+	"github.com/paketo-buildpacks/libpak/v2"
+	"github.com/paketo-buildpacks/libpak/v2/log"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+)
+
+// Settings a user may set, declared in buildpack.toml.
+const (
+	StrategySetting     = "BP_NIX_STRATEGY"
+	BuildArgsSetting    = "BP_NIX_BUILD_ARGS"
+	SubstitutersSetting = "BP_NIX_SUBSTITUTERS"
+	TrustedKeysSetting  = "BP_NIX_TRUSTED_PUBLIC_KEYS"
+	VersionSetting      = "BP_NIX_VERSION"
+)
+
+// NewBuild returns the build function.
+func NewBuild(logger log.Logger) libcnb.BuildFunc {
+	return func(ctx libcnb.BuildContext) (libcnb.BuildResult, error) {
+		result := libcnb.NewBuildResult()
+		logger.Title(ctx.Buildpack.Info.Name, ctx.Buildpack.Info.Version, ctx.Buildpack.Info.Homepage)
+
+		md, err := libpak.NewBuildModuleMetadata(ctx.Buildpack.Metadata)
+		if err != nil {
+			return result, fmt.Errorf("unable to read buildpack.toml metadata\n%w", err)
+		}
+		cr, err := libpak.NewConfigurationResolver(md)
+		if err != nil {
+			return result, fmt.Errorf("unable to resolve configuration\n%w", err)
+		}
+		cr.LogConfiguration(logger)
+
+		in, err := input(ctx, md, cr, logger)
+		if err != nil {
+			return result, err
+		}
+
+		nixLayer, err := ctx.Layers.Layer("nix")
+		if err != nil {
+			return result, fmt.Errorf("unable to create the nix layer\n%w", err)
+		}
+		in.NixDir = filepath.Join(nixLayer.Path, "nix")
+		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: true}
+		nixLayer.Metadata = map[string]interface{}{"nix-version": in.Nix.Version, "nix-checksum": in.Nix.Checksum}
+
+		closureLayer, err := ctx.Layers.Layer("closure")
+		if err != nil {
+			return result, fmt.Errorf("unable to create the closure layer\n%w", err)
+		}
+		target := &launchTarget{layer: &closureLayer, logger: logger, buildpackDir: ctx.Buildpack.Path}
+
+		res, err := pipeline.Run(in, target)
+		if err != nil {
+			return result, err
+		}
+		result.Layers = append(result.Layers, nixLayer, closureLayer)
+		for _, p := range res.Processes {
+			result.Processes = append(result.Processes, libcnb.Process{
+				Type: p.Type, Command: p.Command[:1], Arguments: p.Command[1:], Default: p.Default,
+			})
+		}
+		return result, nil
+	}
+}
+
+// input reads settings and resolves the Nix dependency.
+func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.ConfigurationResolver, logger log.Logger) (pipeline.Input, error) {
+	strategyName, _ := cr.Resolve(StrategySetting)
+	strategy, err := nixmount.ParseStrategy(strategyName)
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("%s: %w", StrategySetting, err)
+	}
+	version, _ := cr.Resolve(VersionSetting)
+	dr, err := libpak.NewDependencyResolver(md, ctx.StackID)
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("unable to create dependency resolver\n%w", err)
+	}
+	dep, err := dr.Resolve("nix", version)
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("unable to find the Nix dependency in buildpack.toml\n%w", err)
+	}
+	dc, err := libpak.NewDependencyCache(ctx.Buildpack.Info.ID, ctx.Buildpack.Info.Version, ctx.Buildpack.Path, ctx.Platform.Bindings, logger)
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("unable to create dependency cache\n%w", err)
+	}
+	args, _ := cr.Resolve(BuildArgsSetting)
+	subs, _ := cr.Resolve(SubstitutersSetting)
+	keys, _ := cr.Resolve(TrustedKeysSetting)
+	return pipeline.Input{
+		AppDir:   ctx.ApplicationPath,
+		Strategy: strategy,
+		Nix: nixinstall.Source{
+			Version:  dep.Version,
+			Checksum: dep.GetChecksum().Hash(),
+			Open: func() (io.ReadCloser, error) {
+				logger.Headerf("Fetching Nix %s", dep.Version)
+				return dc.Artifact(dep)
+			},
+		},
+		Settings:  nixinstall.Settings{Substituters: strings.Fields(subs), TrustedPublicKeys: strings.Fields(keys)},
+		BuildArgs: strings.Fields(args),
+		Log:       logger,
+	}, nil
+}
+
+// launchTarget puts the runtime closure into the launch layer "closure".
+type launchTarget struct {
+	layer        *libcnb.Layer
+	logger       log.Logger
+	buildpackDir string
+}
+
+func (t *launchTarget) ClosureDir(key string) (string, bool, error) {
+	lc := libpak.NewLayerContributor("Runtime closure", map[string]interface{}{"output": key},
+		libcnb.LayerTypes{Launch: true}, t.logger)
+	contributed := false
+	if err := lc.Contribute(t.layer, func(*libcnb.Layer) error { contributed = true; return nil }); err != nil {
+		return "", false, err
+	}
+	if contributed {
+		if err := copyFile(launcherBinary(t.buildpackDir), filepath.Join(t.layer.Path, "bin", "nixbp-launch")); err != nil {
+			return "", false, err
+		}
+	}
+	return filepath.Join(t.layer.Path, "nix"), !contributed, nil
+}
+
+func (t *launchTarget) Launcher() pipeline.Launcher {
+	return pipeline.Launcher{Path: filepath.Join(t.layer.Path, "bin", "nixbp-launch"), NixDir: filepath.Join(t.layer.Path, "nix")}
+}
+
+func (t *launchTarget) Emit(res pipeline.Result) error {
+	env := t.layer.LaunchEnvironment
+	env.Default("PORT", "8080")
+	env.Default("BIND_ADDRESS", "0.0.0.0")
+	for k, v := range res.Runtime.Env {
+		env.Override(k, v)
+	}
+	if len(res.Runtime.Path) > 0 {
+		env.Prepend("PATH", ":", strings.Join(res.Runtime.Path, ":"))
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("unable to read %s\n%w", src, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, data, 0o755)
+}
+
+// launcherBinary finds nixbp-launch in a packaged buildpack (bin/) or a
+// checkout with built binaries (lib/linux-<arch>/).
+func launcherBinary(buildpackDir string) string {
+	p := filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "nixbp-launch")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
+}

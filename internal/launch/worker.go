@@ -1,0 +1,116 @@
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/interp"
+	"mvdan.cc/sh/v3/shell"
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// runWorker runs the worker in this process's view of /nix.
+func runWorker(inv Invocation) int {
+	if inv.Static != "" {
+		return serveStatic(inv.Static)
+	}
+	argv, simple, err := SimpleCommand(inv.Command)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: worker command %q: %v\n", inv.Command, err)
+		return 2
+	}
+	if simple {
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nixbp-launch: %s: not found on PATH (%s)\n", argv[0], os.Getenv("PATH"))
+			return 127
+		}
+		err = syscall.Exec(path, argv, os.Environ())
+		fmt.Fprintf(os.Stderr, "nixbp-launch: unable to run %s: %v\n", path, err)
+		return 126
+	}
+	return interpret(inv.Command)
+}
+
+// SimpleCommand expands a command line that is one simple command (words,
+// parameter expansions, quotes; no pipes, lists or redirections) into argv,
+// so it can be exec'd directly. simple is false for anything else.
+func SimpleCommand(line string) (argv []string, simple bool, err error) {
+	f, err := syntax.NewParser().Parse(strings.NewReader(line), "")
+	if err != nil {
+		return nil, false, err
+	}
+	if len(f.Stmts) != 1 {
+		return nil, false, nil
+	}
+	st := f.Stmts[0]
+	call, ok := st.Cmd.(*syntax.CallExpr)
+	if !ok || len(st.Redirs) > 0 || st.Background || st.Negated || len(call.Assigns) > 0 || len(call.Args) == 0 {
+		return nil, false, nil
+	}
+	complex := false
+	syntax.Walk(call, func(n syntax.Node) bool {
+		switch n.(type) {
+		case *syntax.CmdSubst, *syntax.ProcSubst, *syntax.ArithmExp:
+			complex = true
+		}
+		return !complex
+	})
+	if complex {
+		return nil, false, nil
+	}
+	argv, err = shell.Fields(line, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(argv) == 0 {
+		return nil, false, errors.New("expands to nothing")
+	}
+	return argv, true, nil
+}
+
+// interpret runs a command line that is more than a simple command with a
+// POSIX shell interpreter written in Go (run images may have no /bin/sh).
+func interpret(line string) int {
+	f, err := syntax.NewParser().Parse(strings.NewReader(line), "worker")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+		return 2
+	}
+	r, err := interp.New(interp.Env(expand.ListEnviron(os.Environ()...)), interp.StdIO(os.Stdin, os.Stdout, os.Stderr))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+		return 2
+	}
+	err = r.Run(context.Background(), f)
+	var status interp.ExitStatus
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status):
+		return int(status)
+	}
+	fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+	return 1
+}
+
+// serveStatic serves dir over HTTP on $BIND_ADDRESS:$PORT.
+func serveStatic(dir string) int {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: static directory %s does not exist\n", dir)
+		return 1
+	}
+	addr := net.JoinHostPort(os.Getenv("BIND_ADDRESS"), os.Getenv("PORT"))
+	fmt.Fprintf(os.Stderr, "nixbp-launch: serving %s on %s\n", dir, addr)
+	err := http.ListenAndServe(addr, http.FileServer(http.Dir(dir)))
+	fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+	return 1
+}

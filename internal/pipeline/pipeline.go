@@ -1,0 +1,150 @@
+// Package pipeline is the one build pipeline both front-ends (CNB and
+// Heroku-style) adapt: read config, make /nix usable, restore or build,
+// take the runtime closure, prune it into the target, describe processes,
+// emit.
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/paketo-buildpacks/libpak/v2/log"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+)
+
+// Input is what a front-end hands the pipeline.
+type Input struct {
+	// AppDir is the application's source.
+	AppDir string
+	// NixDir holds Nix's store between builds (a cache layer, CACHE_DIR).
+	NixDir string
+	// Nix is the installer tarball to install Nix from when NixDir lacks it.
+	Nix nixinstall.Source
+	// Strategy is the /nix strategy to use at build time (Auto tries all).
+	Strategy nixmount.Strategy
+	// Settings is the Nix configuration to write.
+	Settings nixinstall.Settings
+	// BuildArgs are extra nix-build arguments.
+	BuildArgs []string
+	// Log receives the build log.
+	Log log.Logger
+}
+
+// Target is where a front-end puts the result: a CNB launch layer, or a
+// Heroku slug.
+type Target interface {
+	// ClosureDir returns the directory that is to hold store/ for a closure
+	// identified by key, and whether an earlier build's copy is still there.
+	ClosureDir(key string) (dir string, reused bool, err error)
+	// Launcher says how processes reach the launcher and the closure at run time.
+	Launcher() Launcher
+	// Emit records the processes and environment.
+	Emit(Result) error
+}
+
+// Result is what the pipeline produced.
+type Result struct {
+	App       config.App
+	Output    string
+	Closure   []string
+	Runtime   runtimejson.Runtime
+	Processes []process.Process
+}
+
+// Run builds the app and hands its runtime closure and processes to target.
+func Run(in Input, target Target) (Result, error) {
+	app, err := config.Load(in.AppDir)
+	if err != nil {
+		return Result{}, err
+	}
+	in.Log.Headerf("Nix expression: %s (%s)", app.NixFile, app.Source)
+
+	nix, err := installNix(in)
+	if err != nil {
+		return Result{}, err
+	}
+
+	output, err := build(in, nix, app)
+	if err != nil {
+		return Result{}, err
+	}
+
+	paths, err := closure.Runtime(nix, output)
+	if err != nil {
+		return Result{}, err
+	}
+	in.Log.Bodyf("Runtime closure: %d store paths", len(paths))
+
+	rt, err := readRuntime(nix, app, output)
+	if err != nil {
+		return Result{}, err
+	}
+
+	if err := copyClosure(in, nix, paths, output, target); err != nil {
+		return Result{}, err
+	}
+
+	res := Result{App: app, Output: output, Closure: paths, Runtime: rt,
+		Processes: process.FromRuntime(rt, target.Launcher())}
+	for _, p := range res.Processes {
+		in.Log.Bodyf("Process %s: %s", p.Type, strings.Join(p.Command[3:], " "))
+	}
+	return res, target.Emit(res)
+}
+
+func installNix(in Input) (nixinstall.Nix, error) {
+	start := time.Now()
+	nix, err := nixinstall.Ensure(in.NixDir, in.Nix, in.Strategy, in.Settings)
+	if err != nil {
+		return nix, err
+	}
+	verb := "Installed"
+	if nix.Reused {
+		verb = "Reusing"
+	}
+	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Strategy,
+		time.Since(start).Round(time.Millisecond))
+	return nix, nil
+}
+
+func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {
+	start := time.Now()
+	in.Log.Headerf("Building %s with nix-build", app.NixFile)
+	out, err := nixbuild.Build(nix, app, in.BuildArgs, in.Log.BodyWriter())
+	if err != nil {
+		return "", err
+	}
+	in.Log.Bodyf("Built %s in %s", out, time.Since(start).Round(time.Millisecond))
+	return out, nil
+}
+
+// readRuntime reads $out/hop3/runtime.json, or falls back to the
+// expression's workers/env/path attributes.
+func readRuntime(nix nixinstall.Nix, app config.App, output string) (runtimejson.Runtime, error) {
+	file := output + "/" + runtimejson.RelPath
+	data, err := readStoreFile(nix, file)
+	if err == nil {
+		return runtimejson.Parse(data, file)
+	}
+	attrs, aerr := nixbuild.Attributes(nix, app)
+	if aerr != nil {
+		return runtimejson.Runtime{}, aerr
+	}
+	if attrs == nil {
+		return runtimejson.Runtime{}, fmt.Errorf("%s: the output %s has no %s and the expression has no workers attribute\n"+
+			"write $out/hop3/runtime.json ({\"workers\": {\"web\": \"<command>\"}}) in the build, or add workers = { web = \"<command>\"; }; beside package",
+			app.NixFile, output, runtimejson.RelPath)
+	}
+	return runtimejson.Parse(attrs, app.NixFile+" (workers/env/path attributes)")
+}
+
+// Launcher says how processes start the launcher at run time.
+type Launcher = process.Launcher
