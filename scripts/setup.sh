@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything the tests and the demo need on a fresh Debian 12
+# machine (run as root): Debian packages, then the pinned tools built from
+# the Go module proxy into .tools/ (cached there between runs), then the
+# Nix installer tarball fixture. Idempotent.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "setup: building pinned tools into .tools/ (cached)"
+"$root/scripts/tools.sh" lifecycle
+"$root/scripts/tools.sh" versitygw
+
+echo "setup: Nix installer tarball fixture"
+"$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures" >/dev/null
