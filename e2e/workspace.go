@@ -51,6 +51,9 @@ func NewWorkspace(root, lifecycle string, o Options) (*Workspace, error) {
 	w := &Workspace{Root: root, App: filepath.Join(root, "app"), Layers: filepath.Join(root, "layers"),
 		Platform: filepath.Join(root, "platform"), Buildpacks: filepath.Join(root, "buildpacks"),
 		Lifecycle: lifecycle, UID: o.UID, GID: o.GID}
+	if err := os.MkdirAll(w.App, 0o755); err != nil {
+		return nil, err
+	}
 	if err := run("cp", "-a", o.AppSource+"/.", w.App+"/"); err != nil {
 		return nil, err
 	}
