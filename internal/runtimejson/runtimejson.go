@@ -135,7 +135,7 @@ func decodeError(data []byte, file string, err error) error {
 	switch {
 	case errors.As(err, &se):
 		line, col := position(data, se.Offset)
-		return fmt.Errorf("%s:%d:%d: invalid JSON (offset %d): %v", file, line, col, se.Offset, se)
+		return fmt.Errorf("%s:%d:%d: invalid JSON (offset %d): %v\nfix what the package's build writes to $out/%s", file, line, col, se.Offset, se, RelPath)
 	case errors.As(err, &te):
 		line, col := position(data, te.Offset)
 		field := te.Field
