@@ -20,12 +20,16 @@ type fixture struct {
 	failIn  string   // "detect" or "build" for failing fixtures
 	errs    []string // expected in the failing phase's output
 	env     map[string]string
+	absent  []string // paths under the app's store path pruned from the launch layer
 }
 
 var fixtures = []fixture{
 	{app: "hello-web", body: "Hello from hello-web, built by Nix\n"},
 	{app: "static-site", body: "Static site served from the Nix store\n"},
 	{app: "adr-attrs", body: "Hello from adr-attrs\n"},
+	{app: "pruned-web", body: "Hello from pruned-web\n", absent: []string{"share/doc"}},
+	{app: "guard-violation", failIn: "build", errs: []string{"unable to prune the store: the rules remove paths the app needs",
+		`.slugexclude:3: rule "- store/*" removes`, "needed by runtime.json path[0]"}},
 	{app: "bad-toml", failIn: "detect", errs: []string{"hop3.toml:5: [build.nix] file must be a non-empty string, got integer"}},
 	{app: "bad-runtime-json", failIn: "build", errs: []string{"hop3/runtime.json:1:36: invalid JSON"}},
 	{app: "no-workers", failIn: "build", errs: []string{`"workers" is missing or empty`, "declare at least one process"}},
@@ -90,6 +94,7 @@ func TestFixturesThroughTheLifecycle(t *testing.T) {
 			}
 			t.Logf("first build of %s: %s", f.app, first.Round(time.Millisecond))
 			checkLayers(t, w)
+			checkPruned(t, w, f.app, f.absent)
 			serve(t, w, f.body)
 
 			start = time.Now()
@@ -183,4 +188,23 @@ func openTempDir(t *testing.T) string {
 		}
 	}
 	return d
+}
+
+// checkPruned checks that .slugexclude removed what it names from the launch
+// layer, while the build store still has it.
+func checkPruned(t *testing.T, w *e2e.Workspace, app string, absent []string) {
+	t.Helper()
+	layer := filepath.Join(w.Layers, "nix-buildpack_nix")
+	matches, _ := filepath.Glob(filepath.Join(layer, "closure", "nix", "store", "*-"+app))
+	if len(matches) != 1 {
+		t.Fatalf("launch layer has %d store paths for %s", len(matches), app)
+	}
+	for _, rel := range absent {
+		if _, err := os.Lstat(filepath.Join(matches[0], rel)); !os.IsNotExist(err) {
+			t.Errorf("%s/%s is in the launch layer; .slugexclude prunes it", matches[0], rel)
+		}
+		if _, err := os.Lstat(filepath.Join(layer, "nix", "nix", "store", filepath.Base(matches[0]), rel)); err != nil {
+			t.Errorf("%s is missing from the build store too, so the test proves nothing: %v", rel, err)
+		}
+	}
 }

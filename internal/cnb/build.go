@@ -24,6 +24,9 @@ const (
 	SubstitutersSetting = "BP_NIX_SUBSTITUTERS"
 	TrustedKeysSetting  = "BP_NIX_TRUSTED_PUBLIC_KEYS"
 	VersionSetting      = "BP_NIX_VERSION"
+	GuardSetting        = "BP_NIX_PRUNE_GUARD"
+	EmptyDirsSetting    = "BP_NIX_PRUNE_EMPTY_DIRS"
+	SizeLimitSetting    = "BP_NIX_SIZE_LIMIT"
 )
 
 // NewBuild returns the build function.
@@ -95,6 +98,11 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 	if err != nil {
 		return pipeline.Input{}, fmt.Errorf("unable to create dependency cache\n%w", err)
 	}
+	limitText, _ := cr.Resolve(SizeLimitSetting)
+	limit, err := pipeline.ParseSize(limitText)
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("%s: %w", SizeLimitSetting, err)
+	}
 	args, _ := cr.Resolve(BuildArgsSetting)
 	subs, _ := cr.Resolve(SubstitutersSetting)
 	keys, _ := cr.Resolve(TrustedKeysSetting)
@@ -111,7 +119,9 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 		},
 		Settings:  nixinstall.Settings{Substituters: strings.Fields(subs), TrustedPublicKeys: strings.Fields(keys)},
 		BuildArgs: strings.Fields(args),
-		Log:       logger,
+		Prune: pipeline.Prune{Unguarded: !cr.ResolveBool(GuardSetting), PruneEmptyDirs: cr.ResolveBool(EmptyDirsSetting),
+			SizeLimit: limit},
+		Log: logger,
 	}, nil
 }
 

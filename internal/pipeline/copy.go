@@ -1,23 +1,48 @@
 package pipeline
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
+
+// ExcludeFile is the app's pruning rules, in rsync's --exclude-from syntax.
+const ExcludeFile = ".slugexclude"
+
+// Prune says how the runtime closure is pruned into the target.
+type Prune struct {
+	// Unguarded lets a pruning remove what the app needs (a warning, not an error).
+	Unguarded bool
+	// SizeLimit warns when the pruned closure is larger (bytes; 0: none).
+	SizeLimit int64
+	// PruneEmptyDirs drops empty directories, as rsync -m.
+	PruneEmptyDirs bool
+}
 
 // readStoreFile reads a file under /nix/store from the on-disk store.
 func readStoreFile(nix nixinstall.Nix, path string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(nix.Dir, strings.TrimPrefix(path, "/nix/")))
 }
 
-// copyClosure copies the runtime closure into the target.
-func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, target Target) error {
-	dir, reused, err := target.ClosureDir(output)
+// copyClosure copies the runtime closure into the target, pruned by the
+// app's .slugexclude, and checks that nothing the app needs was pruned.
+func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt runtimejson.Runtime, target Target) error {
+	rules, digest, err := readRules(in.AppDir)
+	if err != nil {
+		return err
+	}
+	dir, reused, err := target.ClosureDir(output + " " + digest)
 	if err != nil {
 		return err
 	}
@@ -25,14 +50,91 @@ func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, ta
 		in.Log.Bodyf("Reusing the runtime closure of %s", output)
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
+	opts := slug.Options{Link: true, PruneEmptyDirs: in.Prune.PruneEmptyDirs}
+	for _, p := range paths {
+		opts.Selected = append(opts.Selected, "store/"+filepath.Base(p))
+	}
+	for _, w := range rules.Warnings() {
+		in.Log.Bodyf("warning: %s", w)
+	}
+	rep, err := slug.Copy(nix.Dir, dir, rules, opts)
+	if err != nil {
+		return fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
+	}
+	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",
+		len(paths), rep.Linked, rep.Copied, len(rep.Dropped), ExcludeFile)
+	if err := guard(in, nix, rep, paths, rt); err != nil {
 		return err
 	}
-	for _, p := range paths {
-		src := filepath.Join(nix.Dir, strings.TrimPrefix(p, "/nix/"))
-		if out, err := exec.Command("cp", "-a", src, filepath.Join(dir, "store")).CombinedOutput(); err != nil {
-			return fmt.Errorf("unable to copy %s\n%s%w", p, out, err)
-		}
+	sizes, err := slug.MeasureSizes(nix.Dir, rep, opts, in.Prune.SizeLimit)
+	if err != nil {
+		return err
+	}
+	for _, l := range sizes.Lines() {
+		in.Log.Body(l)
 	}
 	return nil
+}
+
+// guard fails the build when pruning removed a path runtime.json names or
+// one that a kept path references.
+func guard(in Input, nix nixinstall.Nix, rep *slug.Report, paths []string, rt runtimejson.Runtime) error {
+	refs, err := closure.References(nix, paths)
+	if err != nil {
+		return err
+	}
+	err = slug.Guard(rep, Needs(rt), refs)
+	var ge *slug.GuardError
+	if errors.As(err, &ge) && in.Prune.Unguarded {
+		in.Log.Bodyf("warning (guard off): %v", err)
+		return nil
+	}
+	return err
+}
+
+var storePathRE = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}-[^/\s"':;$]+(/[^\s"':;$]*)?`)
+
+// Needs lists the store paths (or files inside them) that runtime.json's
+// workers, env and path name.
+func Needs(rt runtimejson.Runtime) []slug.Need {
+	var needs []slug.Need
+	add := func(s, by string) {
+		for _, m := range storePathRE.FindAllString(s, -1) {
+			needs = append(needs, slug.Need{Path: strings.TrimRight(m, "/"), By: by})
+		}
+	}
+	for _, t := range rt.Types() {
+		w := rt.Workers[t]
+		add(w.Command+" "+w.Static, "runtime.json workers."+t)
+	}
+	keys := make([]string, 0, len(rt.Env))
+	for k := range rt.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		add(rt.Env[k], "runtime.json env."+k)
+	}
+	for i, p := range rt.Path {
+		add(p, fmt.Sprintf("runtime.json path[%d]", i))
+	}
+	return needs
+}
+
+// readRules reads the app's .slugexclude (no file: keep everything) and a
+// digest of it for the closure layer's cache key.
+func readRules(appDir string) (*slug.Rules, string, error) {
+	p := filepath.Join(appDir, ExcludeFile)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		data = nil
+	} else if err != nil {
+		return nil, "", fmt.Errorf("unable to read %s\n%w", p, err)
+	}
+	rules, err := slug.ParseRules(strings.NewReader(string(data)), ExcludeFile)
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(data)
+	return rules, "slugexclude:" + hex.EncodeToString(sum[:8]), nil
 }

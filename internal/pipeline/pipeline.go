@@ -34,6 +34,8 @@ type Input struct {
 	Settings nixinstall.Settings
 	// BuildArgs are extra nix-build arguments.
 	BuildArgs []string
+	// Prune says how the closure is pruned into the target.
+	Prune Prune
 	// Log receives the build log.
 	Log log.Logger
 }
@@ -88,7 +90,7 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 
-	if err := copyClosure(in, nix, paths, output, target); err != nil {
+	if err := copyClosure(in, nix, paths, output, rt, target); err != nil {
 		return Result{}, err
 	}
 
