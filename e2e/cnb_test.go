@@ -15,12 +15,12 @@ import (
 const uid, gid = 2000, 2000
 
 type fixture struct {
-	app     string
-	body    string   // expected HTTP body of web
-	failIn  string   // "detect" or "build" for failing fixtures
-	errs    []string // expected in the failing phase's output
-	env     map[string]string
-	absent  []string // paths under the app's store path pruned from the launch layer
+	app    string
+	body   string   // expected HTTP body of web
+	failIn string   // "detect" or "build" for failing fixtures
+	errs   []string // expected in the failing phase's output
+	env    map[string]string
+	absent []string // paths under the app's store path pruned from the launch layer
 }
 
 var fixtures = []fixture{
@@ -177,7 +177,6 @@ func serve(t *testing.T, w *e2e.Workspace, want string) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
 
 // openTempDir is a t.TempDir that the unprivileged build user can enter.
 func openTempDir(t *testing.T) string {

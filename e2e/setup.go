@@ -2,9 +2,9 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"

@@ -4,9 +4,9 @@
 package e2e
 
 import (
-	"errors"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,7 +42,7 @@ type Options struct {
 	// Busybox is copied into the app as bb/bin/busybox (with bb/bin/sh).
 	Busybox string
 	// Env is set as platform env vars (platform/env/NAME).
-	Env map[string]string
+	Env      map[string]string
 	UID, GID int
 }
 
