@@ -15,6 +15,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 )
 
 // Settings a user may set, declared in buildpack.toml.
@@ -66,6 +67,9 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 
 		res, err := pipeline.Run(in, target)
 		if err != nil {
+			return result, err
+		}
+		if err := sbom.WriteClosure(res.Nix, res.Closure, closureLayer.Path); err != nil {
 			return result, err
 		}
 		result.Layers = append(result.Layers, nixLayer, closureLayer)

@@ -59,6 +59,9 @@ type Result struct {
 	Closure   []string
 	Runtime   runtimejson.Runtime
 	Processes []process.Process
+	// Nix is the Nix that built Output, for questions about its store
+	// paths after the build (the SBOM's NAR hashes).
+	Nix nixinstall.Nix
 }
 
 // Run builds the app and hands its runtime closure and processes to target.
@@ -94,7 +97,7 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 
-	res := Result{App: app, Output: output, Closure: paths, Runtime: rt,
+	res := Result{App: app, Output: output, Closure: paths, Runtime: rt, Nix: nix,
 		Processes: process.FromRuntime(rt, target.Launcher())}
 	for _, p := range res.Processes {
 		in.Log.Bodyf("Process %s: %s", p.Type, strings.Join(p.Command[3:], " "))
