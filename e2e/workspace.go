@@ -42,7 +42,9 @@ type Options struct {
 	// Busybox is copied into the app as bb/bin/busybox (with bb/bin/sh).
 	Busybox string
 	// Env is set as platform env vars (platform/env/NAME).
-	Env      map[string]string
+	Env map[string]string
+	// Bindings are platform bindings: name -> key -> value ("type" included).
+	Bindings map[string]map[string]string
 	UID, GID int
 }
 
@@ -94,6 +96,13 @@ func NewWorkspace(root, lifecycle string, o Options) (*Workspace, error) {
 		}
 		if err := write(filepath.Join(b, sum), "file://"+o.NixTarball); err != nil {
 			return nil, err
+		}
+	}
+	for name, kv := range o.Bindings {
+		for k, v := range kv {
+			if err := write(filepath.Join(w.Platform, "bindings", name, k), v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	for k, v := range o.Env {

@@ -102,14 +102,18 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 	if err != nil {
 		return pipeline.Input{}, fmt.Errorf("unable to create dependency cache\n%w", err)
 	}
+	subs, _ := cr.Resolve(SubstitutersSetting)
+	keys, _ := cr.Resolve(TrustedKeysSetting)
 	limitText, _ := cr.Resolve(SizeLimitSetting)
 	limit, err := pipeline.ParseSize(limitText)
 	if err != nil {
 		return pipeline.Input{}, fmt.Errorf("%s: %w", SizeLimitSetting, err)
 	}
+	cs, err := caches(ctx, cr, strings.Fields(keys), logger)
+	if err != nil {
+		return pipeline.Input{}, err
+	}
 	args, _ := cr.Resolve(BuildArgsSetting)
-	subs, _ := cr.Resolve(SubstitutersSetting)
-	keys, _ := cr.Resolve(TrustedKeysSetting)
 	return pipeline.Input{
 		AppDir:   ctx.ApplicationPath,
 		Strategy: strategy,
@@ -123,6 +127,7 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 		},
 		Settings:  nixinstall.Settings{Substituters: strings.Fields(subs), TrustedPublicKeys: strings.Fields(keys)},
 		BuildArgs: strings.Fields(args),
+		Caches:    cs,
 		Prune: pipeline.Prune{Unguarded: !cr.ResolveBool(GuardSetting), PruneEmptyDirs: cr.ResolveBool(EmptyDirsSetting),
 			SizeLimit: limit},
 		Log: logger,

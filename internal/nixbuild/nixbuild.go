@@ -81,3 +81,22 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Instantiate evaluates the app's expression to its derivation (.drv path)
+// without building anything.
+func Instantiate(nix nixinstall.Nix, app config.App) (string, error) {
+	cmd := nix.Command("nix-instantiate", "--arg", "file", app.NixPath(), "-E", wrapper)
+	cmd.Dir = app.Dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: evaluation failed (%v)\n%s\nfix the expression and evaluate it locally with `nix-instantiate %s -A package`",
+			app.NixFile, err, strings.TrimSpace(stderr.String()), app.NixFile)
+	}
+	lines := nixinstall.ReadLines(out)
+	if len(lines) == 0 {
+		return "", fmt.Errorf("%s: nix-instantiate printed no derivation", app.NixFile)
+	}
+	return lines[len(lines)-1], nil
+}

@@ -5,6 +5,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ type Input struct {
 	Settings nixinstall.Settings
 	// BuildArgs are extra nix-build arguments.
 	BuildArgs []string
+	// Caches are the binary caches to restore from and push to.
+	Caches closure.Caches
 	// Prune says how the closure is pruned into the target.
 	Prune Prune
 	// Log receives the build log.
@@ -77,7 +80,12 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 
-	output, err := build(in, nix, app)
+	restored, err := restore(in, nix, app)
+	if err != nil {
+		return Result{}, err
+	}
+
+	output, err := buildAndPush(in, nix, app, restored)
 	if err != nil {
 		return Result{}, err
 	}
@@ -118,6 +126,52 @@ func installNix(in Input) (nixinstall.Nix, error) {
 	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Strategy,
 		time.Since(start).Round(time.Millisecond))
 	return nix, nil
+}
+
+// restore installs what the caches have; a restored output skips the build.
+func restore(in Input, nix nixinstall.Nix, app config.App) (*closure.Restored, error) {
+	if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
+		in.Log.Headerf("Restoring from caches (build policy: %s)", in.Caches.Policy)
+	}
+	res, err := closure.Restore(context.Background(), nix, app, in.Caches, in.Log.BodyWriter())
+	if err != nil {
+		return nil, err
+	}
+	if res.Output != "" {
+		how := "after evaluating " + app.NixFile
+		if res.ByPointer {
+			how = "by the source digest, without evaluating Nix"
+		}
+		in.Log.Bodyf("Restored %s %s: 0 Nix builds", res.Output, how)
+	}
+	return res, nil
+}
+
+// buildAndPush builds what was not restored and pushes what it built.
+func buildAndPush(in Input, nix nixinstall.Nix, app config.App, restored *closure.Restored) (string, error) {
+	if restored.Output != "" {
+		return restored.Output, nil
+	}
+	if in.Caches.Policy == closure.BuildNever {
+		return "", fmt.Errorf("%s: the build policy is never, and the caches do not hold this app's output\n"+
+			"populate the cache from a machine that can build: `nixbp cache push --cache <url> $(nix-build %s -A package)`, "+
+			"or set BP_NIX_BUILD_POLICY=missing", app.NixFile, app.NixFile)
+	}
+	before, err := closure.StoreEntries(nix)
+	if err != nil {
+		return "", err
+	}
+	output, err := build(in, nix, app)
+	if err != nil {
+		return "", err
+	}
+	if in.Caches.Write != nil {
+		in.Log.Headerf("Pushing to %s", in.Caches.Write)
+		if err := closure.Push(context.Background(), nix, output, before, restored, in.Caches, in.Log.BodyWriter()); err != nil {
+			return "", err
+		}
+	}
+	return output, nil
 }
 
 func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {

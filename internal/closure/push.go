@@ -1,0 +1,105 @@
+package closure
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+)
+
+// StoreEntries lists the store's entries on disk (a snapshot taken before a
+// build tells what the build added).
+func StoreEntries(nix nixinstall.Nix) (map[string]bool, error) {
+	entries, err := os.ReadDir(filepath.Join(nix.Dir, "store"))
+	if err != nil {
+		return nil, fmt.Errorf("unable to list the store\n%w", err)
+	}
+	set := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		set["/nix/store/"+e.Name()] = true
+	}
+	return set, nil
+}
+
+// Push uploads to the writable cache every valid path this build made
+// (build-time dependencies included, .drv files excluded) and the output's
+// runtime closure, then the source pointer. Cache problems are warnings.
+func Push(ctx context.Context, nix nixinstall.Nix, output string, before map[string]bool, res *Restored, c Caches, log io.Writer) error {
+	if c.Write == nil {
+		return nil
+	}
+	paths, err := Runtime(nix, output)
+	if err != nil {
+		return err
+	}
+	after, err := StoreEntries(nix)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, p := range paths {
+		seen[p] = true
+	}
+	for p := range after {
+		name := filepath.Base(p)
+		if before[p] || res.Installed[p] || seen[p] || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".drv") || strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		paths = append(paths, p)
+		seen[p] = true
+	}
+	valid, err := validPaths(nix, paths)
+	if err != nil {
+		return err
+	}
+	out, err := query(nix, append([]string{"--dump-db"}, valid...)...)
+	if err != nil {
+		return err
+	}
+	infos, err := cache.ParseRegistration(bytes.NewReader(out))
+	if err != nil {
+		return err
+	}
+	pr, err := c.Write.Push(ctx, infos, filepath.Join(nix.Dir, "store"))
+	if err != nil {
+		fmt.Fprintf(log, "warning: pushing to %s: %v\n", c.Write, err)
+		return nil
+	}
+	for _, w := range pr.Warnings {
+		fmt.Fprintf(log, "warning: %s\n", w)
+	}
+	if len(pr.Failed) == 0 && res.Digest != "" {
+		if err := c.Write.WritePointer(ctx, res.Digest, cache.Pointer{Output: output}); err != nil {
+			fmt.Fprintf(log, "warning: %v\n", err)
+		}
+	}
+	return nil
+}
+
+// validPaths keeps the paths the Nix database holds as valid.
+func validPaths(nix nixinstall.Nix, paths []string) ([]string, error) {
+	cmd := nix.Command("nix-store", append([]string{"--check-validity", "--print-invalid"}, paths...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("nix-store --check-validity failed\n%s%w", stderr.String(), err)
+	}
+	invalid := map[string]bool{}
+	for _, p := range nixinstall.ReadLines(out) {
+		invalid[p] = true
+	}
+	var valid []string
+	for _, p := range paths {
+		if !invalid[p] {
+			valid = append(valid, p)
+		}
+	}
+	return valid, nil
+}

@@ -1,0 +1,183 @@
+package closure
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+)
+
+// Caches are the binary caches a build restores from and pushes to.
+type Caches struct {
+	// Read are caches to restore from, in order (Write is tried first).
+	Read []*cache.Cache
+	// Write receives what the build made; nil pushes nothing.
+	Write *cache.Cache
+	// Policy says when to build.
+	Policy Policy
+}
+
+func (c Caches) all() []*cache.Cache {
+	if c.Write == nil {
+		return c.Read
+	}
+	return append([]*cache.Cache{c.Write}, c.Read...)
+}
+
+// Restored is what Restore installed.
+type Restored struct {
+	// Output is the build output when its whole closure was restored, or "".
+	Output string
+	// Digest is the app source's digest (the pointer key).
+	Digest string
+	// ByPointer says the output was found without evaluating Nix.
+	ByPointer bool
+	// Installed are the store paths installed from caches.
+	Installed map[string]bool
+	// Bytes is what was downloaded.
+	Bytes int64
+}
+
+// Restore installs what the caches have before a build: through the source
+// pointer (no evaluation at all), else the output's closure, else the
+// build-time inputs. A cache that fails is a warning in log, never an
+// error; only an evaluation error is.
+func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, log io.Writer) (*Restored, error) {
+	res := &Restored{Installed: map[string]bool{}}
+	if c.Policy == BuildAlways || len(c.all()) == 0 {
+		return res, nil
+	}
+	digest, err := SourceDigest(app.Dir)
+	if err != nil {
+		return nil, err
+	}
+	res.Digest = digest
+	for _, ch := range c.all() {
+		ptr, err := ch.ReadPointer(ctx, digest)
+		if err != nil {
+			fmt.Fprintf(log, "warning: %v\n", err)
+			continue
+		}
+		if ptr != nil && fetch(ctx, nix, []string{ptr.Output}, c, res, log) {
+			res.Output, res.ByPointer = ptr.Output, true
+			return res, nil
+		}
+	}
+	drv, err := nixbuild.Instantiate(nix, app)
+	if err != nil {
+		return nil, err
+	}
+	outputs, err := queryLines(nix, "--query", "--outputs", drv)
+	if err != nil || len(outputs) == 0 {
+		return nil, fmt.Errorf("unable to query the outputs of %s\n%v", drv, err)
+	}
+	if fetch(ctx, nix, outputs, c, res, log) {
+		res.Output = outputs[len(outputs)-1]
+		return res, nil
+	}
+	// Not all there: fetch the build-time inputs the caches have.
+	reqs, err := queryLines(nix, "--query", "--requisites", drv)
+	if err != nil {
+		return nil, err
+	}
+	var drvs []string
+	for _, r := range reqs {
+		if strings.HasSuffix(r, ".drv") && r != drv {
+			drvs = append(drvs, r)
+		}
+	}
+	if len(drvs) > 0 {
+		inputs, err := queryLines(nix, append([]string{"--query", "--outputs"}, drvs...)...)
+		if err != nil {
+			return nil, err
+		}
+		fetch(ctx, nix, missingOnDisk(nix, inputs), c, res, log)
+	}
+	return res, nil
+}
+
+// fetch installs paths and their closures from the caches in turn,
+// registering what each installed, and reports whether all are present.
+func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, res *Restored, log io.Writer) bool {
+	want := missingOnDisk(nix, paths)
+	for _, ch := range c.all() {
+		if len(want) == 0 {
+			break
+		}
+		r, err := ch.Fetch(ctx, want, filepath.Join(nix.Dir, "store"))
+		if err != nil {
+			fmt.Fprintf(log, "warning: fetching from %s: %v\n", ch, err)
+			continue
+		}
+		for _, w := range r.Warnings {
+			fmt.Fprintf(log, "warning: %s\n", w)
+		}
+		if len(r.Installed) > 0 {
+			if err := Register(nix, r.Installed); err != nil {
+				fmt.Fprintf(log, "warning: %v\n", err)
+				return false
+			}
+			for _, p := range r.Installed {
+				res.Installed[p.StorePath] = true
+			}
+			res.Bytes += r.DownloadedBytes
+			fmt.Fprintf(log, "Restored %d store paths (%s downloaded) from %s in %s\n", len(r.Installed),
+				humanBytes(r.DownloadedBytes), ch, r.Elapsed.Round(1e6))
+		}
+		want = missingOnDisk(nix, want)
+	}
+	return len(want) == 0
+}
+
+// Register records paths installed from a cache in the Nix database, in
+// one batch.
+func Register(nix nixinstall.Nix, infos []cache.PathInfo) error {
+	var buf bytes.Buffer
+	if err := cache.FormatRegistration(&buf, infos); err != nil {
+		return err
+	}
+	cmd := nix.Command("nix-store", "--register-validity", "--hash-given")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("unable to register %d restored paths (nix-store --register-validity)\n%s%w", len(infos), out, err)
+	}
+	return nil
+}
+
+func missingOnDisk(nix nixinstall.Nix, paths []string) []string {
+	var missing []string
+	for _, p := range paths {
+		if _, err := os.Lstat(filepath.Join(nix.Dir, "store", filepath.Base(p))); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+func queryLines(nix nixinstall.Nix, args ...string) ([]string, error) {
+	out, err := query(nix, args...)
+	if err != nil {
+		return nil, err
+	}
+	return nixinstall.ReadLines(out), nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
