@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -30,34 +31,56 @@ func Copy(src, dst string, rules *Rules, opts Options) (*Report, error) {
 	if fi, err := os.Stat(dst); err == nil && fi.Mode()&fs.ModeSetgid != 0 {
 		c.forceChown = true // files would take DST's group instead of their own
 	}
-	var others []*Entry
-	for i := range rep.Kept {
+	// Entries are created by a pool of workers, each directory before what
+	// it holds; a directory's children are queued once it exists.
+	kids, top := children(rep.Kept)
+	err = c.pool(len(rep.Kept), top, func(i int) ([]int, error) {
 		e := &rep.Kept[i]
-		if e.Mode.IsDir() {
-			if err := c.mkdir(e); err != nil {
-				return nil, err
-			}
-			continue
+		if !e.Mode.IsDir() {
+			return nil, c.create(e)
 		}
-		others = append(others, e)
-	}
-	if err := c.run(others); err != nil {
+		return kids[i], c.mkdir(e)
+	})
+	if err != nil {
 		return nil, err
 	}
-	// Directory attributes go last, deepest first: filling a directory
-	// changes its mtime, and a read-only directory cannot be filled.
-	for i := len(rep.Kept) - 1; i >= 0; i-- {
-		if e := &rep.Kept[i]; e.Mode.IsDir() {
-			if err := c.finish(filepath.Join(dst, e.Path), e.Mode, e.meta); err != nil {
-				return nil, err
-			}
+	// Directory attributes go last: filling a directory changes its time, and
+	// a read-only directory cannot be filled. Once all exists, any order does.
+	var dirs []int
+	for i := range rep.Kept {
+		if rep.Kept[i].Mode.IsDir() {
+			dirs = append(dirs, i)
 		}
+	}
+	err = c.pool(len(dirs), dirs, func(i int) ([]int, error) {
+		e := &rep.Kept[i]
+		return nil, c.finish(filepath.Join(dst, e.Path), e.Mode, e.meta)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if err := c.finish(dst, rep.rootMode, rep.root); err != nil {
 		return nil, err
 	}
 	rep.Linked, rep.Copied, rep.Bytes = int(c.linked.Load()), int(c.copied.Load()), c.bytes.Load()
 	return rep, nil
+}
+
+// children indexes the sorted entries by parent: the children of each entry
+// and the entries at the top.
+func children(kept []Entry) ([][]int, []int) {
+	index := make(map[string]int, len(kept))
+	kids := make([][]int, len(kept))
+	var top []int
+	for i, e := range kept {
+		index[e.Path] = i
+		if parent := path.Dir(e.Path); parent == "." {
+			top = append(top, i)
+		} else {
+			kids[index[parent]] = append(kids[index[parent]], i)
+		}
+	}
+	return kids, top
 }
 
 type copier struct {
@@ -71,39 +94,55 @@ type copier struct {
 	bytes      atomic.Int64
 }
 
-// run creates the non-directory entries with a bounded pool of workers.
-func (c *copier) run(entries []*Entry) error {
+// pool runs do on the start tasks and on every task they return, with a
+// bounded number of workers; at most total tasks are ever queued. After the
+// first error no new task starts, and the errors are returned.
+func (c *copier) pool(total int, start []int, do func(i int) ([]int, error)) error {
+	if len(start) == 0 {
+		return nil
+	}
 	workers := c.opts.Workers
 	if workers <= 0 {
 		workers = 4 * runtime.GOMAXPROCS(0)
 	}
-	workers = min(workers, len(entries))
+	queue := make(chan int, total)
 	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		mu     sync.Mutex
-		errs   []error
-		wg     sync.WaitGroup
+		pending sync.WaitGroup
+		failed  atomic.Bool
+		mu      sync.Mutex
+		errs    []error
 	)
-	for range workers {
-		wg.Add(1)
+	pending.Add(len(start))
+	for _, i := range start {
+		queue <- i
+	}
+	var workersDone sync.WaitGroup
+	for range min(workers, total) {
+		workersDone.Add(1)
 		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				i := int(next.Add(1)) - 1
-				if i >= len(entries) {
-					return
+			defer workersDone.Done()
+			for i := range queue {
+				if !failed.Load() {
+					next, err := do(i)
+					if err != nil {
+						failed.Store(true)
+						mu.Lock()
+						errs = append(errs, err)
+						mu.Unlock()
+					} else {
+						pending.Add(len(next))
+						for _, j := range next {
+							queue <- j
+						}
+					}
 				}
-				if err := c.create(entries[i]); err != nil {
-					failed.Store(true)
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
+				pending.Done()
 			}
 		}()
 	}
-	wg.Wait()
+	pending.Wait()
+	close(queue)
+	workersDone.Wait()
 	return errors.Join(errs...)
 }
 

@@ -81,15 +81,11 @@ func Explain(src, rel string, rules *Rules, opts Options) (*Explanation, error) 
 	}
 	final := ex.Steps[len(ex.Steps)-1]
 	if final.IsDir && opts.PruneEmptyDirs {
-		s := &scanner{src: src, rules: rules, opts: opts, rep: &Report{}}
-		if rules != nil {
-			s.hits = make([]int, len(rules.list))
-		}
-		full, err := s.dir(filepath.Join(src, filepath.FromSlash(clean)), clean, sel)
+		d, err := newScanner(rules, opts).scan(filepath.Join(src, filepath.FromSlash(clean)), clean, sel)
 		if err != nil {
 			return nil, err
 		}
-		if !full {
+		if !d.hasNonDir {
 			ex.Verdict = fmt.Sprintf("%s is %s, but pruned: --prune-empty-dirs drops it, as nothing but directories is kept below it", clean, final.Decision)
 			return ex, nil
 		}

@@ -30,8 +30,12 @@ func FuzzRules(f *testing.F) {
 			}
 			for _, boundary := range []bool{false, true} {
 				got := runTokens(r.pat.toks, rel, boundary)
-				if want := backtrack(r.pat.toks, rel, boundary); got != want {
+				want := backtrack(r.pat.toks, rel, boundary)
+				if got != want {
 					t.Fatalf("pattern %q on %q (boundary %v): automaton %v, backtracking %v", r.Pattern, rel, boundary, got, want)
+				}
+				if a := newShiftAnd(r.pat.toks); a != nil && a.run(rel, boundary) != want {
+					t.Fatalf("pattern %q on %q (boundary %v): word automaton %v, backtracking %v", r.Pattern, rel, boundary, !want, want)
 				}
 			}
 		}

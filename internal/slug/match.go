@@ -1,9 +1,6 @@
 package slug
 
-import (
-	"math/bits"
-	"strings"
-)
+import "strings"
 
 // matches reports whether the pattern matches rel, a path relative to the
 // transfer root ("store/abc-foo/bin"), naming a directory when isDir is set.
@@ -49,12 +46,21 @@ func (p *pattern) matches(rel string, isDir bool) bool {
 	switch {
 	case !p.anchored && p.slashes > 0 && !p.starStar:
 		text, ok := lastComponents(text, p.slashes+1)
-		return ok && runTokens(p.toks, text, false)
+		return ok && p.run(text, false)
 	case !p.anchored && !p.starPrefix && p.starStar:
-		return runTokens(p.toks, text, true)
+		return p.run(text, true)
 	default:
-		return runTokens(p.toks, text, false)
+		return p.run(text, false)
 	}
+}
+
+// run matches the tokens against text, at its start or, with atBoundary,
+// also after any '/'.
+func (p *pattern) run(text string, atBoundary bool) bool {
+	if p.bits != nil {
+		return p.bits.run(text, atBoundary)
+	}
+	return runTokens(p.toks, text, atBoundary)
 }
 
 // lastComponents returns the last n '/'-separated components of s, or false
@@ -69,87 +75,4 @@ func lastComponents(s string, n int) (string, bool) {
 		}
 	}
 	return s, n == 1
-}
-
-// runTokens simulates the pattern as a nondeterministic automaton over text,
-// one state per token, so matching is O(len(text)*len(toks)) whatever the
-// stars. With atBoundary set, a match may also start after any '/'.
-func runTokens(toks []token, text string, atBoundary bool) bool {
-	n := len(toks)
-	words := (n + 1 + 63) / 64
-	var small [2][4]uint64
-	cur, next := small[0][:0], small[1][:0]
-	if words <= 4 {
-		cur, next = small[0][:words], small[1][:words]
-	} else {
-		cur, next = make([]uint64, words), make([]uint64, words)
-	}
-	add := func(set []uint64, i int) {
-		// Entering a star state also enters the state after it (the star
-		// may match nothing).
-		for {
-			set[i/64] |= 1 << (i % 64)
-			if i == n || (toks[i].kind != tokStar && toks[i].kind != tokStarStar) {
-				return
-			}
-			i++
-		}
-	}
-	has := func(set []uint64, i int) bool { return set[i/64]&(1<<(i%64)) != 0 }
-	add(cur, 0)
-	for j := 0; j < len(text); j++ {
-		c := text[j]
-		clear(next)
-		any := false
-		for w, word := range cur {
-			for word != 0 {
-				b := bits.TrailingZeros64(word)
-				word &^= 1 << b
-				i := w*64 + b
-				if i == n {
-					continue
-				}
-				t := &toks[i]
-				switch t.kind {
-				case tokLiteral:
-					if c == t.b {
-						add(next, i+1)
-						any = true
-					}
-				case tokAny:
-					if c != '/' {
-						add(next, i+1)
-						any = true
-					}
-				case tokClass:
-					if t.set[c] {
-						add(next, i+1)
-						any = true
-					}
-				case tokStar:
-					if c != '/' {
-						add(next, i)
-						any = true
-					}
-				case tokStarStar:
-					add(next, i)
-					any = true
-				}
-			}
-		}
-		if atBoundary && c == '/' {
-			add(next, 0)
-			any = true
-		}
-		cur, next = next, cur
-		if !any {
-			// Nothing is alive: only a later '/' can start a new match.
-			k := strings.IndexByte(text[j+1:], '/')
-			if !atBoundary || k < 0 {
-				return false
-			}
-			j += k // the loop's j++ lands on the '/'
-		}
-	}
-	return has(cur, n)
 }

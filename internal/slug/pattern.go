@@ -47,6 +47,7 @@ type pattern struct {
 	starSuffix bool   // ends with "***": a directory also matches as "dir/"
 	slashes    int    // '/' count, leading slash included, trailing excluded
 	toks       []token
+	bits       *shiftAnd // the tokens' automaton, when they fit in a word
 }
 
 // compilePattern compiles the pattern part of a rule. It returns an error for
@@ -90,6 +91,9 @@ func compilePattern(raw string) (*pattern, error) {
 	}
 	if why := neverMatches(p.toks); why != "" {
 		return nil, fmt.Errorf("pattern %q can never match: %s", raw, why)
+	}
+	if p.wild {
+		p.bits = newShiftAnd(p.toks)
 	}
 	return p, nil
 }

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -92,18 +91,16 @@ func Plan(src string, rules *Rules, opts Options) (*Report, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("unable to prune %s: not a directory", src)
 	}
-	s := &scanner{src: src, rules: rules, opts: opts, rep: &Report{}}
-	if rules != nil {
-		s.hits = make([]int, len(rules.list))
-	}
+	s := newScanner(rules, opts)
 	s.rep.root, s.rep.rootMode = metaOf(fi), fi.Mode()
-	if _, err := s.dir(src, "", sel); err != nil {
+	top, err := s.scan(src, "", sel)
+	if err != nil {
 		return nil, err
 	}
 	if err := sel.check(""); err != nil {
 		return nil, err
 	}
-	s.rep.Kept = s.entries
+	s.rep.Kept = top.flatten(nil)
 	sort.Slice(s.rep.Kept, func(i, j int) bool { return s.rep.Kept[i].Path < s.rep.Kept[j].Path })
 	sort.Slice(s.rep.Dropped, func(i, j int) bool { return s.rep.Dropped[i].Path < s.rep.Dropped[j].Path })
 	sort.Strings(s.rep.Pruned)
@@ -122,81 +119,6 @@ func ruleText(r *Rule) string {
 		return "+ " + r.Pattern
 	}
 	return "- " + r.Pattern
-}
-
-type scanner struct {
-	src     string
-	rules   *Rules
-	opts    Options
-	hits    []int
-	rep     *Report
-	entries []Entry
-}
-
-// dir scans the directory abs (rel under the root) and reports whether it
-// keeps anything that is not a directory, which is what PruneEmptyDirs asks.
-func (s *scanner) dir(abs, rel string, sel *selection) (bool, error) {
-	des, err := os.ReadDir(abs)
-	if err != nil {
-		return false, fmt.Errorf("unable to read directory %s\n%w", abs, err)
-	}
-	sel.visit()
-	hasNonDir := false
-	for _, de := range des {
-		name := de.Name()
-		child, present := sel.child(name)
-		if !present {
-			continue
-		}
-		childRel := path.Join(rel, name)
-		isDir := de.Type().IsDir()
-		if child != nil && !child.all && !isDir {
-			return false, fmt.Errorf("unable to select below %s: not a directory", filepath.Join(abs, name))
-		}
-		i := s.rules.index(childRel, isDir)
-		d := Decision{Keep: true}
-		if i >= 0 {
-			s.hits[i]++
-			d = Decision{Keep: s.rules.list[i].Include, Rule: s.rules.list[i]}
-		}
-		if !d.Keep {
-			s.rep.Dropped = append(s.rep.Dropped, Drop{Path: childRel, IsDir: isDir, Decision: d})
-			continue
-		}
-		fi, err := de.Info()
-		if err != nil {
-			return false, fmt.Errorf("unable to stat %s\n%w", filepath.Join(abs, name), err)
-		}
-		e := Entry{Path: childRel, Mode: fi.Mode(), Decision: d, meta: metaOf(fi)}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			if e.Target, err = os.Readlink(filepath.Join(abs, name)); err != nil {
-				return false, fmt.Errorf("unable to read symlink %s\n%w", filepath.Join(abs, name), err)
-			}
-		}
-		if !fi.IsDir() {
-			e.Size = fi.Size()
-			hasNonDir = true
-			s.entries = append(s.entries, e)
-			continue
-		}
-		at := len(s.entries)
-		s.entries = append(s.entries, e)
-		sub, err := s.dir(filepath.Join(abs, name), childRel, child)
-		if err != nil {
-			return false, err
-		}
-		switch {
-		case sub:
-			hasNonDir = true
-		case s.opts.PruneEmptyDirs:
-			// Everything after this directory is a directory below it.
-			for _, e := range s.entries[at:] {
-				s.rep.Pruned = append(s.rep.Pruned, e.Path)
-			}
-			s.entries = s.entries[:at]
-		}
-	}
-	return hasNonDir, nil
 }
 
 func metaOf(fi fs.FileInfo) meta {
