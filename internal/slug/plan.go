@@ -25,7 +25,8 @@ type Options struct {
 	// directories, and of the parents' parents, is treated as absent, as if
 	// SRC held only the selected paths. The rules still apply to all of them.
 	Selected []string
-	// Workers is how many files Copy copies at once; 0 picks a default.
+	// Workers is how many entries Copy creates at once; 0 picks a default
+	// (four per CPU: creating files mostly waits on the filesystem).
 	Workers int
 }
 

@@ -124,3 +124,37 @@ func TestSelection(t *testing.T) {
 		t.Errorf("selection below a file: %v", err)
 	}
 }
+
+// TestLinkFallsBackToCopyAcrossFilesystems links from /dev/shm (tmpfs) into
+// the test's temporary directory: link(2) fails with EXDEV, and Copy copies.
+func TestLinkFallsBackToCopyAcrossFilesystems(t *testing.T) {
+	shm, err := os.MkdirTemp("/dev/shm", "slug-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm to link across filesystems from: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shm) })
+	dst := filepath.Join(tempDir(t), "dst")
+	var a, b syscall.Stat_t
+	must(t, syscall.Stat(shm, &a))
+	must(t, syscall.Stat(filepath.Dir(dst), &b))
+	if a.Dev == b.Dev {
+		t.Skip("/dev/shm and the temporary directory share a filesystem")
+	}
+	must(t, os.MkdirAll(filepath.Join(shm, "d"), 0o755))
+	must(t, os.WriteFile(filepath.Join(shm, "d/f"), []byte("data"), 0o640))
+	must(t, os.Symlink("f", filepath.Join(shm, "d/l")))
+	rep, err := Copy(shm, dst, nil, Options{Link: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Linked != 0 || rep.Copied != 2 || rep.Bytes != 4 {
+		t.Errorf("linked %d, copied %d (%d bytes); want 0, 2 (4 bytes)", rep.Linked, rep.Copied, rep.Bytes)
+	}
+	want, err := snapshot(shm)
+	must(t, err)
+	got, err := snapshot(dst)
+	must(t, err)
+	if d := diffSnapshots(want, got); d != "" {
+		t.Errorf("copy differs from the source:\n%s", d)
+	}
+}

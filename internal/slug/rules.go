@@ -1,6 +1,7 @@
 // Package slug prunes the Nix store that goes into a slug or image, with the
 // rules of a .slugexclude file read exactly as `rsync --exclude-from` reads
 // them, and copies what is kept the way `rsync -a` would, without rsync.
+// It runs on Linux (stat fields, utimensat, mknod).
 package slug
 
 import (
