@@ -199,9 +199,11 @@ func (rs *Rules) List() []*Rule {
 
 // Decide applies the rules to one path, relative to the rule root and
 // '/'-separated ("store/abc-foo/lib"), naming a directory when isDir is set.
-// It judges the path alone: that an excluded parent hides it is the
-// walker's business (see Plan and Explain).
+// A leading "/" or "./" is ignored, as rsync ignores it. It judges the path
+// alone: that an excluded parent hides it is the walker's business (see Plan
+// and Explain).
 func (rs *Rules) Decide(rel string, isDir bool) Decision {
+	rel = strings.TrimLeft(strings.TrimPrefix(rel, "./"), "/")
 	if i := rs.index(rel, isDir); i >= 0 {
 		return Decision{Keep: rs.list[i].Include, Rule: rs.list[i]}
 	}

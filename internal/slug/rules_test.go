@@ -118,6 +118,8 @@ func TestDecisionString(t *testing.T) {
 		{"store/abc-foo", true, "kept by .slugexclude:1: + store/**/"},
 		{"store/abc-foo/bin/x", false, "dropped by .slugexclude:2: - store/**"},
 		{"other", false, "kept by default (no rule matched)"},
+		{"/store/abc-foo/bin/x", false, "dropped by .slugexclude:2: - store/**"},
+		{"./store/abc-foo", true, "kept by .slugexclude:1: + store/**/"},
 	} {
 		if got := rs.Decide(tt.rel, tt.isDir).String(); got != tt.want {
 			t.Errorf("Decide(%q, %v) = %q, want %q", tt.rel, tt.isDir, got, tt.want)
