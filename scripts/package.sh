@@ -2,7 +2,8 @@
 # Packages the buildpack. Usage:
 #   scripts/package.sh [--nix-tarball FILE] OUTDIR
 # Makes OUTDIR/buildpack: the CNB buildpack directory (buildpack.toml and
-# static binaries in bin/) for linux/amd64.
+# static binaries in bin/) for linux/amd64, and
+# OUTDIR/nix-buildpack-<version>.tgz: the Heroku-style buildpack (below).
 # --nix-tarball FILE pins the Nix dependency to FILE (its version from the
 # file name, its sha256 computed), for offline and air-gapped builders and
 # for the tests, which map that checksum to the file with a
@@ -42,4 +43,25 @@ s = s.replace("nix@2.34.8", f"nix@{version}").replace("nix:2.34.8", f"nix:{versi
 open(path, "w").write(s)
 PY
 fi
+
+# The Heroku-style buildpack for Heroku, Dokku (herokuish), Cloud Foundry and
+# Kf: OUTDIR/nix-buildpack-<version>.tgz holding the bin/ scripts (detect,
+# compile, release, run_result.sh, run_proot.sh; build for CNB), the
+# buildpack.toml above (with its pin) and static binaries in
+# lib/linux-amd64 and lib/linux-arm64, which the bin/ scripts pick by
+# machine.
+"$root/scripts/build-binaries.sh" "$out/lib" arm64
+bp_version="$(sed -n 's/^  version = "\(.*\)"/\1/p' "$root/buildpack.toml" | head -1)"
+heroku="$out/heroku"
+rm -rf "$heroku"
+mkdir -p "$heroku/bin" "$heroku/lib"
+for name in detect build compile release run_result.sh run_proot.sh; do
+  cp "$root/bin/$name" "$heroku/bin/$name"
+done
+cp -r "$out/lib/linux-amd64" "$out/lib/linux-arm64" "$heroku/lib/"
+cp "$bp/buildpack.toml" "$heroku/buildpack.toml"
+[ -f "$root/README.md" ] && cp "$root/README.md" "$heroku/"
+tar -czf "$out/nix-buildpack-$bp_version.tgz" --owner=0 --group=0 --numeric-owner -C "$heroku" .
+echo "$out/nix-buildpack-$bp_version.tgz" >&2
+
 echo "$bp"

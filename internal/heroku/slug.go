@@ -1,0 +1,262 @@
+package heroku
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/paketo-buildpacks/libpak/v2/log"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/process"
+)
+
+// The slug's layout, relative to the app root (BUILD_DIR at build time,
+// /app on Heroku and Dokku, /home/vcap/app on Cloud Foundry and Kf):
+//
+//	.nix/store/...            the runtime closure, shown at /nix at run time
+//	.nix/result               link to the build output (/nix/store/...)
+//	.nix/bin/nixbp-launch     the launcher; run_result.sh and run_proot.sh
+//	.nix/release.yml          what bin/release prints
+//	.profile.d/nix.sh         NIXBP_NIX_DIR, PATH and runtime.json env
+//	Procfile                  written from runtime.json when the app has none
+const (
+	NixDir        = ".nix"
+	ProfileScript = ".profile.d/nix.sh"
+	ReleaseFile   = ".nix/release.yml"
+	markerFile    = ".nix/.nixbp-closure"
+	// generatedProcfile is a copy of the Procfile compile wrote, to tell
+	// it from the app's own when compile runs again in the same directory.
+	generatedProcfile = ".nix/Procfile"
+	profileHeader     = "# Written by nix-buildpack (bin/compile)"
+)
+
+// NixDirVar names the slug's .nix directory at run time. .profile.d/nix.sh
+// sets it from the directory it is sourced in (the app root), unless the
+// platform set it already; process lines and the wrappers use it.
+const NixDirVar = "NIXBP_NIX_DIR"
+
+// slugLauncher makes process lines find the launcher and the store through
+// NixDirVar, expanded by the shell that runs the Procfile line.
+var slugLauncher = process.Launcher{Path: "$" + NixDirVar + "/bin/nixbp-launch", NixDir: "$" + NixDirVar}
+
+// wrappers are the buildpack's bin/ scripts copied into the slug's
+// .nix/bin, for Procfiles in the earlier buildpacks' style.
+var wrappers = []string{"run_result.sh", "run_proot.sh"}
+
+// slugTarget puts the runtime closure and the process description into the
+// slug: the app directory the platform archives after compile.
+type slugTarget struct {
+	buildDir, buildpackDir string
+	log                    log.Logger
+	// userProcfile is true when the app brought its own Procfile.
+	userProcfile bool
+	// key identifies the closure copied by ClosureDir; Emit records it
+	// once everything is written.
+	key string
+}
+
+// checkBuildDir refuses, before anything is written, an app whose files
+// would be overwritten: a .nix or .profile.d/nix.sh that compile did not
+// write.
+func checkBuildDir(buildDir string) error {
+	nixDir := filepath.Join(buildDir, NixDir)
+	if _, err := os.Lstat(nixDir); err == nil {
+		if _, err := os.Stat(filepath.Join(buildDir, markerFile)); err != nil {
+			return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
+				"the buildpack puts the app's Nix store there; rename or remove it from the repository", NixDir)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(buildDir, ProfileScript))
+	if err == nil && !strings.HasPrefix(string(data), profileHeader) {
+		return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
+			"the buildpack writes the app's runtime environment there; rename it (any .profile.d/*.sh is sourced)", ProfileScript)
+	}
+	return nil
+}
+
+// newSlugTarget notes whether the app brought a Procfile: one that is
+// not the copy an earlier compile in the same directory wrote.
+func newSlugTarget(buildDir, buildpackDir string, logger log.Logger) *slugTarget {
+	user, err := os.ReadFile(filepath.Join(buildDir, "Procfile"))
+	ours, oerr := os.ReadFile(filepath.Join(buildDir, generatedProcfile))
+	return &slugTarget{buildDir: buildDir, buildpackDir: buildpackDir, log: logger,
+		userProcfile: err == nil && (oerr != nil || string(user) != string(ours))}
+}
+
+// ClosureDir is BUILD_DIR/.nix. On Heroku BUILD_DIR is a fresh checkout,
+// so the closure is copied on every compile (from CACHE_DIR, where it was
+// built or kept); a platform that compiles in place again reuses it.
+func (t *slugTarget) ClosureDir(key string) (string, bool, error) {
+	dir := filepath.Join(t.buildDir, NixDir)
+	t.key = key
+	if marker, err := os.ReadFile(filepath.Join(t.buildDir, markerFile)); err == nil {
+		if string(marker) == key+"\n" {
+			return dir, true, nil
+		}
+		if err := removeTree(dir); err != nil {
+			return "", false, err
+		}
+	}
+	t.log.Headerf("Copying the runtime closure into the slug (%s)", NixDir)
+	bin := filepath.Join(dir, "bin")
+	if err := copyFile(launcherBinary(t.buildpackDir), filepath.Join(bin, "nixbp-launch"), 0o755); err != nil {
+		return "", false, err
+	}
+	for _, w := range wrappers {
+		if err := copyFile(filepath.Join(t.buildpackDir, "bin", w), filepath.Join(bin, w), 0o755); err != nil {
+			return "", false, err
+		}
+	}
+	return dir, false, nil
+}
+
+// Launcher runs processes through the slug's launcher.
+func (t *slugTarget) Launcher() pipeline.Launcher { return slugLauncher }
+
+// Emit writes .profile.d/nix.sh, the Procfile (when the app has none),
+// .nix/release.yml and the result link, and marks the closure complete.
+func (t *slugTarget) Emit(res pipeline.Result) error {
+	dir := filepath.Join(t.buildDir, NixDir)
+	link := filepath.Join(dir, "result")
+	_ = os.Remove(link)
+	if err := os.Symlink(res.Output, link); err != nil {
+		return fmt.Errorf("unable to link %s\n%w", link, err)
+	}
+	if err := writeFile(filepath.Join(t.buildDir, ProfileScript), profile(res), 0o644); err != nil {
+		return err
+	}
+	lines := processLines(res.Processes)
+	if t.userProcfile {
+		t.log.Bodyf("Keeping the app's Procfile; its lines can start commands of the result with run_result.sh")
+	} else {
+		var b strings.Builder
+		for _, l := range lines {
+			fmt.Fprintf(&b, "%s: %s\n", l[0], l[1])
+		}
+		for _, p := range []string{"Procfile", generatedProcfile} {
+			if err := writeFile(filepath.Join(t.buildDir, p), b.String(), 0o644); err != nil {
+				return err
+			}
+		}
+		t.log.Bodyf("Wrote Procfile with process types %s", strings.Join(types(lines), ", "))
+	}
+	if err := writeFile(filepath.Join(t.buildDir, ReleaseFile), releaseYAML(lines, t.userProcfile), 0o644); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(t.buildDir, markerFile), t.key+"\n", 0o644)
+}
+
+// processLines renders each process as [type, command line]: the launcher
+// and store words expand NixDirVar, the rest is quoted for the shell.
+func processLines(procs []process.Process) [][2]string {
+	var lines [][2]string
+	for _, p := range procs {
+		rest := process.Process{Command: p.Command[3:]}.CommandLine()
+		lines = append(lines, [2]string{p.Type, `"` + p.Command[0] + `" --nix-dir "` + p.Command[2] + `" ` + rest})
+	}
+	return lines
+}
+
+func types(lines [][2]string) []string {
+	var ts []string
+	for _, l := range lines {
+		ts = append(ts, l[0])
+	}
+	return ts
+}
+
+// releaseYAML is bin/release's output. With the app's own Procfile there
+// are no default process types: the platform uses the Procfile alone.
+func releaseYAML(lines [][2]string, userProcfile bool) string {
+	if userProcfile || len(lines) == 0 {
+		return "--- {}\n"
+	}
+	var b strings.Builder
+	b.WriteString("---\ndefault_process_types:\n")
+	for _, l := range lines {
+		q, _ := json.Marshal(l[1]) // a JSON string is a YAML double-quoted scalar
+		fmt.Fprintf(&b, "  %s: %s\n", l[0], q)
+	}
+	return b.String()
+}
+
+// profile is .profile.d/nix.sh. Config vars win over runtime.json's env,
+// as over any buildpack default, and PORT stays the platform's.
+func profile(res pipeline.Result) string {
+	var b strings.Builder
+	b.WriteString(profileHeader + ": the app's Nix store and runtime environment.\n")
+	b.WriteString("# Platforms source .profile.d in the app root, where compile put .nix.\n")
+	fmt.Fprintf(&b, "export %s=\"${%s:-$PWD/%s}\"\n", NixDirVar, NixDirVar, NixDir)
+	path := append(append([]string{}, res.Runtime.Path...), "$"+NixDirVar+"/bin")
+	fmt.Fprintf(&b, "export PATH=\"%s:$PATH\"\n", strings.Join(path, ":"))
+	keys := make([]string, 0, len(res.Runtime.Env))
+	for k := range res.Runtime.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !shellName(k) || k == NixDirVar || k == "PATH" {
+			continue
+		}
+		fmt.Fprintf(&b, "if [ -z \"${%s+x}\" ]; then export %s=%s; fi\n", k, k, process.ShellQuote(res.Runtime.Env[k]))
+	}
+	return b.String()
+}
+
+func shellName(s string) bool {
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// launcherBinary finds nixbp-launch in the buildpack: lib/linux-<arch>/ in
+// the Heroku tarball and a checkout, bin/ in a CNB package.
+func launcherBinary(buildpackDir string) string {
+	p := filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "nixbp-launch")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("unable to read %s\n%w", src, err)
+	}
+	return writeFile(dst, string(data), mode)
+}
+
+func writeFile(path, content string, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("unable to create %s\n%w", filepath.Dir(path), err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		return fmt.Errorf("unable to write %s\n%w", path, err)
+	}
+	return nil
+}
+
+// removeTree removes a copied closure, whose store directories are
+// read-only.
+func removeTree(dir string) error {
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("unable to remove the earlier closure %s\n%w", dir, err)
+	}
+	return nil
+}
