@@ -61,6 +61,9 @@ func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt
 	if err != nil {
 		return fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
 	}
+	for _, w := range rep.Warnings {
+		in.Log.Bodyf("warning: %s", w)
+	}
 	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",
 		len(paths), rep.Linked, rep.Copied, len(rep.Dropped), ExcludeFile)
 	if err := guard(in, nix, rep, paths, rt); err != nil {
