@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 
@@ -28,7 +27,7 @@ func runWorker(inv Invocation) int {
 		return 2
 	}
 	if simple {
-		path, err := exec.LookPath(argv[0])
+		path, err := lookPath(argv[0])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "nixbp-launch: %s: not found on PATH (%s)\n", argv[0], os.Getenv("PATH"))
 			return 127
