@@ -77,9 +77,13 @@ func Compile(dirs Dirs, buildpackDir string, logger log.Logger) error {
 		logger.Bodyf("Closure cache from the old S3 variables: %s", settings.S3)
 	}
 
+	nixDir := filepath.Join(dirs.Cache, "nix")
+	if kept, err := os.ReadDir(filepath.Join(nixDir, "store")); err == nil && len(kept) > 0 {
+		logger.Headerf("Nix store in CACHE_DIR: %d entries kept from earlier builds", len(kept))
+	}
 	in := pipeline.Input{
 		AppDir:    dirs.Build,
-		NixDir:    filepath.Join(dirs.Cache, "nix"),
+		NixDir:    nixDir,
 		Nix:       src,
 		Strategy:  settings.Strategy,
 		Settings:  nixinstall.Settings{Substituters: settings.Substituters, TrustedPublicKeys: settings.TrustedPublicKeys},
