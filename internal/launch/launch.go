@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 )
@@ -54,6 +56,12 @@ func Parse(args []string, stderr io.Writer) (Invocation, error) {
 }
 
 // Main runs the launcher and returns the process's exit status.
+//
+// It chooses how /nix is shown (logged once, on stderr), then runs the
+// worker: by exec when /nix is native and the launcher is not PID 1, so the
+// worker is the process the platform started; otherwise as the launcher's
+// child, with signals passed on, orphans reaped when it is PID 1, and the
+// worker's exit status (128+n for a signal) as its own.
 func Main(args []string) int {
 	inv, err := Parse(args, os.Stderr)
 	if err != nil {
@@ -65,7 +73,15 @@ func Main(args []string) int {
 			os.Setenv(k, v)
 		}
 	}
-	if inv.NixDir == "" || os.Getenv(inViewEnv) != "" {
+	if via := os.Getenv(inViewEnv); via != "" {
+		os.Unsetenv(inViewEnv)
+		if via == string(nixmount.PRoot) {
+			// proot does not pass signals on, nor report a tracee's death
+			// by a signal: supervise the worker from inside, and report
+			// its status on a pipe the worker does not inherit.
+			syscall.CloseOnExec(statusFD)
+			return report(supervise(nixmount.View{Strategy: nixmount.Native}, args, false))
+		}
 		return runWorker(inv)
 	}
 	want, err := nixmount.ParseStrategy(os.Getenv(StrategyEnv))
@@ -73,16 +89,58 @@ func Main(args []string) int {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: %s: %v\n", StrategyEnv, err)
 		return 2
 	}
-	view, err := nixmount.Open(inv.NixDir, want)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
-		return 126
+	view := nixmount.View{Strategy: nixmount.Native}
+	if inv.NixDir != "" {
+		if view, err = open(inv.NixDir, want); err != nil {
+			fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+			return 126
+		}
+		if !inv.Quiet {
+			fmt.Fprintf(os.Stderr, "nixbp-launch: %s\n", describe(view))
+		}
 	}
-	if !inv.Quiet {
-		fmt.Fprintf(os.Stderr, "nixbp-launch: /nix through %s (%s)\n", view.Strategy, inv.NixDir)
-	}
-	if view.Strategy == nixmount.Native {
+	if view.Strategy == nixmount.Native && os.Getpid() != 1 {
 		return runWorker(inv)
 	}
-	return runInView(view, args)
+	return supervise(view, args, true)
+}
+
+// open chooses the /nix strategy, want or with Auto the cheapest: native
+// when /nix already holds every store path of nixDir (the same directory
+// through a link or mount, or an image with the closure at /nix), else what
+// nixmount.Open finds.
+func open(nixDir string, want nixmount.Strategy) (nixmount.View, error) {
+	if fi, err := os.Stat(filepath.Join(nixDir, "store")); err != nil || !fi.IsDir() {
+		return nixmount.View{}, fmt.Errorf("--nix-dir %s holds no store/ directory: the image lacks the layer that holds the app's closure", nixDir)
+	}
+	if (want == nixmount.Auto || want == nixmount.Native) && closureAtNix(nixDir) {
+		return nixmount.View{Strategy: nixmount.Native, NixDir: nixDir}, nil
+	}
+	return nixmount.Open(nixDir, want)
+}
+
+// closureAtNix reports whether every entry of nixDir/store is in /nix/store.
+// Store path names are content addressed, so the same name is the same path.
+func closureAtNix(nixDir string) bool {
+	entries, err := os.ReadDir(filepath.Join(nixDir, "store"))
+	if err != nil || len(entries) == 0 {
+		return false
+	}
+	for _, e := range entries {
+		if _, err := os.Lstat(filepath.Join("/nix/store", e.Name())); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// describe is the one log line saying how /nix is shown, and why cheaper
+// strategies were passed over.
+func describe(v nixmount.View) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "/nix through %s (%s)", v.Strategy, v.NixDir)
+	for _, a := range v.Skipped {
+		fmt.Fprintf(&b, "; %s skipped: %s", a.Strategy, strings.ReplaceAll(a.Err.Error(), "\n", ": "))
+	}
+	return b.String()
 }

@@ -3,49 +3,96 @@ package launch
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 )
 
-// runInView re-runs the launcher inside the view and stays as its parent:
-// signals are passed on, the child's exit status becomes ours, and, when
-// this process is PID 1, orphans are reaped.
-func runInView(view nixmount.View, args []string) int {
+// supervise re-runs the launcher through the view as its only child and
+// stays as its parent: every signal it gets is passed on, the child's exit
+// status becomes its own, and, as PID 1 of a container, it reaps the
+// orphans the kernel hands it. Standard input, output and error are the
+// launcher's own file descriptors, passed down unchanged. A child killed by
+// a signal makes the launcher die of the same signal when mayDie is set
+// and it is not PID 1; otherwise the launcher exits with 128+n.
+func supervise(view nixmount.View, args []string, mayDie bool) int {
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
 		return 126
 	}
 	cmd := view.Command(self, args...)
-	cmd.Env = append(os.Environ(), inViewEnv+"=1")
+	cmd.Env = append(os.Environ(), inViewEnv+"="+string(view.Strategy))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	signals := make(chan os.Signal, 16)
+	var status *os.File
+	if view.Strategy == nixmount.PRoot {
+		r, w, err := os.Pipe()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+			return 126
+		}
+		status = r
+		cmd.ExtraFiles = []*os.File{w}
+		defer r.Close()
+		defer w.Close()
+	}
+	signals := make(chan os.Signal, 32)
 	signal.Notify(signals)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: unable to start through %s: %v\n", view.Strategy, err)
 		return 126
 	}
-	go func() {
-		for s := range signals {
-			if s == syscall.SIGCHLD || s == syscall.SIGURG {
-				continue
-			}
-			_ = cmd.Process.Signal(s)
+	if status != nil {
+		cmd.ExtraFiles[0].Close()
+	}
+	go forward(signals, cmd.Process, view.Strategy == nixmount.PRoot)
+	ws := wait(cmd)
+	if code, ok := reported(status); ok {
+		return code
+	}
+	if ws.Signaled() {
+		if mayDie {
+			return dieLike(ws.Signal())
 		}
-	}()
-	return wait(cmd)
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// forward passes each signal on to the child. proot neither passes signals
+// to the program it traces nor dies of the usual ones, so under proot they
+// go to proot's own children, the traced launcher, instead.
+func forward(signals <-chan os.Signal, child *os.Process, toGrandchildren bool) {
+	for s := range signals {
+		// SIGCHLD is ours; SIGURG is the Go runtime's preemption.
+		if s == syscall.SIGCHLD || s == syscall.SIGURG {
+			continue
+		}
+		if !toGrandchildren {
+			_ = child.Signal(s)
+			continue
+		}
+		for _, pid := range childrenOf(child.Pid) {
+			_ = syscall.Kill(pid, s.(syscall.Signal))
+		}
+	}
 }
 
 // wait waits for the child; as PID 1 it also reaps every other process that
 // was orphaned into it.
-func wait(cmd *exec.Cmd) int {
+func wait(cmd *exec.Cmd) syscall.WaitStatus {
 	if os.Getpid() != 1 {
-		err := cmd.Wait()
-		return exitStatus(cmd.ProcessState, err)
+		_ = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+			return ws
+		}
+		return syscall.WaitStatus(1 << 8)
 	}
 	for {
 		var ws syscall.WaitStatus
@@ -54,29 +101,49 @@ func wait(cmd *exec.Cmd) int {
 			continue
 		}
 		if err != nil {
-			return 1
+			return syscall.WaitStatus(1 << 8)
 		}
-		if pid == cmd.Process.Pid {
-			if ws.Signaled() {
-				return 128 + int(ws.Signal())
-			}
-			return ws.ExitStatus()
+		if pid == cmd.Process.Pid && (ws.Exited() || ws.Signaled()) {
+			return ws
 		}
 	}
 }
 
-func exitStatus(ps *os.ProcessState, err error) int {
-	if ps == nil {
-		return 1
+// dieLike ends the launcher the way its child ended, killed by sig, so
+// that a shell or supervisor above sees the signal. PID 1 cannot be killed
+// by its own signals; it (and any launcher the signal does not kill)
+// returns 128+sig, the shell's and Docker's convention.
+func dieLike(sig syscall.Signal) int {
+	if os.Getpid() != 1 && sig != syscall.SIGKILL && sig != syscall.SIGSTOP {
+		signal.Reset(sig)
+		_ = syscall.Kill(os.Getpid(), sig)
 	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal())
+	return 128 + int(sig)
+}
+
+// statusFD is where a launcher supervising from inside proot reports the
+// worker's status: proot 5.1 exits 0 for a tracee killed by a signal, and
+// now and then crashes on its way out, so its own status is not the app's.
+const statusFD = 3
+
+// reported reads the status a launcher inside proot wrote to the pipe.
+func reported(r *os.File) (int, bool) {
+	if r == nil {
+		return 0, false
 	}
-	if ps.ExitCode() >= 0 {
-		return ps.ExitCode()
-	}
+	data, err := io.ReadAll(r)
 	if err != nil {
-		return 1
+		return 0, false
 	}
-	return 0
+	code, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	return code, err == nil
+}
+
+// report writes the worker's status for the launcher outside proot, and
+// returns it.
+func report(code int) int {
+	f := os.NewFile(statusFD, "status")
+	fmt.Fprintf(f, "%d\n", code)
+	f.Close()
+	return code
 }

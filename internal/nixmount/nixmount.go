@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 )
 
 // Strategy names a way of making a directory visible at /nix.
@@ -58,6 +59,8 @@ type View struct {
 	// NewRoot forces the new-root technique of the userns strategy even when
 	// / has a /nix to mount over (tests use it to cover images without /nix).
 	NewRoot bool
+	// Skipped says why Open passed over the cheaper strategies.
+	Skipped []Attempt
 }
 
 // Attempt records why one strategy could not be used.
@@ -78,9 +81,12 @@ func (e *NoStrategyError) Error() string {
 	for _, a := range e.Attempts {
 		fmt.Fprintf(&b, "\n  %s: %v", a.Strategy, a.Err)
 	}
-	b.WriteString("\nfix one of: make /nix a link to that directory in the image (native)," +
-		" allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1," +
-		" or a seccomp profile that permits unshare), or install proot and allow ptrace")
+	fmt.Fprintf(&b, "\nfix one of:"+
+		"\n  native: make /nix that directory in the image (a run image with the link /nix -> %s; see docs/native-nix-run-image.md)"+
+		"\n  userns: allow unprivileged user namespaces (Docker refuses them under its default seccomp profile:"+
+		" run with --security-opt seccomp=<a profile that permits unshare and clone with CLONE_NEWUSER>;"+
+		" on the host, sysctl user.max_user_namespaces > 0 and kernel.unprivileged_userns_clone=1 where it exists)"+
+		"\n  proot: install proot in the image and allow ptrace (Docker's default profile allows it on Linux 4.8 and later)", e.NixDir)
 	return b.String()
 }
 
@@ -99,6 +105,7 @@ func Open(nixDir string, want Strategy, opts ...func(*View)) (View, error) {
 		}
 		err := v.probe()
 		if err == nil {
+			v.Skipped = attempts
 			return v, nil
 		}
 		attempts = append(attempts, Attempt{Strategy: s, Err: err})
@@ -125,6 +132,9 @@ func (v *View) probe() error {
 			p = found
 		}
 		v.PRootPath = p
+		if err := ptraceUsable(v.self()); err != nil {
+			return err
+		}
 		return v.runProbe()
 	}
 	return fmt.Errorf("unknown strategy %q", v.Strategy)
@@ -150,6 +160,9 @@ func nativeUsable(nixDir string) error {
 func (v *View) runProbe() error {
 	cmd := v.Command(v.self(), probeArg)
 	out, err := cmd.CombinedOutput()
+	if v.Strategy == UserNS && errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("unprivileged user namespaces are refused here (a seccomp profile such as Docker's default, or a sysctl)\n%w", err)
+	}
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
 		if msg == "" {
