@@ -292,20 +292,4 @@ func Tree(dir string) (string, error) {
 // StopDyno stops a started process as Heroku stops a dyno: SIGTERM to
 // every process in it (here its process group), SIGKILL to what is left
 // after 5 s. It returns the exit status of the process Start ran.
-func StopDyno(cmd *exec.Cmd) (int, error) {
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return exit.ExitCode(), nil
-		}
-		return cmd.ProcessState.ExitCode(), err
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-		return -1, fmt.Errorf("the dyno's processes did not stop within 5 s of SIGTERM")
-	}
-}
+func StopDyno(cmd *exec.Cmd) (int, error) { return stop(cmd, true) }

@@ -168,8 +168,16 @@ func (w *Workspace) Launch(processType string, env map[string]string, stdout io.
 // Stop sends SIGTERM to a launched process (as a platform stops a
 // container) and returns its exit status; the whole process group is
 // killed if it has not exited within a few seconds.
-func Stop(cmd *exec.Cmd) (int, error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+func Stop(cmd *exec.Cmd) (int, error) { return stop(cmd, false) }
+
+// stop sends SIGTERM to the process, or with group to its whole process
+// group, and SIGKILL to the group after 5 s.
+func stop(cmd *exec.Cmd, group bool) (int, error) {
+	if group {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+	} else {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
