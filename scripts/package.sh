@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Packages the buildpack. Usage:
-#   scripts/package.sh [--nix-tarball FILE] OUTDIR
+#   scripts/package.sh [--nix-tarball FILE] [--include-nix] [--no-cnb] OUTDIR
 # Makes OUTDIR/buildpack: the CNB buildpack directory (buildpack.toml and
 # static binaries in bin/) for linux/amd64, and
 # OUTDIR/nix-buildpack-<version>.tgz: the Heroku-style buildpack (below).
@@ -8,16 +8,29 @@
 # file name, its sha256 computed), for offline and air-gapped builders and
 # for the tests, which map that checksum to the file with a
 # dependency-mapping binding.
+# OUTDIR/nix-buildpack.cnb is the CNB buildpack as one file for
+# `pack build --buildpack` and builder.toml, made by `pack buildpack package`
+# (no Docker needed; pack is built into .tools/ if missing); --no-cnb skips it.
+# --include-nix puts the Nix tarball (the --nix-tarball FILE, else a download
+# of buildpack.toml's uri, checked against its checksum) into the
+# buildpack's dependency cache, dependencies/<sha256>/<file> with
+# dependencies/<sha256>.toml, which libpak's DependencyCache reuses ("Reusing
+# cached download from buildpack"), so an air-gapped builder needs nothing
+# else. The version everywhere is buildpack.toml's [buildpack] version.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 nix_tarball=""
+include_nix=""
+cnb=1
 while [ $# -gt 1 ]; do
   case "$1" in
     --nix-tarball) nix_tarball="$2"; shift 2 ;;
+    --include-nix) include_nix=1; shift ;;
+    --no-cnb) cnb=""; shift ;;
     *) echo "package.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-out="${1:?usage: scripts/package.sh [--nix-tarball FILE] OUTDIR}"
+out="${1:?usage: scripts/package.sh [--nix-tarball FILE] [--include-nix] [--no-cnb] OUTDIR}"
 bp="$out/buildpack"
 rm -rf "$bp"
 mkdir -p "$bp/bin"
@@ -63,5 +76,54 @@ cp "$bp/buildpack.toml" "$heroku/buildpack.toml"
 [ -f "$root/README.md" ] && cp "$root/README.md" "$heroku/"
 tar -czf "$out/nix-buildpack-$bp_version.tgz" --owner=0 --group=0 --numeric-owner -C "$heroku" .
 echo "$out/nix-buildpack-$bp_version.tgz" >&2
+
+# Air-gapped: every Nix dependency in the buildpack's dependency cache, laid
+# out as libpak v2's DependencyCache.Artifact reads it: <sha256>.toml beside
+# <sha256>/<last element of the uri>.
+if [ -n "$include_nix" ]; then
+  python3 - "$bp/buildpack.toml" <<'PY' | while read -r sum uri; do
+import sys, tomllib
+for d in tomllib.load(open(sys.argv[1], "rb"))["metadata"]["dependencies"]:
+    if d["id"] == "nix":
+        print(d["checksum"].removeprefix("sha256:"), d["uri"])
+PY
+    file="$bp/dependencies/$sum/${uri##*/}"
+    mkdir -p "$(dirname "$file")"
+    if [ -n "$nix_tarball" ] && [ "$(sha256sum "$nix_tarball" | cut -d' ' -f1)" = "$sum" ]; then
+      cp "$nix_tarball" "$file"
+    else
+      curl -fsSL --retry 3 -o "$file" "$uri"
+    fi
+    if [ "$(sha256sum "$file" | cut -d' ' -f1)" != "$sum" ]; then
+      echo "package.sh: $uri does not match buildpack.toml's checksum sha256:$sum" >&2
+      exit 1
+    fi
+    python3 - "$bp/buildpack.toml" "$sum" > "$bp/dependencies/$sum.toml" <<'PY'
+import json, sys, tomllib
+for d in tomllib.load(open(sys.argv[1], "rb"))["metadata"]["dependencies"]:
+    if d["checksum"].removeprefix("sha256:") == sys.argv[2]:
+        for k, v in d.items():
+            if isinstance(v, (str, list)) and all(isinstance(x, str) for x in (v if isinstance(v, list) else [v])):
+                print(f"{k} = {json.dumps(v)}")
+PY
+    echo "$file" >&2
+  done
+fi
+
+# The CNB buildpack as one file (an OCI image layout in a tar).
+if [ -n "$cnb" ]; then
+  pack="${NIXBP_TOOLS_DIR:-$root/.tools}/bin/pack"
+  if [ ! -x "$pack" ]; then
+    pack="$(command -v pack || true)"
+  fi
+  if [ -z "$pack" ]; then
+    "$root/scripts/tools.sh" pack
+    pack="${NIXBP_TOOLS_DIR:-$root/.tools}/bin/pack"
+  fi
+  rm -f "$out/nix-buildpack.cnb"
+  PACK_HOME="${PACK_HOME:-$out/.pack}" "$pack" buildpack package "$out/nix-buildpack.cnb" \
+    --format file --path "$bp" >&2
+  echo "$out/nix-buildpack.cnb" >&2
+fi
 
 echo "$bp"
