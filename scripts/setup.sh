@@ -7,6 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux)
+# The Docker end-to-end tests (e2e/docker) run their own dockerd.
+packages+=(docker.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +22,7 @@ fi
 echo "setup: building pinned tools into .tools/ (cached)"
 "$root/scripts/tools.sh" lifecycle
 "$root/scripts/tools.sh" versitygw
+"$root/scripts/tools.sh" pack
 
 echo "setup: Nix installer tarball fixture"
 "$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures" >/dev/null
