@@ -63,8 +63,9 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
 
-	tmp := filepath.Join(storeDir, "."+filepath.Base(e.StorePath)+".tmp-"+randomSuffix())
-	err = unpackNAR(br, tmp, *buf)
+	tmpName := "." + filepath.Base(e.StorePath) + ".tmp-" + randomSuffix()
+	tmp := filepath.Join(storeDir, tmpName)
+	err = unpackNAR(br, storeDir, tmpName, *buf)
 	if err == nil {
 		// Anything after the NAR's end counts towards the hash, so a NAR
 		// with trailing bytes fails the check below, as in Nix.

@@ -6,31 +6,40 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/nix-community/go-nix/pkg/nar"
 	"golang.org/x/sys/unix"
 )
 
 // storeMtime is the modification time Nix gives everything in the store
-// (one second after the epoch; see canonicalisePathMetaData in Nix).
-var storeMtime = []unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Sec: 1}}
+// (one second after the epoch; see canonicalisePathMetaData in Nix); the
+// access time is left alone.
+var storeMtime = [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Sec: 1}}
 
-// unpackNAR creates the tree serialised in the NAR read from r at dst, which
-// must not exist, with the store's file modes: directories 0555, files 0444
-// or 0555 when executable, mtime 1 for all. Entries are created exclusively
-// (O_EXCL, mkdir, symlink), so a NAR naming an entry twice, or "." or "..",
-// fails instead of writing outside dst. buf is the copy buffer. On error dst
-// may be left partly written; the caller removes it.
-func unpackNAR(r io.Reader, dst string, buf []byte) (err error) {
+// unpackNAR creates the tree serialised in the NAR read from r as name in
+// the directory parent (name must not exist), with the store's file modes:
+// directories 0555, files 0444 or 0555 when executable, mtime 1 for all.
+// Entries are created exclusively and relative to their parent directory's
+// descriptor, so a NAR naming an entry twice, or "." or "..", fails instead
+// of writing anywhere else, and no path is resolved twice. buf is the copy
+// buffer. On error the new tree may be left partly written; the caller
+// removes it.
+func unpackNAR(r io.Reader, parent, name string, buf []byte) (err error) {
 	src := &abortableReader{r: r}
 	nr, err := nar.NewReader(src)
 	if err != nil {
-		return err
+		return fmt.Errorf("invalid NAR: %w", err)
 	}
+	u := &unpacker{nr: nr, buf: buf}
 	defer func() {
+		if cerr := u.closeAll(err == nil); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			// Stop go-nix's parser goroutine: with the source cut off, the
 			// next header request makes it fail and exit.
@@ -42,72 +51,169 @@ func unpackNAR(r io.Reader, dst string, buf []byte) (err error) {
 			}
 		}
 	}()
-	var dirs []string
-	out := struct{ io.Writer }{} // hides os.File.ReadFrom so buf is used
+	pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: parent, Err: err}
+	}
+	u.stack = append(u.stack, openDir{path: "", fd: pfd, keep: true})
 	for {
 		hdr, err := nr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("invalid NAR: %w", err)
 		}
-		p := dst
+		entry := name
 		if hdr.Path != "/" {
-			p = dst + filepath.FromSlash(hdr.Path)
+			// Leave (and seal) the directories this entry is not in.
+			dir := path.Dir(hdr.Path)
+			if dir == "/" {
+				dir = ""
+			}
+			for len(u.stack) > 1 && u.stack[len(u.stack)-1].path != dir {
+				if err := u.pop(true); err != nil {
+					return err
+				}
+			}
+			if u.stack[len(u.stack)-1].path != dir {
+				return fmt.Errorf("invalid NAR: %s is outside the directories read so far", hdr.Path)
+			}
+			entry = path.Base(hdr.Path)
+		} else if len(u.stack) != 1 {
+			return fmt.Errorf("invalid NAR: a second root")
 		}
-		switch hdr.Type {
-		case nar.TypeDirectory:
-			if err := os.Mkdir(p, 0o755); err != nil {
-				return err
-			}
-			dirs = append(dirs, p)
-		case nar.TypeSymlink:
-			if err := os.Symlink(hdr.LinkTarget, p); err != nil {
-				return err
-			}
-			if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, storeMtime, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				return &fs.PathError{Op: "utimensat", Path: p, Err: err}
-			}
-		case nar.TypeRegular:
-			mode := fs.FileMode(0o444)
-			if hdr.Executable {
-				mode = 0o555
-			}
-			f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-			if err != nil {
-				return err
-			}
-			out.Writer = f
-			n, err := io.CopyBuffer(out, nr, buf)
-			if err == nil && n != hdr.Size {
-				err = fmt.Errorf("invalid NAR: %s ends after %d of %d bytes", hdr.Path, n, hdr.Size)
-			}
-			if err == nil && umaskHidesBits {
-				err = f.Chmod(mode)
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if err := unix.UtimesNanoAt(unix.AT_FDCWD, p, storeMtime, 0); err != nil {
-				return &fs.PathError{Op: "utimensat", Path: p, Err: err}
-			}
-		default:
-			return fmt.Errorf("invalid NAR: %s has unknown type %q", hdr.Path, hdr.Type)
+		if err := u.create(hdr, entry); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(parent, name, filepath.FromSlash(hdr.Path)), err)
 		}
 	}
-	// Children change their directory's mtime, so directories are sealed
-	// last, deepest first.
-	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := os.Chmod(dirs[i], 0o555); err != nil {
+}
+
+type openDir struct {
+	path string // the directory's path inside the NAR, "" for the root
+	fd   int
+	keep bool // the store directory: neither sealed nor ours to change
+}
+
+type unpacker struct {
+	nr    *nar.Reader
+	buf   []byte
+	stack []openDir
+}
+
+func (u *unpacker) create(hdr *nar.Header, name string) error {
+	dfd := u.stack[len(u.stack)-1].fd
+	switch hdr.Type {
+	case nar.TypeDirectory:
+		if err := unix.Mkdirat(dfd, name, 0o755); err != nil {
 			return err
 		}
-		if err := unix.UtimesNanoAt(unix.AT_FDCWD, dirs[i], storeMtime, 0); err != nil {
-			return &fs.PathError{Op: "utimensat", Path: dirs[i], Err: err}
+		fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
 		}
+		p := hdr.Path
+		if p == "/" {
+			p = ""
+		}
+		u.stack = append(u.stack, openDir{path: p, fd: fd})
+		return nil
+	case nar.TypeSymlink:
+		if err := unix.Symlinkat(hdr.LinkTarget, dfd, name); err != nil {
+			return err
+		}
+		ts := storeMtime
+		return unix.UtimesNanoAt(dfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
+	case nar.TypeRegular:
+		mode := uint32(0o444)
+		if hdr.Executable {
+			mode = 0o555
+		}
+		fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
+		if err != nil {
+			return err
+		}
+		err = u.copyContents(fd, hdr.Size)
+		if err == nil && umaskHidesBits {
+			err = unix.Fchmod(fd, mode)
+		}
+		if err == nil {
+			err = futimens(fd)
+		}
+		if cerr := unix.Close(fd); err == nil {
+			err = cerr
+		}
+		return err
+	default:
+		return fmt.Errorf("invalid NAR: unknown type %q", hdr.Type)
+	}
+}
+
+// copyContents writes the current NAR entry's size bytes to fd.
+func (u *unpacker) copyContents(fd int, size int64) error {
+	var done int64
+	for done < size {
+		n, err := u.nr.Read(u.buf[:min(int64(len(u.buf)), size-done)])
+		for w := 0; w < n; {
+			k, werr := unix.Write(fd, u.buf[w:n])
+			if werr == unix.EINTR {
+				continue
+			}
+			if werr != nil {
+				return werr
+			}
+			w += k
+		}
+		done += int64(n)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if done != size {
+		return fmt.Errorf("invalid NAR: the file ends after %d of %d bytes", done, size)
+	}
+	return nil
+}
+
+// pop closes the innermost open directory, first sealing it (mode 0555,
+// mtime 1: after its last child, which would change the mtime) if asked.
+func (u *unpacker) pop(seal bool) error {
+	d := u.stack[len(u.stack)-1]
+	u.stack = u.stack[:len(u.stack)-1]
+	var err error
+	if seal && !d.keep {
+		err = unix.Fchmod(d.fd, 0o555)
+		if err == nil {
+			err = futimens(d.fd)
+		}
+	}
+	if cerr := unix.Close(d.fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// closeAll closes every open directory, sealing them if seal.
+func (u *unpacker) closeAll(seal bool) error {
+	var first error
+	for len(u.stack) > 0 {
+		if err := u.pop(seal); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// futimens sets the store mtime on an open file: utimensat(fd, NULL, ...),
+// which x/sys/unix does not wrap.
+func futimens(fd int) error {
+	ts := storeMtime
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if errno != 0 {
+		return errno
 	}
 	return nil
 }

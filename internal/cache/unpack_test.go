@@ -56,12 +56,27 @@ func TestUnpackNAR(t *testing.T) {
 				"/c Lrwxrwxrwx mtime=1 -> a",
 			},
 		},
+		{
+			name: "nested directories, left before a sibling",
+			tokens: dirOf(
+				append(append([]string{"entry", "(", "name", "a", "node"}, dirOf(file("b", "x", false),
+					append(append([]string{"entry", "(", "name", "c", "node"}, dirOf(file("d", "", false))...), ")"))...), ")"),
+				file("e", "y", true)),
+			want: []string{
+				" dr-xr-xr-x mtime=1",
+				"/a dr-xr-xr-x mtime=1",
+				"/a/b -r--r--r-- mtime=1 1 bytes sha256 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+				"/a/c dr-xr-xr-x mtime=1",
+				"/a/c/d -r--r--r-- mtime=1 0 bytes sha256 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+				"/e -r-xr-xr-x mtime=1 1 bytes sha256 a1fce4363854ff888cff4b8e7875d600c2682390412a8cf79b37d0b11148b0fa",
+			},
+		},
 		{name: "single file", tokens: []string{"(", "type", "regular", "contents", "x", ")"},
 			want: []string{" -r--r--r-- mtime=1 1 bytes sha256 2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}},
 		{name: "symlink", tokens: []string{"(", "type", "symlink", "target", "/nix/store/x", ")"},
 			want: []string{" Lrwxrwxrwx mtime=1 -> /nix/store/x"}},
-		{name: "entry named ..", tokens: dirOf(file("..", "x", false)), err: "exists"},
-		{name: "entry named .", tokens: dirOf(file(".", "x", false)), err: "exists"},
+		{name: "entry named ..", tokens: dirOf(file("..", "x", false)), err: "invalid NAR"},
+		{name: "entry named .", tokens: dirOf(file(".", "x", false)), err: "invalid NAR"},
 		{name: "entry with a slash", tokens: dirOf(file("a/b", "x", false)), err: "invalid NAR"},
 		{name: "entry twice", tokens: dirOf(file("a", "x", false), file("a", "y", false)), err: "exists"},
 		{name: "entries out of order", tokens: dirOf(file("b", "x", false), file("a", "y", false)), err: "invalid NAR"},
@@ -72,7 +87,7 @@ func TestUnpackNAR(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "out")
-			err := unpackNAR(bytes.NewReader(narOf(t, tt.tokens...)), dst, make([]byte, 4096))
+			err := unpackNAR(bytes.NewReader(narOf(t, tt.tokens...)), parent, "out", make([]byte, 4096))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want one containing %q", err, tt.err)
@@ -98,8 +113,9 @@ func TestUnpackNAR(t *testing.T) {
 }
 
 func TestRemoveTreeOfReadOnlyDirs(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "x")
-	if err := unpackNAR(bytes.NewReader(narOf(t, dirOf([]string{"entry", "(", "name", "d", "node"}, dirOf(file("f", "x", false)), []string{")"})...)), dir, make([]byte, 64)); err != nil {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "x")
+	if err := unpackNAR(bytes.NewReader(narOf(t, dirOf([]string{"entry", "(", "name", "d", "node"}, dirOf(file("f", "x", false)), []string{")"})...)), parent, "x", make([]byte, 64)); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "d"))

@@ -1,0 +1,159 @@
+// Command cache benchmarks restoring a Nix closure from a binary cache in
+// S3 (versitygw on loopback) the old way (one zstd nix-store --export,
+// imported), with Nix's own nix copy, and with internal/cache, against the
+// floor of moving the same bytes, and prints the figures and their ratios.
+//
+//	go run ./bench/cache [-rounds 3] [-size 460] [-dir bench/out/cache]
+//
+// Needs root (registration runs nix-store in a mount namespace), nix-bin,
+// zstd, busybox-static and versitygw (scripts/tools.sh versitygw).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+)
+
+func main() {
+	dir := flag.String("dir", filepath.Join(testenv.RepoRoot(), "bench", "out", "cache"), "work directory (the synthetic store is kept here between runs)")
+	rounds := flag.Int("rounds", 3, "interleaved rounds of every method")
+	size := flag.Int("size", 460, "MiB of file data in the synthetic closure")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
+	keep := flag.Bool("keep", false, "keep the scratch directories (delete them later: a large rm -rf slows the next runs' file creation for minutes)")
+	jobs := flag.Int("jobs", 0, "NARs fetched at once (cache.Options.Jobs; 0 for its default)")
+	only := flag.String("only", "", "run only the methods whose names contain this (for profiling; no ratios)")
+	flag.Parse()
+	if err := run(context.Background(), *dir, *rounds, *size, *jobs, *keep, *only, *cpuProfile); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, dir string, rounds, size, jobs int, keep bool, only, cpuProfile string) error {
+	// No substituters (each build would wait for cache.nixos.org), no build
+	// users (the scratch stores belong to root).
+	os.Setenv("NIX_CONFIG", "substituters =\nbuild-users-group =\nexperimental-features = nix-command\nsandbox = false")
+	b := &bench{dir: dir, jobs: jobs, runs: filepath.Join(dir, fmt.Sprintf("runs-%d", time.Now().Unix()))}
+	defer func() {
+		b.stopS3()
+		if !keep {
+			b.removeRuns()
+		}
+	}()
+	if err := b.buildClosure(size); err != nil {
+		return err
+	}
+	if err := b.startS3(); err != nil {
+		return err
+	}
+	defer b.stopS3()
+	if err := b.pushCold(ctx); err != nil {
+		return err
+	}
+	if err := b.prepareOld(ctx); err != nil {
+		return err
+	}
+	methods := []method{
+		{"old: export.zst from S3 | nix-store --import", b.runOld},
+		{"nix copy --from file://<bucket dir>", b.runNixCopy},
+		{"ours: cold restore + register", b.runCold},
+		{"ours: warm restore (10 of 201 missing) + register", b.runWarm},
+		{"floor: download to /dev/null + write files", b.runFloor},
+	}
+	if only != "" {
+		var keep []method
+		for _, m := range methods {
+			if strings.Contains(m.name, only) {
+				keep = append(keep, m)
+			}
+		}
+		methods = keep
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	times := map[string][]time.Duration{}
+	details := map[string][]string{}
+	for r := range rounds {
+		for i := range methods {
+			m := methods[(i+r)%len(methods)] // rotate, so no method always goes first
+			runDir := filepath.Join(b.runs, fmt.Sprintf("%d-%d", r, i))
+			before := b.cpu()
+			d, detail, err := m.run(ctx, runDir, r == 0)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			fmt.Fprintf(os.Stderr, "round %d: %-52s %6.2f s  [%s]  %s\n", r+1, m.name, d.Seconds(), b.cpu().since(before), detail)
+			times[m.name] = append(times[m.name], d)
+			details[m.name] = append(details[m.name], detail)
+		}
+	}
+	pprof.StopCPUProfile()
+	if only != "" {
+		return nil
+	}
+	change, changeDetail, err := b.pushAfterChange(ctx)
+	if err != nil {
+		return err
+	}
+	// Every timed run wrote into a fresh directory; they are deleted on
+	// return, after all timed runs, as ext4 creates files slowly for a
+	// while after a large rm -rf.
+
+	fmt.Printf("\nclosure: %d store paths, %d files, %.1f MiB NAR, %.1f MiB as zstd NARs, %.1f MiB as one zstd export\n",
+		len(b.infos), b.files, mibf(b.narBytes), mibf(b.zstdBytes), mibf(b.exportBytes))
+	fmt.Printf("machine: %d CPUs; S3: versitygw on loopback; all methods into fresh chroot stores, %d interleaved rounds\n\n", numCPU(), rounds)
+	fmt.Printf("%-52s %s  %8s\n", "method", strings.Repeat("  round", rounds), "median")
+	med := map[string]float64{}
+	for _, m := range methods {
+		var cols []string
+		for _, d := range times[m.name] {
+			cols = append(cols, fmt.Sprintf("%7.2f", d.Seconds()))
+		}
+		med[m.name] = median(times[m.name])
+		fmt.Printf("%-52s %s  %7.2fs\n", m.name, strings.Join(cols, ""), med[m.name])
+	}
+	fmt.Printf("%-52s %7.2fs  (%s)\n", "push, cold (all paths)", b.pushTime.Seconds(), b.pushDetail)
+	fmt.Printf("%-52s %7.2fs  (%s)\n", "push after a one-path change", change.Seconds(), changeDetail)
+	fmt.Printf("\ncold restore, last round: %s\n", details[methods[2].name][rounds-1])
+	old, nixCopy, cold, floor := med[methods[0].name], med[methods[1].name], med[methods[2].name], med[methods[4].name]
+	fmt.Printf("\nratios (medians):\n")
+	fmt.Printf("  old / ours cold        %5.2fx  (target >= 2x)\n", old/cold)
+	fmt.Printf("  nix copy / ours cold   %5.2fx  (target >= 2x)\n", nixCopy/cold)
+	fmt.Printf("  ours cold / floor      %5.2fx  (target <= 1.5x)\n", cold/floor)
+	fmt.Printf("  ours warm / ours cold  %5.2fx\n", med[methods[3].name]/cold)
+	return nil
+}
+
+type method struct {
+	name string
+	// run restores into a fresh directory under dir and returns the timed
+	// part; check asks it to verify the result too (untimed).
+	run func(ctx context.Context, dir string, check bool) (time.Duration, string, error)
+}
+
+func median(ds []time.Duration) float64 {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2].Seconds()
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]).Seconds() / 2
+}
+
+func mibf(n int64) float64 { return float64(n) / (1 << 20) }
