@@ -63,7 +63,8 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		if err != nil {
 			return result, fmt.Errorf("unable to create the closure layer\n%w", err)
 		}
-		target := &launchTarget{layer: &closureLayer, logger: logger, buildpackDir: ctx.Buildpack.Path}
+		target := &launchTarget{layer: &closureLayer, logger: logger, buildpackDir: ctx.Buildpack.Path,
+			buildpackVersion: ctx.Buildpack.Info.Version}
 
 		res, err := pipeline.Run(in, target)
 		if err != nil {
@@ -136,13 +137,15 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 
 // launchTarget puts the runtime closure into the launch layer "closure".
 type launchTarget struct {
-	layer        *libcnb.Layer
-	logger       log.Logger
-	buildpackDir string
+	layer            *libcnb.Layer
+	logger           log.Logger
+	buildpackDir     string
+	buildpackVersion string
+	reused           bool
 }
 
 func (t *launchTarget) ClosureDir(key string) (string, bool, error) {
-	lc := libpak.NewLayerContributor("Runtime closure", map[string]interface{}{"output": key},
+	lc := libpak.NewLayerContributor("Runtime closure", map[string]interface{}{"output": key, "launcher": t.buildpackVersion},
 		libcnb.LayerTypes{Launch: true}, t.logger)
 	contributed := false
 	if err := lc.Contribute(t.layer, func(*libcnb.Layer) error { contributed = true; return nil }); err != nil {
@@ -153,7 +156,8 @@ func (t *launchTarget) ClosureDir(key string) (string, bool, error) {
 			return "", false, err
 		}
 	}
-	return filepath.Join(t.layer.Path, "nix"), !contributed, nil
+	t.reused = !contributed
+	return filepath.Join(t.layer.Path, "nix"), t.reused, nil
 }
 
 func (t *launchTarget) Launcher() pipeline.Launcher {
@@ -161,6 +165,12 @@ func (t *launchTarget) Launcher() pipeline.Launcher {
 }
 
 func (t *launchTarget) Emit(res pipeline.Result) error {
+	if t.reused {
+		// The layer comes whole from the previous image, env.launch/
+		// included (the key covers runtime.json); writing it again would
+		// make the exporter upload a new layer.
+		return nil
+	}
 	env := t.layer.LaunchEnvironment
 	env.Default("PORT", "8080")
 	env.Default("BIND_ADDRESS", "0.0.0.0")
