@@ -405,7 +405,7 @@ func TestVerifyFindsBadEntries(t *testing.T) {
 	for _, p := range vr.Bad {
 		got[p.StorePath] += p.Reason + ";"
 	}
-	if len(got) != 2 || !strings.Contains(got[data], "corrupt NAR") ||
+	if len(got) != 2 || !regexp.MustCompile("corrupt NAR|NAR hash mismatch").MatchString(got[data]) ||
 		!strings.Contains(got[app], "not signed by a trusted key") || !strings.Contains(got[app], "its reference "+lib+" has no narinfo") {
 		t.Fatalf("verify: %+v", vr.Bad)
 	}

@@ -13,7 +13,6 @@ import (
 	"hash"
 	"io"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
@@ -21,17 +20,49 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
+// Decoders, readers and buffers are kept in free lists rather than
+// sync.Pools: a zstd decoder allocates megabytes of history and block
+// buffers, and a Pool drops its items at every other garbage collection.
 var (
-	copyBufs   = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-	narReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 1<<20) }}
-	zstdDecs   = sync.Pool{New: func() any {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<34))
+	copyBufs   = newFreeList(func() []byte { return make([]byte, 1<<20) })
+	narReaders = newFreeList(func() *bufio.Reader { return bufio.NewReaderSize(nil, 1<<20) })
+	zstdDecs   = newFreeList(func() *zstd.Decoder {
+		// The NAR hash is checked anyway, so zstd's own checksum would
+		// only cost time.
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.IgnoreChecksum(true),
+			zstd.WithDecoderMaxMemory(1<<34))
 		if err != nil {
 			panic(err) // only for invalid options
 		}
 		return d
-	}}
+	})
 )
+
+// freeList keeps up to 32 reusable items.
+type freeList[T any] struct {
+	items   chan T
+	newItem func() T
+}
+
+func newFreeList[T any](newItem func() T) *freeList[T] {
+	return &freeList[T]{items: make(chan T, 32), newItem: newItem}
+}
+
+func (l *freeList[T]) get() T {
+	select {
+	case x := <-l.items:
+		return x
+	default:
+		return l.newItem()
+	}
+}
+
+func (l *freeList[T]) put(x T) {
+	select {
+	case l.items <- x:
+	default:
+	}
+}
 
 // fetchNAR downloads e's NAR once and unpacks it beside its final place in
 // storeDir as .<name>.tmp-<random>, verifying NarSize and NarHash over the
@@ -58,21 +89,21 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 		return "", permanent(err)
 	}
 	hr := &hashingReader{r: dec, h: sha256.New()}
-	br := narReaders.Get().(*bufio.Reader)
+	br := narReaders.get()
 	br.Reset(hr)
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
+	buf := copyBufs.get()
+	defer copyBufs.put(buf)
 
 	tmpName := "." + filepath.Base(e.StorePath) + ".tmp-" + randomSuffix()
 	tmp := filepath.Join(storeDir, tmpName)
-	err = unpackNAR(br, storeDir, tmpName, *buf)
+	err = unpackNAR(br, storeDir, tmpName, buf)
 	if err == nil {
 		// Anything after the NAR's end counts towards the hash, so a NAR
 		// with trailing bytes fails the check below, as in Nix.
 		_, err = io.Copy(io.Discard, br)
 	}
 	br.Reset(nil)
-	narReaders.Put(br)
+	narReaders.put(br)
 	if err != nil {
 		err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 	} else {
@@ -117,11 +148,11 @@ func checkNAR(e *Entry, hr *hashingReader) error {
 func decompress(compression string, r io.Reader) (io.Reader, func(), error) {
 	switch compression {
 	case "zstd":
-		d := zstdDecs.Get().(*zstd.Decoder)
+		d := zstdDecs.get()
 		if err := d.Reset(r); err != nil {
 			return nil, nil, fmt.Errorf("unable to start zstd decompression: %w", err)
 		}
-		return d, func() { _ = d.Reset(nil); zstdDecs.Put(d) }, nil
+		return d, func() { _ = d.Reset(nil); zstdDecs.put(d) }, nil
 	case "xz":
 		x, err := xz.NewReader(bufio.NewReaderSize(r, 256<<10))
 		if err != nil {
