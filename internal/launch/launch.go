@@ -76,11 +76,14 @@ func Main(args []string) int {
 	if via := os.Getenv(inViewEnv); via != "" {
 		os.Unsetenv(inViewEnv)
 		if via == string(nixmount.PRoot) {
-			// proot does not pass signals on, nor report a tracee's death
-			// by a signal: supervise the worker from inside, and report
-			// its status on a pipe the worker does not inherit.
+			// Inside proot: supervise the worker from here, and report its
+			// status on a pipe the worker does not inherit.
 			syscall.CloseOnExec(statusFD)
-			return report(supervise(nixmount.View{Strategy: nixmount.Native}, args, false))
+			cmd, code := workerCommand(inv, args)
+			if cmd == nil {
+				return report(code)
+			}
+			return report(supervise(cmd, supervision{}))
 		}
 		return runWorker(inv)
 	}
@@ -102,7 +105,12 @@ func Main(args []string) int {
 	if view.Strategy == nixmount.Native && os.Getpid() != 1 {
 		return runWorker(inv)
 	}
-	return supervise(view, args, true)
+	cmd, err := relaunch(view, args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+		return 126
+	}
+	return supervise(cmd, supervision{throughProot: view.Strategy == nixmount.PRoot, mayDie: true})
 }
 
 // open chooses the /nix strategy, want or with Auto the cheapest: native
