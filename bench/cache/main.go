@@ -30,7 +30,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	keep := flag.Bool("keep", false, "keep the scratch directories (delete them later: a large rm -rf slows the next runs' file creation for minutes)")
 	jobs := flag.Int("jobs", 0, "NARs fetched at once (cache.Options.Jobs; 0 for its default)")
-	only := flag.String("only", "", "run only the methods whose names contain this (for profiling; no ratios)")
+	only := flag.String("only", "", "run only the methods whose ids contain this: old, nixcopy, cold, coldfile, warm, floor (no table)")
 	flag.Parse()
 	if err := run(context.Background(), *dir, *rounds, *size, *jobs, *keep, *only, *cpuProfile); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -63,16 +63,17 @@ func run(ctx context.Context, dir string, rounds, size, jobs int, keep bool, onl
 		return err
 	}
 	methods := []method{
-		{"old: export.zst from S3 | nix-store --import", b.runOld},
-		{"nix copy --from file://<bucket dir>", b.runNixCopy},
-		{"ours: cold restore + register", b.runCold},
-		{"ours: warm restore (10 of 201 missing) + register", b.runWarm},
-		{"floor: download to /dev/null + write files", b.runFloor},
+		{id: "old", name: "old: export.zst from S3 | nix-store --import", run: b.runOld},
+		{id: "nixcopy", name: "nix copy --from file://<bucket dir>", run: b.runNixCopy},
+		{id: "cold", name: "ours: cold restore from S3 + register", run: b.runCold},
+		{id: "coldfile", name: "ours: cold restore from file://<bucket dir> + register", run: b.runColdFile},
+		{id: "warm", name: "ours: warm restore (10 of 201 missing) + register", run: b.runWarm},
+		{id: "floor", name: "floor: download to /dev/null + write files", run: b.runFloor},
 	}
 	if only != "" {
 		var keep []method
 		for _, m := range methods {
-			if strings.Contains(m.name, only) {
+			if strings.Contains(m.id, only) {
 				keep = append(keep, m)
 			}
 		}
@@ -87,20 +88,22 @@ func run(ctx context.Context, dir string, rounds, size, jobs int, keep bool, onl
 			return err
 		}
 	}
-	times := map[string][]time.Duration{}
+	wall := map[string][]time.Duration{}
+	cpu := map[string][]time.Duration{}
 	details := map[string][]string{}
 	for r := range rounds {
 		for i := range methods {
 			m := methods[(i+r)%len(methods)] // rotate, so no method always goes first
 			runDir := filepath.Join(b.runs, fmt.Sprintf("%d-%d", r, i))
-			before := b.cpu()
-			d, detail, err := m.run(ctx, runDir, r == 0)
+			c := &clock{b: b}
+			detail, err := m.run(ctx, runDir, r == 0, c)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}
-			fmt.Fprintf(os.Stderr, "round %d: %-52s %6.2f s  [%s]  %s\n", r+1, m.name, d.Seconds(), b.cpu().since(before), detail)
-			times[m.name] = append(times[m.name], d)
-			details[m.name] = append(details[m.name], detail)
+			fmt.Fprintf(os.Stderr, "round %d: %-56s %6.2f s  [%s]  %s\n", r+1, m.name, c.wall.Seconds(), c.cpu, detail)
+			wall[m.id] = append(wall[m.id], c.wall)
+			cpu[m.id] = append(cpu[m.id], c.cpu.total())
+			details[m.id] = append(details[m.id], detail)
 		}
 	}
 	pprof.StopCPUProfile()
@@ -117,34 +120,37 @@ func run(ctx context.Context, dir string, rounds, size, jobs int, keep bool, onl
 
 	fmt.Printf("\nclosure: %d store paths, %d files, %.1f MiB NAR, %.1f MiB as zstd NARs, %.1f MiB as one zstd export\n",
 		len(b.infos), b.files, mibf(b.narBytes), mibf(b.zstdBytes), mibf(b.exportBytes))
-	fmt.Printf("machine: %d CPUs; S3: versitygw on loopback; all methods into fresh chroot stores, %d interleaved rounds\n\n", numCPU(), rounds)
-	fmt.Printf("%-52s %s  %8s\n", "method", strings.Repeat("  round", rounds), "median")
+	fmt.Printf("machine: %d CPUs; S3: versitygw on loopback; every run into a fresh chroot store, %d interleaved rounds\n", numCPU(), rounds)
+	fmt.Printf("cpu: user+system seconds of all processes involved (ours, nix tools, the S3 server)\n\n")
+	fmt.Printf("%-56s %s  %8s  %8s\n", "method (wall seconds per round)", strings.Repeat("  round", rounds), "median", "cpu")
 	med := map[string]float64{}
 	for _, m := range methods {
 		var cols []string
-		for _, d := range times[m.name] {
+		for _, d := range wall[m.id] {
 			cols = append(cols, fmt.Sprintf("%7.2f", d.Seconds()))
 		}
-		med[m.name] = median(times[m.name])
-		fmt.Printf("%-52s %s  %7.2fs\n", m.name, strings.Join(cols, ""), med[m.name])
+		med[m.id] = median(wall[m.id])
+		fmt.Printf("%-56s %s  %7.2fs  %7.2fs\n", m.name, strings.Join(cols, ""), med[m.id], median(cpu[m.id]))
 	}
-	fmt.Printf("%-52s %7.2fs  (%s)\n", "push, cold (all paths)", b.pushTime.Seconds(), b.pushDetail)
-	fmt.Printf("%-52s %7.2fs  (%s)\n", "push after a one-path change", change.Seconds(), changeDetail)
-	fmt.Printf("\ncold restore, last round: %s\n", details[methods[2].name][rounds-1])
-	old, nixCopy, cold, floor := med[methods[0].name], med[methods[1].name], med[methods[2].name], med[methods[4].name]
-	fmt.Printf("\nratios (medians):\n")
-	fmt.Printf("  old / ours cold        %5.2fx  (target >= 2x)\n", old/cold)
-	fmt.Printf("  nix copy / ours cold   %5.2fx  (target >= 2x)\n", nixCopy/cold)
-	fmt.Printf("  ours cold / floor      %5.2fx  (target <= 1.5x)\n", cold/floor)
-	fmt.Printf("  ours warm / ours cold  %5.2fx\n", med[methods[3].name]/cold)
+	fmt.Printf("%-56s %7.2fs  (%s)\n", "push, cold (all paths)", b.pushTime.Seconds(), b.pushDetail)
+	fmt.Printf("%-56s %7.2fs  (%s)\n", "push after a one-path change", change.Seconds(), changeDetail)
+	fmt.Printf("\nours, cold, per round: %s\n", strings.Join(details["cold"], "; "))
+	fmt.Printf("floor, per round: %s\n", strings.Join(details["floor"], "; "))
+	fmt.Printf("\nratios of medians (wall):\n")
+	fmt.Printf("  old / ours cold                          %5.2fx  (target >= 2x)\n", med["old"]/med["cold"])
+	fmt.Printf("  nix copy / ours cold                     %5.2fx  (target >= 2x)\n", med["nixcopy"]/med["cold"])
+	fmt.Printf("  ours cold / floor                        %5.2fx  (target <= 1.5x)\n", med["cold"]/med["floor"])
+	fmt.Printf("  nix copy / ours from the same directory  %5.2fx\n", med["nixcopy"]/med["coldfile"])
+	fmt.Printf("  ours warm / ours cold                    %5.2fx\n", med["warm"]/med["cold"])
 	return nil
 }
 
 type method struct {
-	name string
-	// run restores into a fresh directory under dir and returns the timed
-	// part; check asks it to verify the result too (untimed).
-	run func(ctx context.Context, dir string, check bool) (time.Duration, string, error)
+	id, name string
+	// run restores into a fresh directory under dir, timing the restore
+	// with c (start and stop once); check asks it to verify the result too
+	// (untimed). It returns details for the log.
+	run func(ctx context.Context, dir string, check bool, c *clock) (string, error)
 }
 
 func median(ds []time.Duration) float64 {

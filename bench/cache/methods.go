@@ -27,15 +27,15 @@ func emptyStore(dir string) (string, error) {
 
 // runOld is the old buildpacks' restore: stream the one export object from
 // S3 through zstd into nix-store --import.
-func (b *bench) runOld(ctx context.Context, dir string, check bool) (time.Duration, string, error) {
+func (b *bench) runOld(ctx context.Context, dir string, check bool, c *clock) (string, error) {
 	root, err := emptyStore(dir)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	start := time.Now()
+	c.start()
 	obj, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("old"), Key: aws.String("closure.nar.zst")})
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
 	defer obj.Body.Close()
 	cmd := exec.Command("sh", "-c", `zstd -dc | nix-store --store "$1" --import > /dev/null`, "sh", root)
@@ -43,48 +43,74 @@ func (b *bench) runOld(ctx context.Context, dir string, check bool) (time.Durati
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return 0, "", fmt.Errorf("import: %w\n%s", err, stderr.String())
+		return "", fmt.Errorf("import: %w\n%s", err, stderr.String())
 	}
-	d := time.Since(start)
-	return d, "", b.check(root, check)
+	c.stop()
+	return "", b.check(root, check)
 }
 
 // runNixCopy is Nix itself reading the bucket's directory as a file://
 // binary cache.
-func (b *bench) runNixCopy(ctx context.Context, dir string, check bool) (time.Duration, string, error) {
+func (b *bench) runNixCopy(ctx context.Context, dir string, check bool, c *clock) (string, error) {
 	root, err := emptyStore(dir)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	start := time.Now()
+	c.start()
 	if _, err := nixCmd("", "nix", "copy", "--no-check-sigs", "--from", "file://"+filepath.Join(b.s3Dir, "cache"), "--to", root, b.top); err != nil {
-		return 0, "", err
+		return "", err
 	}
-	d := time.Since(start)
-	return d, "", b.check(root, check)
+	c.stop()
+	return "", b.check(root, check)
 }
 
 // runCold is ours: Fetch the closure from S3 into an empty store and
 // register it with nix-store --register-validity --hash-given.
-func (b *bench) runCold(ctx context.Context, dir string, check bool) (time.Duration, string, error) {
+func (b *bench) runCold(ctx context.Context, dir string, check bool, c *clock) (string, error) {
 	root, err := emptyStore(dir)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	d, detail, err := b.restore(ctx, root, b.closure, len(b.closure))
+	cc, err := b.openCache(ctx)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	return d, detail, b.check(root, check)
+	detail, err := b.restore(ctx, cc, root, b.closure, len(b.closure), c)
+	if err != nil {
+		return "", err
+	}
+	return detail, b.check(root, check)
+}
+
+// runColdFile is ours reading the bucket's directory, like nix copy does:
+// the same work without the S3 server.
+func (b *bench) runColdFile(ctx context.Context, dir string, check bool, c *clock) (string, error) {
+	root, err := emptyStore(dir)
+	if err != nil {
+		return "", err
+	}
+	cc, err := cache.Open(ctx, "file://"+filepath.Join(b.s3Dir, "cache"), cache.Options{Jobs: b.jobs})
+	if err != nil {
+		return "", err
+	}
+	detail, err := b.restore(ctx, cc, root, b.closure, len(b.closure), c)
+	if err != nil {
+		return "", err
+	}
+	return detail, b.check(root, check)
 }
 
 // runWarm restores into a store that already holds all but 10 paths (the
 // top path and the nine only it and each other refer to, as after a change
 // to an app's top-level derivations).
-func (b *bench) runWarm(ctx context.Context, dir string, check bool) (time.Duration, string, error) {
+func (b *bench) runWarm(ctx context.Context, dir string, check bool, c *clock) (string, error) {
 	root, err := emptyStore(dir)
 	if err != nil {
-		return 0, "", err
+		return "", err
+	}
+	cc, err := b.openCache(ctx)
+	if err != nil {
+		return "", err
 	}
 	missing := map[string]bool{b.top: true}
 	for i := synthPaths - 9; i < synthPaths; i++ {
@@ -100,45 +126,42 @@ func (b *bench) runWarm(ctx context.Context, dir string, check bool) (time.Durat
 			present = append(present, p)
 		}
 	}
-	if _, _, err := b.restore(ctx, root, present, len(present)); err != nil {
-		return 0, "", err
+	if _, err := b.restore(ctx, cc, root, present, len(present), &clock{b: b}); err != nil {
+		return "", err
 	}
-	d, detail, err := b.restore(ctx, root, b.closure, len(missing))
+	detail, err := b.restore(ctx, cc, root, b.closure, len(missing), c)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	return d, detail, b.check(root, check)
+	return detail, b.check(root, check)
 }
 
-// restore is Fetch plus registration, checking that want paths came.
-func (b *bench) restore(ctx context.Context, root string, paths []string, want int) (time.Duration, string, error) {
-	start := time.Now()
-	c, err := b.openCache(ctx)
+// restore is Fetch plus registration, timed by c, checking that want
+// paths came.
+func (b *bench) restore(ctx context.Context, cc *cache.Cache, root string, paths []string, want int, c *clock) (string, error) {
+	c.start()
+	res, err := cc.Fetch(ctx, paths, filepath.Join(root, "nix", "store"))
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	res, err := c.Fetch(ctx, paths, filepath.Join(root, "nix", "store"))
-	if err != nil {
-		return 0, "", err
-	}
-	fetched := time.Since(start)
+	fetched := time.Since(c.started)
 	if len(res.Installed) != want || len(res.Missing) != 0 || len(res.Warnings) != 0 {
-		return 0, "", fmt.Errorf("fetch installed %d of %d paths: missing %v, warnings %v", len(res.Installed), want, res.Missing, res.Warnings)
+		return "", fmt.Errorf("fetch installed %d of %d paths: missing %v, warnings %v", len(res.Installed), want, res.Missing, res.Warnings)
 	}
 	var reg bytes.Buffer
 	if err := cache.FormatRegistration(&reg, res.Installed); err != nil {
-		return 0, "", err
+		return "", err
 	}
 	// A chroot store cannot take --register-validity in Nix 2.8 (it
 	// canonicalises by the logical path), so mount it on /nix in a private
 	// mount namespace, as the build does.
 	if _, err := nixCmd(reg.String(), "unshare", "--mount", "--propagation", "private", "sh", "-c",
 		`mount --bind "$1" /nix && exec nix-store --register-validity --hash-given`, "sh", filepath.Join(root, "nix")); err != nil {
-		return 0, "", err
+		return "", err
 	}
-	d := time.Since(start)
-	return d, fmt.Sprintf("fetch %.2f s (%d paths, %.1f MiB), register %.2f s",
-		fetched.Seconds(), len(res.Installed), mibf(res.DownloadedBytes), (d - fetched).Seconds()), nil
+	c.stop()
+	return fmt.Sprintf("fetch %.2f s (%d paths, %.1f MiB), register %.2f s",
+		fetched.Seconds(), len(res.Installed), mibf(res.DownloadedBytes), (c.wall - fetched).Seconds()), nil
 }
 
 // check verifies a restored store with Nix (untimed), on request.
@@ -160,15 +183,33 @@ func (b *bench) check(root string, check bool) error {
 // runFloor moves the same bytes with no decompression, hashing or NAR
 // parsing: download every compressed NAR (8 at a time) to /dev/null, then
 // write the closure's files (same sizes, same tree, 8 paths at a time).
-func (b *bench) runFloor(ctx context.Context, dir string, _ bool) (time.Duration, string, error) {
+func (b *bench) runFloor(ctx context.Context, dir string, _ bool, c *clock) (string, error) {
 	nars, err := os.ReadDir(filepath.Join(b.s3Dir, "cache", "nar"))
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
-	start := time.Now()
-	var got atomic.Int64
+	src := filepath.Join(b.srcRoot, "nix", "store")
+	trees := make([][]node, len(b.closure))
+	for i, p := range b.closure {
+		if trees[i], err = listTree(filepath.Join(src, filepath.Base(p))); err != nil {
+			return "", err
+		}
+	}
+	dst := filepath.Join(dir, "files")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return "", err
+	}
+	c.start()
+	var got, written atomic.Int64
 	var firstErr error
 	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
 	each(8, len(nars), func(i int) {
 		obj, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("cache"), Key: aws.String("nar/" + nars[i].Name())})
 		if err == nil {
@@ -178,78 +219,90 @@ func (b *bench) runFloor(ctx context.Context, dir string, _ bool) (time.Duration
 			got.Add(n)
 		}
 		if err != nil {
-			mu.Lock()
-			firstErr = err
-			mu.Unlock()
+			fail(err)
 		}
 	})
-	if firstErr != nil {
-		return 0, "", firstErr
-	}
-	download := time.Since(start)
-	src := filepath.Join(b.srcRoot, "nix", "store")
-	dst := filepath.Join(dir, "files")
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return 0, "", err
-	}
-	var written atomic.Int64
+	download := time.Since(c.started)
 	each(8, len(b.closure), func(i int) {
-		n, err := writeLike(filepath.Join(src, filepath.Base(b.closure[i])), filepath.Join(dst, filepath.Base(b.closure[i])))
+		n, err := writeTree(filepath.Join(dst, filepath.Base(b.closure[i])), trees[i])
 		written.Add(n)
 		if err != nil {
-			mu.Lock()
-			firstErr = err
-			mu.Unlock()
+			fail(err)
 		}
 	})
-	d := time.Since(start)
-	return d, fmt.Sprintf("download %.2f s (%.1f MiB), write %.2f s (%.1f MiB)",
-		download.Seconds(), mibf(got.Load()), (d - download).Seconds(), mibf(written.Load())), firstErr
+	c.stop()
+	return fmt.Sprintf("download %.2f s (%.1f MiB), write %.2f s (%.1f MiB)",
+		download.Seconds(), mibf(got.Load()), (c.wall - download).Seconds(), mibf(written.Load())), firstErr
+}
+
+// node is one entry of a store path's tree, relative to its root.
+type node struct {
+	rel    string
+	mode   fs.FileMode
+	size   int64
+	target string
+}
+
+func listTree(root string) ([]node, error) {
+	var out []node
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n := node{rel: strings.TrimPrefix(p, root), mode: fi.Mode(), size: fi.Size()}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if n.target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		out = append(out, n)
+		return nil
+	})
+	return out, err
 }
 
 // zeros is what the floor writes: the bytes' values do not matter to it.
 var zeros = make([]byte, 1<<20)
 
-// writeLike recreates the tree at src under dst: directories, symlinks,
-// and files of the same sizes.
-func writeLike(src, dst string) (int64, error) {
+// writeTree creates the listed tree at dst: directories, symlinks, and
+// files of the listed sizes.
+func writeTree(dst string, tree []node) (int64, error) {
 	var n int64
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		out := filepath.Join(dst, strings.TrimPrefix(p, src))
+	for _, e := range tree {
+		out := dst + e.rel
 		switch {
-		case d.IsDir():
-			return os.Mkdir(out, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
+		case e.mode.IsDir():
+			if err := os.Mkdir(out, 0o755); err != nil {
+				return n, err
 			}
-			return os.Symlink(target, out)
+		case e.mode&fs.ModeSymlink != 0:
+			if err := os.Symlink(e.target, out); err != nil {
+				return n, err
+			}
 		default:
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
 			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
 			if err != nil {
-				return err
+				return n, err
 			}
-			for left := fi.Size(); left > 0; {
+			for left := e.size; left > 0; {
 				k, err := f.Write(zeros[:min(left, int64(len(zeros)))])
 				if err != nil {
 					f.Close()
-					return err
+					return n, err
 				}
 				left -= int64(k)
 				n += int64(k)
 			}
-			return f.Close()
+			if err := f.Close(); err != nil {
+				return n, err
+			}
 		}
-	})
-	return n, err
+	}
+	return n, nil
 }
 
 func each(jobs, n int, fn func(i int)) {
