@@ -114,6 +114,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 		if s.bucket == "" {
 			return nil, fmt.Errorf("cache URL %s: missing bucket; expected s3://bucket/prefix", c.redacted)
 		}
+		if u.User != nil {
+			return nil, fmt.Errorf("cache URL %s: S3 credentials do not go in the URL; pass them as Options.Credentials or through the AWS environment", c.redacted)
+		}
 		if s.prefix != "" {
 			s.prefix += "/"
 		}

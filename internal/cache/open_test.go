@@ -90,6 +90,10 @@ func TestRedacted(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("error %v", err)
 	}
+	_, err = Open(ctx(t), "s3://AKID:hunter2@bucket/p", Options{})
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "do not go in the URL") {
+		t.Fatalf("error %v", err)
+	}
 	_, err = Open(ctx(t), "file:///x?compression=hunter2", Options{})
 	if err == nil {
 		t.Fatal("bad compression accepted")
