@@ -315,7 +315,7 @@ func TestLauncherUnderProotStartsReliably(t *testing.T) {
 		testenv.Missing(t, "proot is not installed")
 	}
 	nixDir := testStore(t)
-	for i := 0; i < 300; i++ {
+	for i := 0; i < 150; i++ {
 		cmd := launcher(t, nixDir, "proot", bbPath+"/bin/busybox true")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("start %d: %v\n%s", i, err, out)
