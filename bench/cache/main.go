@@ -3,7 +3,7 @@
 // imported), with Nix's own nix copy, and with internal/cache, against the
 // floor of moving the same bytes, and prints the figures and their ratios.
 //
-//	go run ./bench/cache [-rounds 3] [-size 460] [-dir bench/out/cache]
+//	go run ./bench/cache [-rounds 5] [-size 460] [-dir bench/out/cache]
 //
 // Needs root (registration runs nix-store in a mount namespace), nix-bin,
 // zstd, busybox-static and versitygw (scripts/tools.sh versitygw).
@@ -13,6 +13,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -25,24 +26,29 @@ import (
 
 func main() {
 	dir := flag.String("dir", filepath.Join(testenv.RepoRoot(), "bench", "out", "cache"), "work directory (the synthetic store is kept here between runs)")
-	rounds := flag.Int("rounds", 3, "interleaved rounds of every method")
+	rounds := flag.Int("rounds", 5, "interleaved rounds of every method")
 	size := flag.Int("size", 460, "MiB of file data in the synthetic closure")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed runs to this file")
 	keep := flag.Bool("keep", false, "keep the scratch directories (delete them later: a large rm -rf slows the next runs' file creation for minutes)")
+	verbose := flag.Bool("v", false, "show the cache's log lines")
 	jobs := flag.Int("jobs", 0, "NARs fetched at once (cache.Options.Jobs; 0 for its default)")
 	only := flag.String("only", "", "run only the methods whose ids contain this: old, nixcopy, cold, coldfile, warm, floor (no table)")
 	flag.Parse()
-	if err := run(context.Background(), *dir, *rounds, *size, *jobs, *keep, *only, *cpuProfile); err != nil {
+	var log io.Writer
+	if *verbose {
+		log = os.Stderr
+	}
+	if err := run(context.Background(), *dir, *rounds, *size, *jobs, log, *keep, *only, *cpuProfile); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dir string, rounds, size, jobs int, keep bool, only, cpuProfile string) error {
+func run(ctx context.Context, dir string, rounds, size, jobs int, log io.Writer, keep bool, only, cpuProfile string) error {
 	// No substituters (each build would wait for cache.nixos.org), no build
 	// users (the scratch stores belong to root).
 	os.Setenv("NIX_CONFIG", "substituters =\nbuild-users-group =\nexperimental-features = nix-command\nsandbox = false")
-	b := &bench{dir: dir, jobs: jobs, runs: filepath.Join(dir, fmt.Sprintf("runs-%d", time.Now().Unix()))}
+	b := &bench{dir: dir, jobs: jobs, log: log, runs: filepath.Join(dir, fmt.Sprintf("runs-%d", time.Now().Unix()))}
 	defer func() {
 		b.stopS3()
 		if !keep {

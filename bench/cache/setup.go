@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -30,10 +31,11 @@ const (
 // share.
 type bench struct {
 	dir       string
-	runs      string // this run's scratch directories, under dir
-	jobs      int    // cache.Options.Jobs
-	srcRoot   string // chroot store holding the closure
-	srcDir    string // the synthetic closure's Nix expression
+	runs      string    // this run's scratch directories, under dir
+	jobs      int       // cache.Options.Jobs
+	log       io.Writer // cache.Options.Log
+	srcRoot   string    // chroot store holding the closure
+	srcDir    string    // the synthetic closure's Nix expression
 	sizeMiB   int
 	top       string
 	closure   []string
@@ -176,6 +178,7 @@ func (b *bench) openCache(ctx context.Context) (*cache.Cache, error) {
 	return cache.Open(ctx, b.cacheURL(), cache.Options{
 		Credentials: &cache.Credentials{AccessKeyID: s3Access, SecretAccessKey: s3Secret},
 		Jobs:        b.jobs,
+		Log:         b.log,
 	})
 }
 

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -67,9 +68,11 @@ type fetch struct {
 	storeDir string
 	t        *tracker
 	r        *retrier
-	present  map[string]bool   // on disk before we started
-	entries  map[string]*Entry // narinfos found and accepted
-	wanted   []string          // asked for or referred to, not present, in discovery order
+	present  map[string]bool // on disk before we started; resolve's goroutine only
+
+	mu      sync.Mutex
+	entries map[string]*Entry // narinfos found and accepted
+	wanted  []string          // asked for or referred to, not present, in discovery order
 }
 
 func (f *fetch) isPresent(p string) bool {
@@ -103,33 +106,32 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 		res.Missing = sortedRefs(f.wanted)
 		return res, nil
 	}
-	if err := f.resolve(ctx, level, seen); err != nil {
-		return nil, err
-	}
-	ok := f.closed(f.entries, "is not available from the cache")
-	var todo []*Entry
-	var download, unpacked int64
-	for p := range ok {
-		e := f.entries[p]
-		todo = append(todo, e)
-		download += int64(max(e.FileSize, 1))
-		unpacked += int64(e.NarSize)
-	}
-	// Largest first, so the big transfers overlap with the many small ones.
-	sort.Slice(todo, func(i, j int) bool { return todo[i].NarSize > todo[j].NarSize })
-	f.c.logf("Fetching %d store paths (%s download, %s unpacked) from %s; %d of %d wanted paths not available",
-		len(todo), mib(download), mib(unpacked), f.c, len(f.wanted)-len(todo), len(f.wanted))
-	f.t.run(len(todo), download)
-	tmps, err := f.download(ctx, todo)
+	f.c.logf("Fetching %d store paths and what they refer to from %s", len(level), f.c)
+	// NARs download while narinfos are still being looked up: a queue, the
+	// largest NAR first, so big transfers overlap with the many small ones.
+	q := newNARQueue()
+	f.t.run()
+	var tmps map[string]string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tmps = f.download(ctx, q)
+	}()
+	f.resolve(ctx, level, seen, q)
+	q.close()
+	<-done
 	p := f.t.finish()
-	if err != nil {
+	if err := ctx.Err(); err != nil {
+		for _, tmp := range tmps {
+			_ = removeTree(tmp)
+		}
 		return nil, err
 	}
 	got := map[string]*Entry{}
 	for sp := range tmps {
 		got[sp] = f.entries[sp]
 	}
-	final := f.closed(got, "could not be restored")
+	final := f.closed(got)
 	var installed []PathInfo
 	for sp, tmp := range tmps {
 		if !final[sp] {
@@ -152,105 +154,113 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 	}
 	sort.Slice(installed, func(i, j int) bool { return installed[i].StorePath < installed[j].StorePath })
 	res.Installed = topoSort(installed)
-	done := map[string]bool{}
+	installedSet := map[string]bool{}
 	for _, i := range res.Installed {
-		done[i.StorePath] = true
+		installedSet[i.StorePath] = true
 	}
 	for _, w := range f.wanted {
-		if !done[w] {
+		if !installedSet[w] {
 			if _, err := os.Lstat(filepath.Join(f.storeDir, filepath.Base(w))); err != nil {
 				res.Missing = append(res.Missing, w)
 			}
 		}
 	}
 	sort.Strings(res.Missing)
-	f.c.logf("Fetched %d store paths (%s) in %.2f s, %s/s; %d missing",
-		len(res.Installed), mib(res.DownloadedBytes), p.Elapsed.Seconds(), mib(int64(float64(res.DownloadedBytes)/max(p.Elapsed.Seconds(), 1e-9))), len(res.Missing))
+	f.c.logf("Fetched %d store paths (%s, %s unpacked) in %.2f s, %s/s; %d of %d wanted paths missing",
+		len(res.Installed), mib(res.DownloadedBytes), mib(res.NarBytes), p.Elapsed.Seconds(),
+		mib(int64(float64(res.DownloadedBytes)/max(p.Elapsed.Seconds(), 1e-9))), len(res.Missing), len(f.wanted))
 	return res, nil
 }
 
 // resolve looks up the narinfos of level and, breadth first, of every path
-// they refer to that is not on disk yet.
-func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]bool) error {
-	for len(level) > 0 {
-		entries := make([]*Entry, len(level))
-		errs := make([]error, len(level))
-		parallel(32, len(level), func(i int) {
-			entries[i], errs[i] = f.c.lookup(ctx, f.r, level[i])
-		})
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+// they refer to that is not on disk yet, queueing each accepted path.
+func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]bool, q *narQueue) {
+	for len(level) > 0 && ctx.Err() == nil {
+		var mu sync.Mutex
 		var next []string
 		down := 0
-		for i, p := range level {
+		parallel(32, len(level), func(i int) {
+			p := level[i]
+			e, err := f.c.lookup(ctx, f.r, p)
+			if err == nil {
+				f.mu.Lock()
+				f.entries[p] = e
+				f.mu.Unlock()
+				f.t.addTotal(1, int64(max(e.FileSize, 1)))
+				q.push(e)
+			}
+			mu.Lock()
+			defer mu.Unlock()
 			switch {
-			case errs[i] == nil:
-				f.entries[p] = entries[i]
-				for _, r := range entries[i].References {
-					if !seen[r] && !f.isPresent(r) {
-						seen[r] = true
-						next = append(next, r)
-					}
-				}
-			case errors.Is(errs[i], errNotFound):
-			case errors.Is(errs[i], errCacheDown):
+			case err == nil:
+				next = append(next, e.References...)
+			case errors.Is(err, errNotFound), ctx.Err() != nil:
+			case errors.Is(err, errCacheDown):
 				down++
 			default:
-				f.t.warn("%s: %v; treating it as missing", p, errs[i])
+				f.t.warn("%s: %v; treating it as missing", p, err)
 			}
-		}
+		})
 		if down > 0 {
 			f.t.warn("%d more paths not looked up: %v", down, errCacheDown)
 		}
-		f.wanted = append(f.wanted, next...)
-		level = next
+		level = level[:0:0]
+		for _, r := range next {
+			if !seen[r] && !f.isPresent(r) {
+				seen[r] = true
+				level = append(level, r)
+			}
+		}
+		f.wanted = append(f.wanted, level...)
 	}
-	return nil
 }
 
-// download fetches the NARs of todo, Options.Jobs at a time, and returns the
-// temporary paths of those that arrived intact.
-func (f *fetch) download(ctx context.Context, todo []*Entry) (map[string]string, error) {
+// download fetches the queued NARs, Options.Jobs at a time, and returns
+// the temporary paths of those that arrived intact.
+func (f *fetch) download(ctx context.Context, q *narQueue) map[string]string {
 	var mu sync.Mutex
 	tmps := map[string]string{}
 	down := 0
-	parallel(f.c.opts.Jobs, len(todo), func(i int) {
-		e := todo[i]
-		var tmp string
-		err := f.r.do(ctx, func() error {
-			var err error
-			tmp, err = fetchNAR(ctx, f.c.b, e, f.storeDir, &f.t.bytes)
-			return err
-		})
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case err == nil:
-			tmps[e.StorePath] = tmp
-			f.t.paths.Add(1)
-		case errors.Is(err, errCacheDown):
-			down++
-		case ctx.Err() == nil:
-			f.t.warn("%s: %v; treating it as missing", e.StorePath, err)
-		}
-	})
-	if err := ctx.Err(); err != nil {
-		for _, tmp := range tmps {
-			_ = removeTree(tmp)
-		}
-		return nil, err
+	var wg sync.WaitGroup
+	for range f.c.opts.Jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := q.pop(); e != nil; e = q.pop() {
+				if ctx.Err() != nil {
+					continue
+				}
+				var tmp string
+				err := f.r.do(ctx, func() error {
+					var err error
+					tmp, err = fetchNAR(ctx, f.c.b, e, f.storeDir, &f.t.bytes)
+					return err
+				})
+				mu.Lock()
+				switch {
+				case err == nil:
+					tmps[e.StorePath] = tmp
+					f.t.paths.Add(1)
+				case errors.Is(err, errCacheDown):
+					down++
+				case ctx.Err() == nil:
+					f.t.warn("%s: %v; treating it as missing", e.StorePath, err)
+				}
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	if down > 0 {
 		f.t.warn("%d more paths not downloaded: %v", down, errCacheDown)
 	}
-	return tmps, nil
+	return tmps
 }
 
 // closed returns the paths of have whose references are all on disk or in
 // the returned set itself, warning about each path left out: registering a
 // path without its references would fail.
-func (f *fetch) closed(have map[string]*Entry, why string) map[string]bool {
+func (f *fetch) closed(have map[string]*Entry) map[string]bool {
 	ok := make(map[string]bool, len(have))
 	for p := range have {
 		ok[p] = true
@@ -262,6 +272,10 @@ func (f *fetch) closed(have map[string]*Entry, why string) map[string]bool {
 				if r != p && !ok[r] && !f.isPresent(r) {
 					delete(ok, p)
 					changed = true
+					why := "is not available from the cache"
+					if _, found := f.entries[r]; found {
+						why = "could not be restored"
+					}
 					f.t.warn("%s: not restored, its reference %s %s", p, r, why)
 					break
 				}
@@ -269,6 +283,59 @@ func (f *fetch) closed(have map[string]*Entry, why string) map[string]bool {
 		}
 	}
 	return ok
+}
+
+// narQueue hands narinfo-checked paths to the download workers, the
+// largest NAR first.
+type narQueue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []*Entry // a max-heap by NarSize
+	closed bool
+}
+
+func newNARQueue() *narQueue {
+	q := &narQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+func (q *narQueue) Len() int           { return len(q.items) }
+func (q *narQueue) Less(i, j int) bool { return q.items[i].NarSize > q.items[j].NarSize }
+func (q *narQueue) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
+func (q *narQueue) Push(x any)         { q.items = append(q.items, x.(*Entry)) }
+func (q *narQueue) Pop() any {
+	e := q.items[len(q.items)-1]
+	q.items = q.items[:len(q.items)-1]
+	return e
+}
+
+func (q *narQueue) push(e *Entry) {
+	q.mu.Lock()
+	heap.Push(q, e)
+	q.mu.Unlock()
+	q.cond.Signal()
+}
+
+// close says no more paths will come; pop drains what is left.
+func (q *narQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.cond.Broadcast()
+}
+
+// pop waits for the largest queued path; nil once closed and empty.
+func (q *narQueue) pop() *Entry {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if len(q.items) == 0 {
+		return nil
+	}
+	return heap.Pop(q).(*Entry)
 }
 
 // parallel calls fn(0..n-1) with at most jobs calls running at once.

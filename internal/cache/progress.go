@@ -40,8 +40,8 @@ type tracker struct {
 	start      time.Time
 	paths      atomic.Int64
 	bytes      atomic.Int64
-	pathsTotal int
-	bytesTotal int64
+	pathsTotal atomic.Int64
+	bytesTotal atomic.Int64
 	stop       chan struct{}
 	done       sync.WaitGroup
 
@@ -54,13 +54,18 @@ func newTracker(c *Cache, op string) *tracker {
 }
 
 func (t *tracker) snapshot() Progress {
-	return Progress{Op: t.op, PathsDone: int(t.paths.Load()), PathsTotal: t.pathsTotal,
-		BytesDone: t.bytes.Load(), BytesTotal: t.bytesTotal, Elapsed: time.Since(t.start)}
+	return Progress{Op: t.op, PathsDone: int(t.paths.Load()), PathsTotal: int(t.pathsTotal.Load()),
+		BytesDone: t.bytes.Load(), BytesTotal: t.bytesTotal.Load(), Elapsed: time.Since(t.start)}
 }
 
-// run starts periodic reports for a known amount of work.
-func (t *tracker) run(paths int, bytes int64) {
-	t.pathsTotal, t.bytesTotal = paths, bytes
+// addTotal adds work to the totals the reports show.
+func (t *tracker) addTotal(paths int, bytes int64) {
+	t.pathsTotal.Add(int64(paths))
+	t.bytesTotal.Add(bytes)
+}
+
+// run starts periodic reports.
+func (t *tracker) run() {
 	t.stop = make(chan struct{})
 	t.done.Add(1)
 	go func() {

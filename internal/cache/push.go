@@ -95,7 +95,8 @@ func (c *Cache) Push(ctx context.Context, infos []PathInfo, storeDir string) (*P
 		narTotal += int64(info.NarSize)
 	}
 	c.logf("Pushing %d store paths (%s unpacked) to %s; %d already there", len(todo), mib(narTotal), c, res.Skipped)
-	t.run(len(todo), narTotal)
+	t.addTotal(len(todo), narTotal)
+	t.run()
 
 	// done[p] is closed once p's narinfo is written (ok[p]) or has failed.
 	done := map[string]chan struct{}{}

@@ -78,7 +78,8 @@ func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
 			total += int64(e.FileSize)
 		}
 	}
-	t.run(len(keys), total)
+	t.addTotal(len(keys), total)
+	t.run()
 	res := &VerifyResult{Checked: len(keys)}
 	var mu sync.Mutex
 	bad := func(i int, format string, args ...any) {
