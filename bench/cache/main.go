@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the scratch directories (delete them later: a large rm -rf slows the next runs' file creation for minutes)")
 	verbose := flag.Bool("v", false, "show the cache's log lines")
 	jobs := flag.Int("jobs", 0, "NARs fetched at once (cache.Options.Jobs; 0 for its default)")
-	only := flag.String("only", "", "run only the methods whose ids contain this: old, nixcopy, cold, coldfile, warm, floor (no table)")
+	only := flag.String("only", "", "run only these methods (comma-separated: old, nixcopy, cold, coldfile, warm, floor), print no table")
 	flag.Parse()
 	var log io.Writer
 	if *verbose {
@@ -79,7 +80,7 @@ func run(ctx context.Context, dir string, rounds, size, jobs int, log io.Writer,
 	if only != "" {
 		var keep []method
 		for _, m := range methods {
-			if strings.Contains(m.id, only) {
+			if slices.Contains(strings.Split(only, ","), m.id) {
 				keep = append(keep, m)
 			}
 		}

@@ -1,17 +1,15 @@
 package cache
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"path"
 	"strconv"
 	"strings"
 
-	"github.com/nix-community/go-nix/pkg/narinfo"
 	"github.com/nix-community/go-nix/pkg/narinfo/signature"
 	"github.com/nix-community/go-nix/pkg/nixhash"
+	"github.com/nix-community/go-nix/pkg/storepath"
 )
 
 // Entry is one narinfo of a cache: the PathInfo it describes and where and
@@ -25,70 +23,88 @@ type Entry struct {
 	Signatures  []string // "keyname:base64" ed25519 signatures of the fingerprint
 }
 
-// narinfoKeys are the narinfo fields Nix writes; others are dropped before
-// parsing, as Nix itself ignores fields it does not know.
-var narinfoKeys = map[string]bool{
-	"StorePath": true, "URL": true, "Compression": true, "FileHash": true, "FileSize": true,
-	"NarHash": true, "NarSize": true, "References": true, "Deriver": true, "System": true,
-	"Sig": true, "CA": true,
-}
-
-// parseNarinfo parses a narinfo and checks that it is complete enough to be
-// fetched: paths valid, a SHA-256 NAR hash, a URL.
+// parseNarinfo parses a narinfo (lines of "Key: value", as Nix writes and
+// reads them; unknown keys are ignored, as Nix does) and checks that it is
+// complete enough to be fetched: paths valid, a SHA-256 NAR hash, a URL.
+// go-nix's narinfo.Parse is not used: it refuses unknown keys and
+// allocates a megabyte per call, which a restore of hundreds of paths feels.
 func parseNarinfo(data []byte) (*Entry, error) {
-	var known bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		k, _, ok := strings.Cut(sc.Text(), ": ")
-		if ok && narinfoKeys[k] {
-			known.WriteString(sc.Text())
-			known.WriteByte('\n')
+	e := &Entry{}
+	var narHash, fileHash string
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if line == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("malformed narinfo: %q is not a \"Key: value\" line", line)
+		}
+		v = strings.TrimPrefix(v, " ")
+		var err error
+		switch k {
+		case "StorePath":
+			e.StorePath = v
+		case "URL":
+			e.URL = v
+		case "Compression":
+			e.Compression = v
+		case "FileHash":
+			fileHash = v
+		case "FileSize":
+			e.FileSize, err = strconv.ParseUint(v, 10, 64)
+		case "NarHash":
+			narHash = v
+		case "NarSize":
+			e.NarSize, err = strconv.ParseUint(v, 10, 64)
+		case "References":
+			for _, r := range strings.Fields(v) {
+				if _, perr := storepath.FromString(r); perr != nil {
+					return nil, fmt.Errorf("malformed narinfo: invalid Reference %q", r)
+				}
+				e.References = append(e.References, path.Join(StoreDir, r))
+			}
+		case "Deriver":
+			if v != "unknown-deriver" && v != "" {
+				if _, perr := storepath.FromString(v); perr != nil {
+					return nil, fmt.Errorf("malformed narinfo: invalid Deriver %q", v)
+				}
+				e.Deriver = path.Join(StoreDir, v)
+			}
+		case "Sig":
+			if _, perr := signature.ParseSignature(v); perr != nil {
+				return nil, fmt.Errorf("malformed narinfo: invalid Sig %q: %v", v, perr)
+			}
+			e.Signatures = append(e.Signatures, v)
+		case "CA":
+			e.CA = v
+		}
+		if err != nil {
+			return nil, fmt.Errorf("malformed narinfo: %s must be a number, got %q", k, v)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("unreadable narinfo: %w", err)
+	if err := storepath.Validate(e.StorePath); err != nil {
+		return nil, fmt.Errorf("malformed narinfo: invalid StorePath %q: %v", e.StorePath, err)
 	}
-	ni, err := narinfo.Parse(&known)
+	algo := nixhash.SHA256
+	h, err := nixhash.ParseAny(narHash, &algo)
 	if err != nil {
-		return nil, fmt.Errorf("malformed narinfo: %w", err)
+		return nil, fmt.Errorf("malformed narinfo: NarHash must be a sha256 hash, got %q", narHash)
 	}
-	if err := ni.Check(); err != nil {
-		return nil, fmt.Errorf("malformed narinfo: %w", err)
-	}
-	if ni.NarHash == nil || ni.NarHash.Algo() != nixhash.SHA256 {
-		return nil, fmt.Errorf("malformed narinfo: NarHash must be a sha256 hash")
-	}
-	if ni.URL == "" || strings.HasPrefix(ni.URL, "/") || strings.Contains(ni.URL, "..") {
-		return nil, fmt.Errorf("malformed narinfo: URL %q must be a path relative to the cache", ni.URL)
-	}
-	e := &Entry{
-		PathInfo: PathInfo{
-			StorePath: ni.StorePath,
-			NarHash:   ni.NarHash.Format(nixhash.NixBase32, true),
-			NarSize:   ni.NarSize,
-			CA:        ni.CA,
-		},
-		URL:         ni.URL,
-		Compression: ni.Compression,
-		FileSize:    ni.FileSize,
-	}
-	if ni.FileHash != nil {
-		if ni.FileHash.Algo() != nixhash.SHA256 {
-			return nil, fmt.Errorf("malformed narinfo: FileHash must be a sha256 hash")
+	e.NarHash = h.Format(nixhash.NixBase32, true)
+	if fileHash != "" {
+		h, err := nixhash.ParseAny(fileHash, &algo)
+		if err != nil {
+			return nil, fmt.Errorf("malformed narinfo: FileHash must be a sha256 hash, got %q", fileHash)
 		}
-		e.FileHash = ni.FileHash.Format(nixhash.NixBase32, true)
+		e.FileHash = h.Format(nixhash.NixBase32, true)
 	}
-	for _, r := range ni.References {
-		e.References = append(e.References, path.Join(StoreDir, r))
+	if e.URL == "" || strings.HasPrefix(e.URL, "/") || strings.Contains(e.URL, "..") {
+		return nil, fmt.Errorf("malformed narinfo: URL %q must be a path relative to the cache", e.URL)
+	}
+	if e.Compression == "" {
+		e.Compression = "bzip2" // what a missing Compression means to Nix
 	}
 	e.References = sortedRefs(e.References)
-	if ni.Deriver != "" {
-		e.Deriver = path.Join(StoreDir, ni.Deriver)
-	}
-	for _, s := range ni.Signatures {
-		e.Signatures = append(e.Signatures, s.String())
-	}
 	return e, nil
 }
 
