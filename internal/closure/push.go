@@ -71,9 +71,7 @@ func Push(ctx context.Context, nix nixinstall.Nix, output string, before map[str
 		fmt.Fprintf(log, "warning: pushing to %s: %v\n", c.Write, err)
 		return nil
 	}
-	for _, w := range pr.Warnings {
-		fmt.Fprintf(log, "warning: %s\n", w)
-	}
+	// pr.Warnings were already written to log by the cache (Options.Log).
 	if len(pr.Failed) == 0 && res.Digest != "" {
 		if err := c.Write.WritePointer(ctx, res.Digest, cache.Pointer{Output: output}); err != nil {
 			fmt.Fprintf(log, "warning: %v\n", err)

@@ -117,9 +117,7 @@ func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, re
 			fmt.Fprintf(log, "warning: fetching from %s: %v\n", ch, err)
 			continue
 		}
-		for _, w := range r.Warnings {
-			fmt.Fprintf(log, "warning: %s\n", w)
-		}
+		// r.Warnings were already written to log by the cache (Options.Log).
 		if len(r.Installed) > 0 {
 			if err := Register(nix, r.Installed); err != nil {
 				fmt.Fprintf(log, "warning: %v\n", err)
