@@ -1,0 +1,81 @@
+package closure_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+)
+
+func TestParsePolicy(t *testing.T) {
+	tests := []struct {
+		policy, onPush string
+		want           closure.Policy
+		err            bool
+	}{
+		{"", "", closure.BuildMissing, false},
+		{"always", "0", closure.BuildAlways, false},
+		{"NEVER", "", closure.BuildNever, false},
+		{"", "0", closure.BuildNever, false},
+		{"", "false", closure.BuildNever, false},
+		{"", "true", closure.BuildMissing, false},
+		{"", "1", closure.BuildMissing, false},
+		{"sometimes", "", "", true},
+		{"", "maybe", "", true},
+	}
+	for _, tt := range tests {
+		got, err := closure.ParsePolicy(tt.policy, tt.onPush)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParsePolicy(%q, %q) = %q, %v; want %q (error %v)", tt.policy, tt.onPush, got, err, tt.want, tt.err)
+		}
+	}
+}
+
+func TestSourceDigest(t *testing.T) {
+	dir := t.TempDir()
+	write := func(rel, body string, mode os.FileMode) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digest := func() string {
+		d, err := closure.SourceDigest(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	write("hop3.nix", "{ }", 0o644)
+	write("src/main.sh", "echo hi", 0o755)
+	base := digest()
+	if digest() != base {
+		t.Fatal("digest is not stable")
+	}
+	write(".git/HEAD", "ref: refs/heads/main", 0o644)
+	if digest() != base {
+		t.Fatal(".git changed the digest")
+	}
+	write("src/main.sh", "echo hi", 0o644)
+	if digest() == base {
+		t.Fatal("the executable bit did not change the digest")
+	}
+	write("src/main.sh", "echo hi", 0o755)
+	write("src/other", "", 0o644)
+	if digest() == base {
+		t.Fatal("a new file did not change the digest")
+	}
+	if err := os.Remove(filepath.Join(dir, "src/other")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("main.sh", filepath.Join(dir, "src/link")); err != nil {
+		t.Fatal(err)
+	}
+	if digest() == base {
+		t.Fatal("a symlink did not change the digest")
+	}
+}
