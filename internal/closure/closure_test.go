@@ -42,6 +42,9 @@ func TestSourceDigest(t *testing.T) {
 		if err := os.WriteFile(p, []byte(body), mode); err != nil {
 			t.Fatal(err)
 		}
+		if err := os.Chmod(p, mode); err != nil { // WriteFile keeps an existing file's mode
+			t.Fatal(err)
+		}
 	}
 	digest := func() string {
 		d, err := closure.SourceDigest(dir)
