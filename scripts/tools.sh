@@ -56,7 +56,7 @@ build_pack() {
   [ -x "$out" ] && return 0
   local src="$tools/src/pack-$PACK_VERSION"
   module_source github.com/buildpacks/pack "v$PACK_VERSION" "$src"
-  (cd "$src" && CGO_ENABLED=0 go build -ldflags "-s -w -X github.com/buildpacks/pack/pkg/client.Version=$PACK_VERSION" -o "$out.tmp" .)
+  (cd "$src" && CGO_ENABLED=0 go build -ldflags "-s -w -X github.com/buildpacks/pack.Version=$PACK_VERSION" -o "$out.tmp" .)
   mv "$out.tmp" "$out"
   ln -sf "pack-$PACK_VERSION" "$tools/bin/pack"
   rm -rf "$src"
