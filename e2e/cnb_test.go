@@ -134,22 +134,35 @@ func checkLayers(t *testing.T, w *e2e.Workspace) {
 	if !strings.Contains(string(launch), `type = "web"`) {
 		t.Errorf("metadata.toml has no web process:\n%s", launch)
 	}
-	closureToml, err := os.ReadFile(filepath.Join(w.Layers, "nix-buildpack_nix", "closure.toml"))
-	if err != nil || !strings.Contains(string(closureToml), "launch = true") {
-		t.Errorf("closure.toml = %s, %v", closureToml, err)
+	for _, name := range []string{"view", "launcher"} {
+		toml, err := os.ReadFile(filepath.Join(w.Layers, "nix-buildpack_nix", name+".toml"))
+		if err != nil || !strings.Contains(string(toml), "launch = true") {
+			t.Errorf("%s.toml = %s, %v", name, toml, err)
+		}
 	}
 	nixToml, err := os.ReadFile(filepath.Join(w.Layers, "nix-buildpack_nix", "nix.toml"))
 	if err != nil || !strings.Contains(string(nixToml), "cache = true") {
 		t.Errorf("nix.toml = %s, %v", nixToml, err)
 	}
-	// Only the runtime closure is in the launch layer: no .drv files, no Nix.
-	store, err := os.ReadDir(filepath.Join(w.Layers, "nix-buildpack_nix", "closure", "nix", "store"))
+	// Only the runtime closure is in the launch layers: no .drv files, no
+	// Nix. Each store path is in its own store-<hash> layer (fewer than
+	// BP_NIX_MAX_LAYERS here), linked from the view layer.
+	layers := filepath.Join(w.Layers, "nix-buildpack_nix")
+	store, err := os.ReadDir(filepath.Join(layers, "view", "nix", "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range store {
 		if strings.HasSuffix(e.Name(), ".drv") || strings.Contains(e.Name(), "-nix-2") {
-			t.Errorf("launch layer holds %s, which is not in the runtime closure", e.Name())
+			t.Errorf("launch layers hold %s, which is not in the runtime closure", e.Name())
+		}
+		layer := "store-" + e.Name()[:32]
+		if target, err := os.Readlink(filepath.Join(layers, "view", "nix", "store", e.Name())); err != nil ||
+			target != filepath.Join(layers, layer, "store", e.Name()) {
+			t.Errorf("view link for %s -> %q, %v; want its layer %s", e.Name(), target, err, layer)
+		}
+		if toml, err := os.ReadFile(filepath.Join(layers, layer+".toml")); err != nil || !strings.Contains(string(toml), e.Name()) {
+			t.Errorf("%s.toml = %s, %v", layer, toml, err)
 		}
 	}
 }
@@ -194,7 +207,7 @@ func openTempDir(t *testing.T) string {
 func checkPruned(t *testing.T, w *e2e.Workspace, app string, absent []string) {
 	t.Helper()
 	layer := filepath.Join(w.Layers, "nix-buildpack_nix")
-	matches, _ := filepath.Glob(filepath.Join(layer, "closure", "nix", "store", "*-"+app))
+	matches, _ := filepath.Glob(filepath.Join(layer, "view", "nix", "store", "*-"+app))
 	if len(matches) != 1 {
 		t.Fatalf("launch layer has %d store paths for %s", len(matches), app)
 	}

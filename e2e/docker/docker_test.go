@@ -130,9 +130,11 @@ func TestPackBuildAndRun(t *testing.T) {
 			// image only when the buildpack leaves its directory absent;
 			// anything written there (env.launch/ included) is exported
 			// as the whole layer.
-			if !strings.Contains(out, "Reusing layer 'nix-buildpack/nix:closure'") {
-				t.Errorf("the warm build exported a new closure layer instead of reusing the previous image's: "+
-					"something wrote into the reused layer's directory (libcnb writes the layer's env.launch/ there)\n%s", out)
+			for _, layer := range []string{"view", "launcher", "store-"} {
+				if !strings.Contains(out, "Reusing layer 'nix-buildpack/nix:"+layer) {
+					t.Errorf("the warm build exported a new %s layer instead of reusing the previous image's: "+
+						"something wrote into the reused layer's directory (libcnb writes the layer's env.launch/ there)\n%s", layer, out)
+				}
 			}
 			serve(t, env, image, app.body)
 		})
@@ -181,7 +183,7 @@ func checkSBOM(t *testing.T, env *docker.Env, image string) {
 	if _, err := env.PackCmd(5*time.Minute, "sbom", "download", image, "--output-dir", dir); err != nil {
 		t.Fatal(err)
 	}
-	base := filepath.Join(dir, "layers", "sbom", "launch", "nix-buildpack_nix", "closure")
+	base := filepath.Join(dir, "layers", "sbom", "launch", "nix-buildpack_nix", "view")
 	data, err := os.ReadFile(filepath.Join(base, "sbom.cdx.json"))
 	if err != nil {
 		t.Fatalf("pack sbom download gave no closure SBOM: %v", err)
@@ -209,7 +211,7 @@ func checkSBOM(t *testing.T, env *docker.Env, image string) {
 		}
 		inSBOM = append(inSBOM, filepath.Base(props["nix:store-path"]))
 	}
-	out, err := env.Docker(time.Minute, "run", "--rm", "--entrypoint", "/bin/ls", image, "/layers/nix-buildpack_nix/closure/nix/store")
+	out, err := env.Docker(time.Minute, "run", "--rm", "--entrypoint", "/bin/ls", image, "/layers/nix-buildpack_nix/view/nix/store")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +219,7 @@ func checkSBOM(t *testing.T, env *docker.Env, image string) {
 	sort.Strings(inSBOM)
 	sort.Strings(inImage)
 	if strings.Join(inSBOM, " ") != strings.Join(inImage, " ") {
-		t.Errorf("SBOM lists %v, the closure layer holds %v", inSBOM, inImage)
+		t.Errorf("SBOM lists %v, the view layer links %v", inSBOM, inImage)
 	}
 	t.Logf("SBOM: %d components, %v", len(inSBOM), inSBOM)
 }

@@ -26,31 +26,49 @@ func Runtime(nix nixinstall.Nix, outputs ...string) ([]string, error) {
 // References maps each given store path to the store paths it references
 // (itself excluded), from the Nix database.
 func References(nix nixinstall.Nix, paths []string) (map[string][]string, error) {
+	g, err := ReadGraph(nix, paths)
+	return g.References, err
+}
+
+// Graph is what the Nix database says about a set of store paths.
+type Graph struct {
+	// References maps each path to the paths it references (itself excluded).
+	References map[string][]string
+	// NarSizes maps each path to the size of its NAR serialisation.
+	NarSizes map[string]int64
+}
+
+// ReadGraph reads the references and NAR sizes of the given store paths.
+func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
 	// `nix-store --dump-db PATHS` prints, per path: path, hash, size,
 	// deriver, count, then count references.
 	out, err := query(nix, append([]string{"--dump-db"}, paths...)...)
 	if err != nil {
-		return nil, err
+		return Graph{}, err
 	}
-	refs := map[string][]string{}
+	g := Graph{References: map[string][]string{}, NarSizes: map[string]int64{}}
 	lines := strings.Split(string(out), "\n")
 	for i := 0; i+4 < len(lines); {
 		path := lines[i]
 		var n int
 		if _, err := fmt.Sscanf(lines[i+4], "%d", &n); err != nil || i+5+n > len(lines) {
-			return nil, fmt.Errorf("unable to parse nix-store --dump-db output near line %d", i+1)
+			return Graph{}, fmt.Errorf("unable to parse nix-store --dump-db output near line %d", i+1)
+		}
+		var size int64
+		if _, err := fmt.Sscanf(lines[i+2], "%d", &size); err == nil {
+			g.NarSizes[path] = size
 		}
 		for _, r := range lines[i+5 : i+5+n] {
 			if r != path {
-				refs[path] = append(refs[path], r)
+				g.References[path] = append(g.References[path], r)
 			}
 		}
-		if _, ok := refs[path]; !ok {
-			refs[path] = nil
+		if _, ok := g.References[path]; !ok {
+			g.References[path] = nil
 		}
 		i += 5 + n
 	}
-	return refs, nil
+	return g, nil
 }
 
 func query(nix nixinstall.Nix, args ...string) ([]byte, error) {

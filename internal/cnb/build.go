@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/buildpacks/libcnb/v2"
@@ -28,6 +29,7 @@ const (
 	GuardSetting        = "BP_NIX_PRUNE_GUARD"
 	EmptyDirsSetting    = "BP_NIX_PRUNE_EMPTY_DIRS"
 	SizeLimitSetting    = "BP_NIX_SIZE_LIMIT"
+	MaxLayersSetting    = "BP_NIX_MAX_LAYERS"
 )
 
 // NewBuild returns the build function.
@@ -59,21 +61,22 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: true}
 		nixLayer.Metadata = map[string]interface{}{"nix-version": in.Nix.Version, "nix-checksum": in.Nix.Checksum}
 
-		closureLayer, err := ctx.Layers.Layer("closure")
-		if err != nil {
-			return result, fmt.Errorf("unable to create the closure layer\n%w", err)
+		maxText, _ := cr.Resolve(MaxLayersSetting)
+		maxLayers, err := strconv.Atoi(strings.TrimSpace(maxText))
+		if err != nil || maxLayers < 1 {
+			return result, fmt.Errorf("%s: expected a whole number of layers, 1 or more, got %q", MaxLayersSetting, maxText)
 		}
-		target := &launchTarget{layer: &closureLayer, logger: logger, buildpackDir: ctx.Buildpack.Path,
-			buildpackVersion: ctx.Buildpack.Info.Version}
+		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
+			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: maxLayers}
 
 		res, err := pipeline.Run(in, target)
 		if err != nil {
 			return result, err
 		}
-		if err := sbom.WriteClosure(res.Nix, res.Closure, closureLayer.Path); err != nil {
+		if err := sbom.WriteClosure(res.Nix, res.Closure, target.viewPath()); err != nil {
 			return result, err
 		}
-		result.Layers = append(result.Layers, nixLayer, closureLayer)
+		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
 		for _, p := range res.Processes {
 			result.Processes = append(result.Processes, libcnb.Process{
 				Type: p.Type, Command: p.Command[:1], Arguments: p.Command[1:], Default: p.Default,
@@ -135,43 +138,55 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 	}, nil
 }
 
-// launchTarget puts the runtime closure into the launch layer "closure".
+// launchTarget puts the runtime closure into launch layers: store-* layers
+// holding the store paths (see storeLayers), the layer "view" whose nix/store
+// links to them and which carries the launch environment, and the layer
+// "launcher" holding nixbp-launch.
 type launchTarget struct {
-	layer            *libcnb.Layer
+	layers           libcnb.Layers
 	logger           log.Logger
 	buildpackDir     string
 	buildpackVersion string
-	reused           bool
+	maxLayers        int
+	// contributed are the launch layers, for the build result.
+	contributed []libcnb.Layer
 }
 
-func (t *launchTarget) ClosureDir(key string) (string, bool, error) {
-	lc := libpak.NewLayerContributor("Runtime closure", map[string]interface{}{"output": key, "launcher": t.buildpackVersion},
-		libcnb.LayerTypes{Launch: true}, t.logger)
-	contributed := false
-	if err := lc.Contribute(t.layer, func(*libcnb.Layer) error { contributed = true; return nil }); err != nil {
+// ClosureDir is a staging directory beside the layers: the closure is
+// hard-linked there on every build (cheap), checked, then moved into the
+// store layers that changed (Emit).
+func (t *launchTarget) ClosureDir(string) (string, bool, error) {
+	dir := t.stagingPath()
+	if err := removeTree(dir); err != nil {
 		return "", false, err
 	}
-	if contributed {
-		if err := copyFile(launcherBinary(t.buildpackDir), filepath.Join(t.layer.Path, "bin", "nixbp-launch")); err != nil {
-			return "", false, err
-		}
-	}
-	t.reused = !contributed
-	return filepath.Join(t.layer.Path, "nix"), t.reused, nil
+	return dir, false, nil
 }
 
+func (t *launchTarget) stagingPath() string { return filepath.Join(t.layers.Path, ".closure-staging") }
+func (t *launchTarget) viewPath() string    { return filepath.Join(t.layers.Path, viewLayer) }
+
 func (t *launchTarget) Launcher() pipeline.Launcher {
-	return pipeline.Launcher{Path: filepath.Join(t.layer.Path, "bin", "nixbp-launch"), NixDir: filepath.Join(t.layer.Path, "nix")}
+	return pipeline.Launcher{Path: filepath.Join(t.layers.Path, launcherLayer, "bin", "nixbp-launch"),
+		NixDir: filepath.Join(t.viewPath(), "nix")}
 }
 
 func (t *launchTarget) Emit(res pipeline.Result) error {
-	if t.reused {
-		// The layer comes whole from the previous image, env.launch/
-		// included (the key covers runtime.json); writing it again would
-		// make the exporter upload a new layer.
-		return nil
+	defer removeTree(t.stagingPath())
+	plan, err := t.storeLayers(res)
+	if err != nil {
+		return err
 	}
-	env := t.layer.LaunchEnvironment
+	if err := t.viewLayer(res, plan); err != nil {
+		return err
+	}
+	return t.launcherLayer()
+}
+
+// setEnv writes the launch environment (on the view layer, which changes
+// with the app anyway).
+func setEnv(layer *libcnb.Layer, res pipeline.Result) {
+	env := layer.LaunchEnvironment
 	env.Default("PORT", "8080")
 	env.Default("BIND_ADDRESS", "0.0.0.0")
 	for k, v := range res.Runtime.Env {
@@ -180,7 +195,6 @@ func (t *launchTarget) Emit(res pipeline.Result) error {
 	if len(res.Runtime.Path) > 0 {
 		env.Prepend("PATH", ":", strings.Join(res.Runtime.Path, ":"))
 	}
-	return nil
 }
 
 func copyFile(src, dst string) error {

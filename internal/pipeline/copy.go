@@ -37,11 +37,13 @@ func readStoreFile(nix nixinstall.Nix, path string) ([]byte, error) {
 
 // copyClosure copies the runtime closure into the target, pruned by the
 // app's .slugexclude, and checks that nothing the app needs was pruned.
-func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt runtimejson.Runtime, target Target) error {
+// It fills in the Result's Graph and ExcludeDigest.
+func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt runtimejson.Runtime, target Target, res *Result) error {
 	rules, digest, err := readRules(in.AppDir)
 	if err != nil {
 		return err
 	}
+	res.ExcludeDigest = digest
 	dir, reused, err := target.ClosureDir(output + " " + digest)
 	if err != nil {
 		return err
@@ -66,7 +68,10 @@ func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt
 	}
 	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",
 		len(paths), rep.Linked, rep.Copied, len(rep.Dropped), ExcludeFile)
-	if err := guard(in, nix, rep, paths, rt); err != nil {
+	if res.Graph, err = closure.ReadGraph(nix, paths); err != nil {
+		return err
+	}
+	if err := guard(in, rep, res.Graph.References, rt); err != nil {
 		return err
 	}
 	sizes, err := slug.MeasureSizes(nix.Dir, rep, opts, in.Prune.SizeLimit)
@@ -81,12 +86,8 @@ func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt
 
 // guard fails the build when pruning removed a path runtime.json names or
 // one that a kept path references.
-func guard(in Input, nix nixinstall.Nix, rep *slug.Report, paths []string, rt runtimejson.Runtime) error {
-	refs, err := closure.References(nix, paths)
-	if err != nil {
-		return err
-	}
-	err = slug.Guard(rep, Needs(rt), refs)
+func guard(in Input, rep *slug.Report, refs map[string][]string, rt runtimejson.Runtime) error {
+	err := slug.Guard(rep, Needs(rt), refs)
 	var ge *slug.GuardError
 	if errors.As(err, &ge) && in.Prune.Unguarded {
 		in.Log.Bodyf("warning (guard off): %v", err)

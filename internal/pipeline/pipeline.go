@@ -65,6 +65,11 @@ type Result struct {
 	// Nix is the Nix that built Output, for questions about its store
 	// paths after the build (the SBOM's NAR hashes).
 	Nix nixinstall.Nix
+	// Graph holds the closure's references and NAR sizes (empty when the
+	// target reused an earlier copy).
+	Graph closure.Graph
+	// ExcludeDigest identifies the app's .slugexclude, for cache keys.
+	ExcludeDigest string
 }
 
 // Run builds the app and hands its runtime closure and processes to target.
@@ -101,12 +106,11 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 
-	if err := copyClosure(in, nix, paths, output, rt, target); err != nil {
+	res := Result{App: app, Output: output, Closure: paths, Runtime: rt, Nix: nix}
+	if err := copyClosure(in, nix, paths, output, rt, target, &res); err != nil {
 		return Result{}, err
 	}
-
-	res := Result{App: app, Output: output, Closure: paths, Runtime: rt, Nix: nix,
-		Processes: process.FromRuntime(rt, target.Launcher())}
+	res.Processes = process.FromRuntime(rt, target.Launcher())
 	for _, p := range res.Processes {
 		in.Log.Bodyf("Process %s: %s", p.Type, strings.Join(p.Command[3:], " "))
 	}

@@ -6,7 +6,7 @@
 #   nixbp/run:busybox         run image: the same; the launcher shows the
 #                             closure at /nix by user namespace or proot
 #   nixbp/run-native:busybox  run image with the link
-#                             /nix -> /layers/nix-buildpack_nix/closure/nix,
+#                             /nix -> /layers/nix-buildpack_nix/view/nix,
 #                             so the app runs with no translation
 # The buildpack needs nothing else at build time: its binaries are static,
 # Nix comes from its own tarball, and the fixtures build with their own
@@ -45,7 +45,7 @@ rootfs() {
           mkdir -p "$d$(dirname "$f")"
           cp -L "$f" "$d$f"
         done ;;
-      native) ln -s /layers/nix-buildpack_nix/closure/nix "$d/nix" ;;
+      native) ln -s /layers/nix-buildpack_nix/view/nix "$d/nix" ;;
       # The Nix tarball fixture is Debian's nix-bin, whose build hook is
       # compiled in as /usr/libexec/nix/build-remote (the official
       # tarball's points into its own store path). nix dispatches on its
