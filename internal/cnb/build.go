@@ -17,6 +17,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
+	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
 
 // Settings a user may set, declared in buildpack.toml.
@@ -157,7 +158,7 @@ type launchTarget struct {
 // store layers that changed (Emit).
 func (t *launchTarget) ClosureDir(string) (string, bool, error) {
 	dir := t.stagingPath()
-	if err := removeTree(dir); err != nil {
+	if err := slug.RemoveTree(dir); err != nil {
 		return "", false, err
 	}
 	return dir, false, nil
@@ -172,7 +173,7 @@ func (t *launchTarget) Launcher() pipeline.Launcher {
 }
 
 func (t *launchTarget) Emit(res pipeline.Result) error {
-	defer removeTree(t.stagingPath())
+	defer slug.RemoveTree(t.stagingPath())
 	plan, err := t.storeLayers(res)
 	if err != nil {
 		return err

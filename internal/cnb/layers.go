@@ -3,7 +3,6 @@ package cnb
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/layering"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
 
 // Names of the launch layers besides the store-* ones.
@@ -64,7 +64,7 @@ func (t *launchTarget) storeLayers(res pipeline.Result) ([]layering.Layer, error
 // fillStoreLayer replaces the layer's content with the named store paths,
 // moved (renamed) out of staged.
 func fillStoreLayer(dir, staged string, names []string) error {
-	if err := removeTree(dir); err != nil {
+	if err := slug.RemoveTree(dir); err != nil {
 		return err
 	}
 	store := filepath.Join(dir, "store")
@@ -126,7 +126,7 @@ func (t *launchTarget) viewLayer(res pipeline.Result, plan []layering.Layer) err
 	want := map[string]string{"output": res.Output, "slugexclude": res.ExcludeDigest,
 		"layers": hex.EncodeToString(h.Sum(nil)), "launcher": t.buildpackVersion}
 	if !sameMetadata(layer.Metadata, want) {
-		if err := removeTree(layer.Path); err != nil {
+		if err := slug.RemoveTree(layer.Path); err != nil {
 			return err
 		}
 		store := filepath.Join(layer.Path, "nix", "store")
@@ -163,7 +163,7 @@ func (t *launchTarget) launcherLayer() error {
 	sum := sha256.Sum256(data)
 	want := map[string]string{"sha256": hex.EncodeToString(sum[:])}
 	if !sameMetadata(layer.Metadata, want) {
-		if err := removeTree(layer.Path); err != nil {
+		if err := slug.RemoveTree(layer.Path); err != nil {
 			return err
 		}
 		if err := copyFile(src, filepath.Join(layer.Path, "bin", "nixbp-launch")); err != nil {
@@ -201,18 +201,4 @@ func toMetadata(m map[string]string) map[string]interface{} {
 		out[k] = m[k]
 	}
 	return out
-}
-
-// removeTree removes dir, store paths' read-only directories included.
-func removeTree(dir string) error {
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("unable to remove %s\n%w", dir, err)
-	}
-	return nil
 }

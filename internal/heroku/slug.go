@@ -2,7 +2,6 @@ package heroku
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
 
 // The slug's layout, relative to the app root (BUILD_DIR at build time,
@@ -99,7 +99,7 @@ func (t *slugTarget) ClosureDir(key string) (string, bool, error) {
 		if string(marker) == key+"\n" {
 			return dir, true, nil
 		}
-		if err := removeTree(dir); err != nil {
+		if err := slug.RemoveTree(dir); err != nil {
 			return "", false, err
 		}
 	}
@@ -242,21 +242,6 @@ func writeFile(path, content string, mode os.FileMode) error {
 	}
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		return fmt.Errorf("unable to write %s\n%w", path, err)
-	}
-	return nil
-}
-
-// removeTree removes a copied closure, whose store directories are
-// read-only.
-func removeTree(dir string) error {
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(p, 0o755)
-		}
-		return nil
-	})
-	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("unable to remove the earlier closure %s\n%w", dir, err)
 	}
 	return nil
 }
