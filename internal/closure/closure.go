@@ -6,8 +6,8 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
-	"strings"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
@@ -23,52 +23,52 @@ func Runtime(nix nixinstall.Nix, outputs ...string) ([]string, error) {
 	return paths, nil
 }
 
-// References maps each given store path to the store paths it references
-// (itself excluded), from the Nix database.
-func References(nix nixinstall.Nix, paths []string) (map[string][]string, error) {
-	g, err := ReadGraph(nix, paths)
-	return g.References, err
-}
-
 // Graph is what the Nix database says about a set of store paths.
 type Graph struct {
+	// Infos maps each path to its database record (NAR hash and size,
+	// references, deriver).
+	Infos map[string]cache.PathInfo
 	// References maps each path to the paths it references (itself excluded).
 	References map[string][]string
 	// NarSizes maps each path to the size of its NAR serialisation.
 	NarSizes map[string]int64
 }
 
-// ReadGraph reads the references and NAR sizes of the given store paths.
+// ReadGraph reads the database records of the given store paths.
 func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
-	// `nix-store --dump-db PATHS` prints, per path: path, hash, size,
-	// deriver, count, then count references.
-	out, err := query(nix, append([]string{"--dump-db"}, paths...)...)
+	infos, err := Infos(nix, paths)
 	if err != nil {
 		return Graph{}, err
 	}
-	g := Graph{References: map[string][]string{}, NarSizes: map[string]int64{}}
-	lines := strings.Split(string(out), "\n")
-	for i := 0; i+4 < len(lines); {
-		path := lines[i]
-		var n int
-		if _, err := fmt.Sscanf(lines[i+4], "%d", &n); err != nil || i+5+n > len(lines) {
-			return Graph{}, fmt.Errorf("unable to parse nix-store --dump-db output near line %d", i+1)
-		}
-		var size int64
-		if _, err := fmt.Sscanf(lines[i+2], "%d", &size); err == nil {
-			g.NarSizes[path] = size
-		}
-		for _, r := range lines[i+5 : i+5+n] {
-			if r != path {
-				g.References[path] = append(g.References[path], r)
+	g := Graph{Infos: map[string]cache.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
+	for _, info := range infos {
+		g.Infos[info.StorePath] = info
+		g.NarSizes[info.StorePath] = int64(info.NarSize)
+		g.References[info.StorePath] = nil
+		for _, r := range info.References {
+			if r != info.StorePath {
+				g.References[info.StorePath] = append(g.References[info.StorePath], r)
 			}
 		}
-		if _, ok := g.References[path]; !ok {
-			g.References[path] = nil
-		}
-		i += 5 + n
 	}
 	return g, nil
+}
+
+// Infos reads the database records of store paths in one
+// `nix-store --dump-db` call.
+func Infos(nix nixinstall.Nix, paths []string) ([]cache.PathInfo, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	out, err := query(nix, append([]string{"--dump-db"}, paths...)...)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := cache.ParseRegistration(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
+	}
+	return infos, nil
 }
 
 func query(nix nixinstall.Nix, args ...string) ([]byte, error) {

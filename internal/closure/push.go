@@ -29,15 +29,13 @@ func StoreEntries(nix nixinstall.Nix) (map[string]bool, error) {
 
 // Push uploads to the writable cache every valid path this build made
 // (build-time dependencies included, .drv files excluded) and the output's
-// runtime closure, then the source pointer. Cache problems are warnings.
-func Push(ctx context.Context, nix nixinstall.Nix, output string, before map[string]bool, res *Restored, c Caches, log io.Writer) error {
+// runtime closure (runtime, as Runtime gives it), then the source pointer.
+// Cache problems are warnings.
+func Push(ctx context.Context, nix nixinstall.Nix, output string, runtime []string, before map[string]bool, res *Restored, c Caches, log io.Writer) error {
 	if c.Write == nil {
 		return nil
 	}
-	paths, err := Runtime(nix, output)
-	if err != nil {
-		return err
-	}
+	paths := append([]string(nil), runtime...)
 	after, err := StoreEntries(nix)
 	if err != nil {
 		return err
@@ -58,11 +56,7 @@ func Push(ctx context.Context, nix nixinstall.Nix, output string, before map[str
 	if err != nil {
 		return err
 	}
-	out, err := query(nix, append([]string{"--dump-db"}, valid...)...)
-	if err != nil {
-		return err
-	}
-	infos, err := cache.ParseRegistration(bytes.NewReader(out))
+	infos, err := Infos(nix, valid)
 	if err != nil {
 		return err
 	}

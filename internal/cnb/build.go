@@ -74,7 +74,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		if err != nil {
 			return result, err
 		}
-		if err := sbom.WriteClosure(res.Nix, res.Closure, target.viewPath()); err != nil {
+		if err := writeSBOM(res, target.viewPath()); err != nil {
 			return result, err
 		}
 		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
@@ -217,4 +217,18 @@ func launcherBinary(buildpackDir string) string {
 		return p
 	}
 	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
+}
+
+// writeSBOM writes the view layer's SBOM of the closure from the database
+// records the pipeline read for it.
+func writeSBOM(res pipeline.Result, layerPath string) error {
+	paths := make([]sbom.StorePath, 0, len(res.Closure))
+	for _, p := range res.Closure {
+		info, ok := res.Graph.Infos[p]
+		if !ok {
+			return fmt.Errorf("unable to write the SBOM: no NAR hash read for %s", p)
+		}
+		paths = append(paths, sbom.StorePath{StorePath: p, NarHash: info.NarHash, NarSize: info.NarSize})
+	}
+	return sbom.Write(layerPath, paths)
 }

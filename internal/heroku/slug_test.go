@@ -10,6 +10,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 var testRuntime = runtimejson.Runtime{
@@ -49,7 +50,7 @@ func TestProcessLinesAndRelease(t *testing.T) {
 func TestProfileInBash(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("bash is not installed")
+		testenv.Missing(t, "bash is not installed")
 	}
 	app := t.TempDir()
 	if err := writeFile(filepath.Join(app, ProfileScript), profile(pipeline.Result{Runtime: testRuntime}), 0o644); err != nil {

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 // seccompExecArg makes the test binary a helper that installs a seccomp
@@ -95,7 +97,7 @@ func underSeccomp(cmd *exec.Cmd, ptraceToo bool) {
 func TestLauncherUnderADockerLikeSeccompProfile(t *testing.T) {
 	nixDir := testStore(t)
 	if _, err := exec.LookPath("proot"); err != nil {
-		t.Skip("proot is not installed")
+		testenv.Missing(t, "proot is not installed")
 	}
 
 	cmd := launcher(t, nixDir, "auto", worker("exit.sh", "5"))

@@ -62,11 +62,8 @@ type Result struct {
 	Closure   []string
 	Runtime   runtimejson.Runtime
 	Processes []process.Process
-	// Nix is the Nix that built Output, for questions about its store
-	// paths after the build (the SBOM's NAR hashes).
-	Nix nixinstall.Nix
-	// Graph holds the closure's references and NAR sizes (empty when the
-	// target reused an earlier copy).
+	// Graph holds the closure's database records: references, NAR hashes
+	// and sizes (empty when the target reused an earlier copy).
 	Graph closure.Graph
 	// ExcludeDigest identifies the app's .slugexclude, for cache keys.
 	ExcludeDigest string
@@ -90,7 +87,7 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 
-	output, err := buildAndPush(in, nix, app, restored)
+	output, before, err := buildUnlessRestored(in, nix, app, restored)
 	if err != nil {
 		return Result{}, err
 	}
@@ -101,12 +98,16 @@ func Run(in Input, target Target) (Result, error) {
 	}
 	in.Log.Bodyf("Runtime closure: %d store paths", len(paths))
 
+	if err := push(in, nix, output, paths, before, restored); err != nil {
+		return Result{}, err
+	}
+
 	rt, err := readRuntime(nix, app, output)
 	if err != nil {
 		return Result{}, err
 	}
 
-	res := Result{App: app, Output: output, Closure: paths, Runtime: rt, Nix: nix}
+	res := Result{App: app, Output: output, Closure: paths, Runtime: rt}
 	if err := copyClosure(in, nix, paths, output, rt, target, &res); err != nil {
 		return Result{}, err
 	}
@@ -151,31 +152,32 @@ func restore(in Input, nix nixinstall.Nix, app config.App) (*closure.Restored, e
 	return res, nil
 }
 
-// buildAndPush builds what was not restored and pushes what it built.
-func buildAndPush(in Input, nix nixinstall.Nix, app config.App, restored *closure.Restored) (string, error) {
+// buildUnlessRestored builds what was not restored. before is the store's
+// entries before the build (nil when nothing was built), for push.
+func buildUnlessRestored(in Input, nix nixinstall.Nix, app config.App, restored *closure.Restored) (string, map[string]bool, error) {
 	if restored.Output != "" {
-		return restored.Output, nil
+		return restored.Output, nil, nil
 	}
 	if in.Caches.Policy == closure.BuildNever {
-		return "", fmt.Errorf("%s: the build policy is never, and the caches do not hold this app's output\n"+
+		return "", nil, fmt.Errorf("%s: the build policy is never, and the caches do not hold this app's output\n"+
 			"populate the cache from a machine that can build: `nixbp cache push --cache <url> $(nix-build %s -A package)`, "+
 			"or set BP_NIX_BUILD_POLICY=missing", app.NixFile, app.NixFile)
 	}
 	before, err := closure.StoreEntries(nix)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	output, err := build(in, nix, app)
-	if err != nil {
-		return "", err
+	return output, before, err
+}
+
+// push uploads what this build made to the writable cache, if any.
+func push(in Input, nix nixinstall.Nix, output string, paths []string, before map[string]bool, restored *closure.Restored) error {
+	if in.Caches.Write == nil || before == nil {
+		return nil
 	}
-	if in.Caches.Write != nil {
-		in.Log.Headerf("Pushing to %s", in.Caches.Write)
-		if err := closure.Push(context.Background(), nix, output, before, restored, in.Caches, in.Log.BodyWriter()); err != nil {
-			return "", err
-		}
-	}
-	return output, nil
+	in.Log.Headerf("Pushing to %s", in.Caches.Write)
+	return closure.Push(context.Background(), nix, output, paths, before, restored, in.Caches, in.Log.BodyWriter())
 }
 
 func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {

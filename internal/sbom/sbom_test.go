@@ -42,48 +42,6 @@ func TestParseName(t *testing.T) {
 	}
 }
 
-func TestParseRegistration(t *testing.T) {
-	const p1 = "/nix/store/10prjn41hpmi7pjjf0d94dg3gzbzk00n-nix-2.8.0"
-	const p2 = "/nix/store/4j1ymd0zv0hrd3bql26c5nk5f2xdwb4z-bb"
-	good := p1 + "\naa76b41777dfed820e19bb040dd6e9dce9353c1cb84a2787da5c4a1a8be3942a\n74466616\n/nix/store/fh6jgl7yrz7k71801y8hh890x2g4vznc-nix-2.8.0.drv\n1\n" + p1 + "\n" +
-		p2 + "\nsha256:0allwf5iljjwva3jfjmq3hy3bsfwx7b0s15v34785vfzfwbv8xma\n512\n\n0\n"
-	tests := []struct {
-		name string
-		in   string
-		want map[string]sbom.StorePath
-		err  string
-	}{
-		{name: "base16 and base32 hashes", in: good, want: map[string]sbom.StorePath{
-			p1: {StorePath: p1, NarHash: "sha256:0allwf5iljjwva3jfjmq3hy3bsfwx7b0s15v34785vfzfwbv8xma", NarSize: 74466616},
-			p2: {StorePath: p2, NarHash: "sha256:0allwf5iljjwva3jfjmq3hy3bsfwx7b0s15v34785vfzfwbv8xma", NarSize: 512},
-		}},
-		{name: "empty", in: "", want: map[string]sbom.StorePath{}},
-		{name: "truncated", in: p1 + "\naa76\n", err: "want path, hash, size, deriver and reference count"},
-		{name: "bad hash", in: p2 + "\nmd5:zz\n1\n\n0\n", err: "NAR hash of " + p2},
-		{name: "bad size", in: p2 + "\nsha256:0allwf5iljjwva3jfjmq3hy3bsfwx7b0s15v34785vfzfwbv8xma\nbig\n\n0\n", err: "NAR size of " + p2},
-		{name: "references past the end", in: p2 + "\nsha256:0allwf5iljjwva3jfjmq3hy3bsfwx7b0s15v34785vfzfwbv8xma\n1\n\n3\n" + p1 + "\n", err: `reference count of ` + p2 + `: got "3"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := sbom.ParseRegistration([]byte(tt.in))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || len(got) != len(tt.want) {
-				t.Fatalf("= %+v, %v; want %+v", got, err, tt.want)
-			}
-			for k, v := range tt.want {
-				if got[k] != v {
-					t.Errorf("%s = %+v, want %+v", k, got[k], v)
-				}
-			}
-		})
-	}
-}
-
 func TestWriteListsEveryStorePath(t *testing.T) {
 	layer := filepath.Join(t.TempDir(), "closure")
 	paths := []sbom.StorePath{

@@ -130,7 +130,7 @@ func TestSelection(t *testing.T) {
 func TestLinkFallsBackToCopyAcrossFilesystems(t *testing.T) {
 	shm, err := os.MkdirTemp("/dev/shm", "slug-test-")
 	if err != nil {
-		t.Skipf("no /dev/shm to link across filesystems from: %v", err)
+		testenv.Missing(t, "no /dev/shm to link across filesystems from: "+err.Error())
 	}
 	t.Cleanup(func() { os.RemoveAll(shm) })
 	dst := filepath.Join(tempDir(t), "dst")
@@ -138,7 +138,7 @@ func TestLinkFallsBackToCopyAcrossFilesystems(t *testing.T) {
 	must(t, syscall.Stat(shm, &a))
 	must(t, syscall.Stat(filepath.Dir(dst), &b))
 	if a.Dev == b.Dev {
-		t.Skip("/dev/shm and the temporary directory share a filesystem")
+		testenv.Missing(t, "/dev/shm and the temporary directory share a filesystem, so no cross-filesystem link can be tried")
 	}
 	must(t, os.MkdirAll(filepath.Join(shm, "d"), 0o755))
 	must(t, os.WriteFile(filepath.Join(shm, "d/f"), []byte("data"), 0o640))
