@@ -113,7 +113,7 @@ func Run(in Input, target Target) (Result, error) {
 	}
 	res.Processes = process.FromRuntime(rt, target.Launcher())
 	for _, p := range res.Processes {
-		in.Log.Bodyf("Process %s: %s", p.Type, strings.Join(p.Command[3:], " "))
+		in.Log.Bodyf("Process %s: %s", p.Type, strings.TrimPrefix(strings.Join(p.Command[3:], " "), "-- "))
 	}
 	return res, target.Emit(res)
 }
