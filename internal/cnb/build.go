@@ -80,7 +80,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
 		for _, p := range res.Processes {
 			result.Processes = append(result.Processes, libcnb.Process{
-				Type: p.Type, Command: p.Command[:1], Arguments: p.Command[1:], Default: p.Default,
+				Type: p.Type, Command: []string{p.Launcher}, Arguments: p.Args(), Default: p.Default,
 			})
 		}
 		return result, nil

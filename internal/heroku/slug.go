@@ -157,8 +157,8 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 func processLines(procs []process.Process) [][2]string {
 	var lines [][2]string
 	for _, p := range procs {
-		rest := process.Process{Command: p.Command[3:]}.CommandLine()
-		lines = append(lines, [2]string{p.Type, `"` + p.Command[0] + `" --nix-dir "` + p.Command[2] + `" ` + rest})
+		rest := process.ShellJoin(p.WorkerArgs())
+		lines = append(lines, [2]string{p.Type, `"` + p.Launcher + `" --nix-dir "` + p.NixDir + `" ` + rest})
 	}
 	return lines
 }

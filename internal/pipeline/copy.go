@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -96,20 +96,27 @@ func guard(in Input, rep *slug.Report, refs map[string][]string, rt runtimejson.
 	return err
 }
 
-var storePathRE = regexp.MustCompile(`/nix/store/[0-9a-df-np-sv-z]{32}-[^/\s"':;$]+(/[^\s"':;$]*)?`)
-
 // Needs lists the store paths (or files inside them) that runtime.json's
-// workers, env and path name.
+// workers, env and path name. A worker's command is read as the launcher's
+// shell reads it (quotes, escapes, ${VAR:-default}); a static directory,
+// env values and path entries are plain strings.
 func Needs(rt runtimejson.Runtime) []slug.Need {
 	var needs []slug.Need
-	add := func(s, by string) {
-		for _, m := range storePathRE.FindAllString(s, -1) {
-			needs = append(needs, slug.Need{Path: strings.TrimRight(m, "/"), By: by})
+	add := func(paths []string, by string) {
+		for _, p := range paths {
+			needs = append(needs, slug.Need{Path: p, By: by})
 		}
 	}
 	for _, t := range rt.Types() {
 		w := rt.Workers[t]
-		add(w.Command+" "+w.Static, "runtime.json workers."+t)
+		by := "runtime.json workers." + t
+		if w.Static != "" {
+			if _, err := slug.StoreRel(w.Static); err == nil {
+				add([]string{path.Clean(w.Static)}, by) // the whole string: a directory name may hold spaces
+			}
+			continue
+		}
+		add(slug.CommandStorePaths(w.Command), by)
 	}
 	keys := make([]string, 0, len(rt.Env))
 	for k := range rt.Env {
@@ -117,10 +124,10 @@ func Needs(rt runtimejson.Runtime) []slug.Need {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		add(rt.Env[k], "runtime.json env."+k)
+		add(slug.TextStorePaths(rt.Env[k]), "runtime.json env."+k)
 	}
 	for i, p := range rt.Path {
-		add(p, fmt.Sprintf("runtime.json path[%d]", i))
+		add(slug.TextStorePaths(p), fmt.Sprintf("runtime.json path[%d]", i))
 	}
 	return needs
 }

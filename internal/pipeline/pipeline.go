@@ -7,7 +7,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
@@ -113,7 +112,7 @@ func Run(in Input, target Target) (Result, error) {
 	}
 	res.Processes = process.FromRuntime(rt, target.Launcher())
 	for _, p := range res.Processes {
-		in.Log.Bodyf("Process %s: %s", p.Type, strings.TrimPrefix(strings.Join(p.Command[3:], " "), "-- "))
+		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
 	}
 	return res, target.Emit(res)
 }

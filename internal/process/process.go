@@ -4,21 +4,58 @@
 package process
 
 import (
-	"sort"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 )
 
-// Process is one process type.
+// Process is one process type: the launcher, showing the store at /nix,
+// then a worker's command line or a directory served over HTTP.
 type Process struct {
 	// Type is the process type (web, worker, ...).
 	Type string
-	// Command is the launcher and its arguments.
-	Command []string
+	// Launcher is the launcher binary as the platform sees it at run time.
+	Launcher string
+	// NixDir is the directory holding store/ at run time.
+	NixDir string
+	// Static is the directory the launcher serves, when the process is a
+	// static site; Line is empty then.
+	Static string
+	// Line is the worker's POSIX shell command line, expanded at launch.
+	Line string
 	// Default is true for web, or the only process.
 	Default bool
 }
+
+// Args are the launcher's arguments.
+func (p Process) Args() []string {
+	args := []string{"--nix-dir", p.NixDir}
+	return append(args, p.WorkerArgs()...)
+}
+
+// WorkerArgs are the arguments saying what the launcher runs:
+// --static DIR, or -- LINE.
+func (p Process) WorkerArgs() []string {
+	if p.Static != "" {
+		return []string{"--static", p.Static}
+	}
+	return []string{"--", p.Line}
+}
+
+// Argv is the whole command: the launcher and its arguments.
+func (p Process) Argv() []string { return append([]string{p.Launcher}, p.Args()...) }
+
+// Display is what the process runs, for the build log: the command line,
+// or "static site <dir>".
+func (p Process) Display() string {
+	if p.Static != "" {
+		return "static site " + p.Static
+	}
+	return p.Line
+}
+
+// CommandLine is the process as one shell command line (for Procfiles).
+func (p Process) CommandLine() string { return ShellJoin(p.Argv()) }
 
 // Launcher says how processes start the launcher.
 type Launcher struct {
@@ -33,33 +70,11 @@ func FromRuntime(rt runtimejson.Runtime, l Launcher) []Process {
 	var procs []Process
 	for _, t := range rt.Types() {
 		w := rt.Workers[t]
-		cmd := []string{l.Path, "--nix-dir", l.NixDir}
-		if w.Static != "" {
-			cmd = append(cmd, "--static", w.Static)
-		} else {
-			cmd = append(cmd, "--", w.Command)
-		}
-		procs = append(procs, Process{Type: t, Command: cmd, Default: t == "web" || len(rt.Workers) == 1})
+		procs = append(procs, Process{Type: t, Launcher: l.Path, NixDir: l.NixDir, Static: w.Static, Line: w.Command,
+			Default: t == "web" || len(rt.Workers) == 1})
 	}
 	return procs
 }
-
-// Env is the launch environment: the runtime description's env, and PATH
-// with its path entries first. Keys are sorted for stable output.
-func Env(rt runtimejson.Runtime) (keys []string, env map[string]string) {
-	env = map[string]string{}
-	for k, v := range rt.Env {
-		env[k] = v
-	}
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys, env
-}
-
-// PathPrefix is the PATH prefix from the runtime description.
-func PathPrefix(rt runtimejson.Runtime) string { return strings.Join(rt.Path, ":") }
 
 // ShellQuote quotes s for a POSIX shell (Procfile lines run in bash).
 func ShellQuote(s string) string {
@@ -69,11 +84,11 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// CommandLine is the process as one shell command line (for Procfiles).
-func (p Process) CommandLine() string {
-	words := make([]string, len(p.Command))
-	for i, w := range p.Command {
-		words[i] = ShellQuote(w)
+// ShellJoin quotes each word for a POSIX shell and joins them with spaces.
+func ShellJoin(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = ShellQuote(w)
 	}
-	return strings.Join(words, " ")
+	return strings.Join(quoted, " ")
 }

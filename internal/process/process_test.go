@@ -9,29 +9,67 @@ import (
 )
 
 func TestFromRuntime(t *testing.T) {
-	rt := runtimejson.Runtime{Workers: map[string]runtimejson.Worker{
-		"worker": {Command: "q --jobs 2"},
-		"web":    {Command: `busybox httpd -f -p "$BIND_ADDRESS:$PORT"`},
-		"docs":   {Static: "/nix/store/x-site"},
-	}}
-	got := process.FromRuntime(rt, process.Launcher{Path: "/l/bin/nixbp-launch", NixDir: "/l/nix"})
-	want := []process.Process{
-		{Type: "web", Default: true, Command: []string{"/l/bin/nixbp-launch", "--nix-dir", "/l/nix", "--", `busybox httpd -f -p "$BIND_ADDRESS:$PORT"`}},
-		{Type: "docs", Command: []string{"/l/bin/nixbp-launch", "--nix-dir", "/l/nix", "--static", "/nix/store/x-site"}},
-		{Type: "worker", Command: []string{"/l/bin/nixbp-launch", "--nix-dir", "/l/nix", "--", "q --jobs 2"}},
+	l := process.Launcher{Path: "/l/bin/nixbp-launch", NixDir: "/l/nix"}
+	web := `busybox httpd -f -p "$BIND_ADDRESS:$PORT"`
+	tests := []struct {
+		name    string
+		workers map[string]runtimejson.Worker
+		want    []process.Process
+	}{
+		{name: "web first, then by name", workers: map[string]runtimejson.Worker{
+			"worker": {Command: "q --jobs 2"}, "web": {Command: web}, "docs": {Static: "/nix/store/x-site"}},
+			want: []process.Process{
+				{Type: "web", Launcher: l.Path, NixDir: l.NixDir, Line: web, Default: true},
+				{Type: "docs", Launcher: l.Path, NixDir: l.NixDir, Static: "/nix/store/x-site"},
+				{Type: "worker", Launcher: l.Path, NixDir: l.NixDir, Line: "q --jobs 2"},
+			}},
+		{name: "the only process is the default", workers: map[string]runtimejson.Worker{"clock": {Command: "tick"}},
+			want: []process.Process{{Type: "clock", Launcher: l.Path, NixDir: l.NixDir, Line: "tick", Default: true}}},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("FromRuntime() =\n%+v\nwant\n%+v", got, want)
-	}
-	if line := got[0].CommandLine(); line != `/l/bin/nixbp-launch --nix-dir /l/nix -- 'busybox httpd -f -p "$BIND_ADDRESS:$PORT"'` {
-		t.Fatalf("CommandLine() = %s", line)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := process.FromRuntime(runtimejson.Runtime{Workers: tt.workers}, l)
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("FromRuntime() =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
 	}
 }
 
-func TestOnlyProcessIsDefault(t *testing.T) {
-	rt := runtimejson.Runtime{Workers: map[string]runtimejson.Worker{"clock": {Command: "tick"}}}
-	if got := process.FromRuntime(rt, process.Launcher{}); !got[0].Default {
-		t.Fatalf("the only process is not the default: %+v", got)
+func TestProcessCommand(t *testing.T) {
+	tests := []struct {
+		name    string
+		p       process.Process
+		argv    []string
+		line    string
+		display string
+	}{
+		{name: "command line",
+			p:       process.Process{Launcher: "/l/nixbp-launch", NixDir: "/l/nix", Line: `busybox httpd -f -p "$PORT"`},
+			argv:    []string{"/l/nixbp-launch", "--nix-dir", "/l/nix", "--", `busybox httpd -f -p "$PORT"`},
+			line:    `/l/nixbp-launch --nix-dir /l/nix -- 'busybox httpd -f -p "$PORT"'`,
+			display: `busybox httpd -f -p "$PORT"`},
+		{name: "static site",
+			p:       process.Process{Launcher: "/l/nixbp-launch", NixDir: "/l/my nix", Static: "/nix/store/x-site/my www"},
+			argv:    []string{"/l/nixbp-launch", "--nix-dir", "/l/my nix", "--static", "/nix/store/x-site/my www"},
+			line:    `/l/nixbp-launch --nix-dir '/l/my nix' --static '/nix/store/x-site/my www'`,
+			display: "static site /nix/store/x-site/my www"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.Argv(); !reflect.DeepEqual(got, tt.argv) {
+				t.Errorf("Argv() = %q, want %q", got, tt.argv)
+			}
+			if got := append([]string{tt.p.Launcher}, tt.p.Args()...); !reflect.DeepEqual(got, tt.argv) {
+				t.Errorf("Launcher + Args() = %q, want %q", got, tt.argv)
+			}
+			if got := tt.p.CommandLine(); got != tt.line {
+				t.Errorf("CommandLine() = %s, want %s", got, tt.line)
+			}
+			if got := tt.p.Display(); got != tt.display {
+				t.Errorf("Display() = %s, want %s", got, tt.display)
+			}
+		})
 	}
 }
 
