@@ -59,16 +59,23 @@ func Parse(data []byte, file string) (Runtime, error) {
 		Env     map[string]json.RawMessage `json:"env"`
 		Path    json.RawMessage            `json:"path"`
 	}
+	if err := checkUTF8(data, file); err != nil {
+		return Runtime{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
 		return Runtime{}, decodeError(data, file, err)
+	}
+	if err := checkStructure(data, file); err != nil {
+		return Runtime{}, err
 	}
 	if len(raw.Workers) == 0 {
 		return Runtime{}, fmt.Errorf("%s: \"workers\" is missing or empty\n"+
 			"declare at least one process, e.g. {\"workers\": {\"web\": \"myserver --port $PORT\"}}", file)
 	}
 	rt := Runtime{Workers: map[string]Worker{}, Env: map[string]string{}}
-	for name, msg := range raw.Workers {
+	for _, name := range sortedKeys(raw.Workers) {
+		msg := raw.Workers[name]
 		w, err := parseWorker(msg)
 		if err != nil {
 			return Runtime{}, fmt.Errorf("%s: workers.%s %v", file, name, err)
@@ -78,7 +85,12 @@ func Parse(data []byte, file string) (Runtime, error) {
 		}
 		rt.Workers[name] = w
 	}
-	for k, msg := range raw.Env {
+	for _, k := range sortedKeys(raw.Env) {
+		msg := raw.Env[k]
+		if !envNameRE.MatchString(k) {
+			return Runtime{}, fmt.Errorf("%s: env key %q is not an environment variable name\n"+
+				"a name holds letters, digits and '_' and does not start with a digit ([A-Za-z_][A-Za-z0-9_]*); rename it", file, k)
+		}
 		var s string
 		if err := json.Unmarshal(msg, &s); err != nil {
 			return Runtime{}, fmt.Errorf("%s: env.%s must be a string, got %s\nquote the value, e.g. \"%s\": \"1\"",
@@ -90,6 +102,13 @@ func Parse(data []byte, file string) (Runtime, error) {
 		if err := json.Unmarshal(raw.Path, &rt.Path); err != nil {
 			return Runtime{}, fmt.Errorf("%s: path must be an array of strings, got %s\nwrite e.g. \"path\": [\"/nix/store/...-app/bin\"]",
 				file, jsonType(raw.Path))
+		}
+		for i, p := range rt.Path {
+			if !strings.HasPrefix(p, "/") {
+				return Runtime{}, fmt.Errorf("%s: path[%d] = %q is not an absolute directory\n"+
+					"PATH entries from runtime.json must be absolute, e.g. \"/nix/store/...-app/bin\" (write \"$out/bin\" in the build so Nix expands it)",
+					file, i, p)
+			}
 		}
 	}
 	return rt, nil
@@ -117,6 +136,15 @@ func parseWorker(msg json.RawMessage) (Worker, error) {
 		return Worker{}, errors.New("static directory is empty\nname the directory to serve, e.g. {\"static\": \"/nix/store/...-site/public\"}")
 	}
 	return Worker{Static: *obj.Static}, nil
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func validType(s string) bool {
