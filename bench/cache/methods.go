@@ -140,7 +140,7 @@ func (b *bench) runWarm(ctx context.Context, dir string, check bool, c *clock) (
 // paths came.
 func (b *bench) restore(ctx context.Context, cc *cache.Cache, root string, paths []string, want int, c *clock) (string, error) {
 	c.start()
-	res, err := cc.Fetch(ctx, paths, filepath.Join(root, "nix", "store"))
+	res, err := cc.Fetch(ctx, paths, chrootStore(root))
 	if err != nil {
 		return "", err
 	}
@@ -317,4 +317,22 @@ func each(jobs, n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// chrootStore is the chroot store under root as Fetch installs into it.
+func chrootStore(root string) cache.Store {
+	return cache.Store{Dir: filepath.Join(root, "nix", "store"), Valid: func(paths []string) (map[string]bool, error) {
+		out, err := nixCmd("", "nix-store", append([]string{"--store", root, "--check-validity", "--print-invalid"}, paths...)...)
+		if err != nil {
+			return nil, err
+		}
+		valid := make(map[string]bool, len(paths))
+		for _, p := range paths {
+			valid[p] = true
+		}
+		for _, p := range strings.Fields(out) {
+			delete(valid, p)
+		}
+		return valid, nil
+	}}
 }

@@ -153,7 +153,7 @@ func cachePull(ctx context.Context, c *cache.Cache, st hostStore, paths []string
 		}
 		storePaths = append(storePaths, p)
 	}
-	res, err := c.Fetch(ctx, storePaths, st.storeDir())
+	res, err := c.Fetch(ctx, storePaths, st.store())
 	if err != nil {
 		return err
 	}
@@ -237,6 +237,25 @@ type hostStore struct {
 
 func (s hostStore) storeDir() string {
 	return filepath.Join(s.root, cache.StoreDir)
+}
+
+// store is the store as Fetch installs into it: present means valid in
+// its Nix database.
+func (s hostStore) store() cache.Store {
+	return cache.Store{Dir: s.storeDir(), Valid: func(paths []string) (map[string]bool, error) {
+		out, err := s.nixStore("", append([]string{"--check-validity", "--print-invalid"}, paths...)...)
+		if err != nil {
+			return nil, err
+		}
+		valid := make(map[string]bool, len(paths))
+		for _, p := range paths {
+			valid[p] = true
+		}
+		for _, p := range strings.Fields(out) {
+			delete(valid, p)
+		}
+		return valid, nil
+	}}
 }
 
 // nixStore runs nix-store against the store and returns its stdout; its

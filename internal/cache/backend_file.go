@@ -27,6 +27,12 @@ func (b *fileBackend) get(_ context.Context, key string) (io.ReadCloser, error) 
 	if err != nil {
 		return nil, permanent(err)
 	}
+	// Opening a directory succeeds; reading it would fail with EISDIR,
+	// which looks like an interrupted transfer and would be retried.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, permanentf("%s in the cache is not a regular file", key)
+	}
 	return f, nil
 }
 

@@ -68,7 +68,8 @@ func editNarinfo(t testing.TB, dir, p string, edit func(string) string) {
 }
 
 // assertStoreHolds fails unless storeDir holds exactly the installed paths
-// (no temporary or partial entries) and those are exactly want.
+// (no temporary or partial entries) and those are exactly want. Nix's
+// .links (made by the validity query) and the restore lock do not count.
 func assertStoreHolds(t testing.TB, storeDir string, res *FetchResult, want []string) {
 	t.Helper()
 	entries, err := os.ReadDir(storeDir)
@@ -77,7 +78,9 @@ func assertStoreHolds(t testing.TB, storeDir string, res *FetchResult, want []st
 	}
 	var onDisk, installed, wantBase []string
 	for _, e := range entries {
-		onDisk = append(onDisk, e.Name())
+		if e.Name() != ".links" && e.Name() != restoreLockName {
+			onDisk = append(onDisk, e.Name())
+		}
 	}
 	for _, i := range res.Installed {
 		installed = append(installed, filepath.Base(i.StorePath))
@@ -148,13 +151,23 @@ func TestFetchFaults(t *testing.T) {
 			missing: []string{app, top},
 		},
 		{
-			name: "wrong NAR size in the narinfo",
+			name: "NAR size in the narinfo too small",
 			break_: func(t *testing.T, dir string) {
 				editNarinfo(t, dir, app, func(s string) string {
 					return regexp.MustCompile(`NarSize: \d+`).ReplaceAllString(s, "NarSize: 12")
 				})
 			},
-			warning: app + `: NAR size mismatch`,
+			warning: app + `: its NAR nar/\w+\.nar\.zst unpacks to more than the NarSize 12 of ` + hashPart(app) + `\.narinfo`,
+			missing: []string{app, top},
+		},
+		{
+			name: "NAR size in the narinfo too large",
+			break_: func(t *testing.T, dir string) {
+				editNarinfo(t, dir, app, func(s string) string {
+					return regexp.MustCompile(`NarSize: \d+`).ReplaceAllString(s, "NarSize: 123456789")
+				})
+			},
+			warning: app + `: NAR size mismatch: narinfo says 123456789 bytes, got \d+`,
 			missing: []string{app, top},
 		},
 		{
@@ -197,6 +210,16 @@ func TestFetchFaults(t *testing.T) {
 			missing: []string{data, top},
 		},
 		{
+			name: "NAR URL names a directory: permanent, not retried",
+			break_: func(t *testing.T, dir string) {
+				editNarinfo(t, dir, data, func(s string) string {
+					return regexp.MustCompile(`(?m)^URL: .*$`).ReplaceAllString(s, "URL: nar")
+				})
+			},
+			warning: `^` + data + `: nar in the cache is not a regular file; treating it as missing$`,
+			missing: []string{data, top},
+		},
+		{
 			name: "narinfo missing: a cache miss, no warning for it",
 			break_: func(t *testing.T, dir string) {
 				if err := os.Remove(filepath.Join(dir, hashPart(data)+".narinfo")); err != nil {
@@ -222,7 +245,7 @@ func TestFetchFaults(t *testing.T) {
 			storeDir := filepath.Join(root, "nix", "store")
 			// The whole closure, as the build pipeline asks for it: with
 			// only top, paths below a refused one would not be looked up.
-			res, err := openCache(t, "file://"+dir, opts).Fetch(ctx(t), f.closure, storeDir)
+			res, err := openCache(t, "file://"+dir, opts).Fetch(ctx(t), f.closure, chrootStore(t, root))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -310,7 +333,7 @@ func TestFetchOverFlakyHTTP(t *testing.T) {
 			return -1
 		})
 		root := emptyStore(t)
-		res, err := openCache(t, srv.URL, Options{RetryDelay: time.Millisecond}).Fetch(ctx(t), []string{top}, root+"/nix/store")
+		res, err := openCache(t, srv.URL, Options{RetryDelay: time.Millisecond}).Fetch(ctx(t), []string{top}, chrootStore(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +352,7 @@ func TestFetchOverFlakyHTTP(t *testing.T) {
 			return -1
 		})
 		root := emptyStore(t)
-		res, err := openCache(t, srv.URL, Options{RetryDelay: time.Millisecond}).Fetch(ctx(t), []string{top}, root+"/nix/store")
+		res, err := openCache(t, srv.URL, Options{RetryDelay: time.Millisecond}).Fetch(ctx(t), []string{top}, chrootStore(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,7 +369,7 @@ func TestFetchOverFlakyHTTP(t *testing.T) {
 			return -1
 		})
 		root := emptyStore(t)
-		res, err := openCache(t, srv.URL, Options{RetryDelay: time.Millisecond}).Fetch(ctx(t), []string{top}, root+"/nix/store")
+		res, err := openCache(t, srv.URL, Options{RetryDelay: time.Millisecond}).Fetch(ctx(t), []string{top}, chrootStore(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,7 +391,7 @@ func TestFetchOverFlakyHTTP(t *testing.T) {
 		l.Close()
 		root := emptyStore(t)
 		start := time.Now()
-		res, err := openCache(t, "http://"+addr+"/cache", Options{}).Fetch(ctx(t), []string{top}, root+"/nix/store")
+		res, err := openCache(t, "http://"+addr+"/cache", Options{}).Fetch(ctx(t), []string{top}, chrootStore(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,12 @@
 package cache
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -32,27 +32,38 @@ type FetchResult struct {
 }
 
 // Fetch installs storePaths (full /nix/store/... paths) and the paths they
-// refer to from the cache into storeDir, the directory on disk that holds
-// the store (it may be mounted as /nix/store elsewhere). Paths already in
-// storeDir count as valid and are left alone, as are the paths they refer
-// to. Each NAR is unpacked into a hidden temporary directory, verified
-// against its narinfo (and signatures, with Options.TrustedKeys) and only
-// then renamed into place; a path is installed only with its references.
+// refer to from the cache into the store. Paths the store's database holds
+// as valid are left alone, as are the paths they refer to; a path on disk
+// that is not valid (a restore killed before registering it) is fetched
+// again and replaces what is there. Each NAR is unpacked into a hidden
+// temporary directory, verified against its narinfo (and signatures, with
+// Options.TrustedKeys) and only then renamed into place; a path is
+// installed only with its references. Temporary directories left by killed
+// restores are removed first.
 //
 // Fetch never fails for what a cache or network does: such problems become
 // Warnings and Missing paths, so the caller can build instead. An error
-// means misuse (bad store path, missing storeDir) or a cancelled ctx.
-func (c *Cache) Fetch(ctx context.Context, storePaths []string, storeDir string) (*FetchResult, error) {
-	if fi, err := os.Stat(storeDir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", storeDir)
+// means misuse (bad store path, missing store directory), a database that
+// cannot be queried, or a cancelled ctx.
+func (c *Cache) Fetch(ctx context.Context, storePaths []string, store Store) (*FetchResult, error) {
+	if fi, err := os.Stat(store.Dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", store.Dir)
+	}
+	if store.Valid == nil {
+		return nil, fmt.Errorf("unable to fetch into %s: Store.Valid is not set", store.Dir)
 	}
 	for _, p := range storePaths {
 		if err := checkStorePath(p); err != nil {
 			return nil, fmt.Errorf("unable to fetch\n%w", err)
 		}
 	}
-	f := &fetch{c: c, storeDir: storeDir, t: newTracker(c, "fetch"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay),
+	f := &fetch{c: c, store: store, storeDir: store.Dir, t: newTracker(c, "fetch"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay),
 		present: map[string]bool{}, entries: map[string]*Entry{}}
+	unlock, err := lockStore(store.Dir, c.logf, f.t.warn)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	res, err := f.run(ctx, storePaths)
 	if err != nil {
 		return nil, err
@@ -65,33 +76,58 @@ func (c *Cache) Fetch(ctx context.Context, storePaths []string, storeDir string)
 // fetch is the state of one Fetch call.
 type fetch struct {
 	c        *Cache
+	store    Store
 	storeDir string
 	t        *tracker
 	r        *retrier
-	present  map[string]bool // on disk before we started; resolve's goroutine only
+	present  map[string]bool // valid before we started; resolve's goroutine only
 
 	mu      sync.Mutex
 	entries map[string]*Entry // narinfos found and accepted
 	wanted  []string          // asked for or referred to, not present, in discovery order
 }
 
-func (f *fetch) isPresent(p string) bool {
-	if v, ok := f.present[p]; ok {
-		return v
+// notPresent returns the paths of ps not seen before that the store does
+// not hold as valid, remembering the answer for each. Only paths on disk
+// are asked about: one that is not cannot be present.
+func (f *fetch) notPresent(ps []string) ([]string, error) {
+	var fresh, onDisk []string
+	for _, p := range ps {
+		if _, ok := f.present[p]; ok {
+			continue
+		}
+		f.present[p] = false
+		fresh = append(fresh, p)
+		if _, err := os.Lstat(f.dst(p)); err == nil {
+			onDisk = append(onDisk, p)
+		}
 	}
-	_, err := os.Lstat(filepath.Join(f.storeDir, filepath.Base(p)))
-	f.present[p] = err == nil
-	return f.present[p]
+	valid, err := f.store.validSet(onDisk)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range fresh {
+		f.present[p] = valid[p]
+		if !valid[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
+// isPresent reports whether p was valid when looked up; a path never looked
+// up counts as absent.
+func (f *fetch) isPresent(p string) bool { return f.present[p] }
+
 func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, error) {
+	level, err := f.notPresent(storePaths)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
-	var level []string
-	for _, p := range storePaths {
-		if !seen[p] && !f.isPresent(p) {
-			seen[p] = true
-			level = append(level, p)
-		}
+	for _, p := range level {
+		seen[p] = true
 	}
 	f.wanted = append(f.wanted, level...)
 	res := &FetchResult{}
@@ -113,15 +149,20 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 	f.t.run()
 	var tmps map[string]string
 	done := make(chan struct{})
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	go func() {
 		defer close(done)
-		tmps = f.download(ctx, q)
+		tmps = f.download(dctx, q)
 	}()
-	f.resolve(ctx, level, seen, q)
+	rerr := f.resolve(dctx, level, seen, q)
+	if rerr != nil {
+		cancel()
+	}
 	q.close()
 	<-done
 	p := f.t.finish()
-	if err := ctx.Err(); err != nil {
+	if err := cmp.Or(rerr, ctx.Err()); err != nil {
 		for _, tmp := range tmps {
 			_ = removeTree(tmp)
 		}
@@ -132,37 +173,23 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 		got[sp] = f.entries[sp]
 	}
 	final := f.closed(got)
-	var installed []PathInfo
-	for sp, tmp := range tmps {
-		if !final[sp] {
-			_ = removeTree(tmp)
-			continue
-		}
-		dst := filepath.Join(f.storeDir, filepath.Base(sp))
-		if err := os.Rename(tmp, dst); err != nil {
-			_ = removeTree(tmp)
-			if _, serr := os.Lstat(dst); serr == nil {
-				continue // installed meanwhile by someone else
-			}
-			f.t.warn("%s: unable to move into the store: %v", sp, err)
-			continue
-		}
-		e := f.entries[sp]
-		installed = append(installed, e.PathInfo)
+	installed, err := f.install(tmps, final)
+	if err != nil {
+		return nil, err
+	}
+	for _, info := range installed {
+		e := f.entries[info.StorePath]
 		res.DownloadedBytes += int64(e.FileSize)
 		res.NarBytes += int64(e.NarSize)
 	}
-	sort.Slice(installed, func(i, j int) bool { return installed[i].StorePath < installed[j].StorePath })
-	res.Installed = topoSort(installed)
+	res.Installed = installed
 	installedSet := map[string]bool{}
 	for _, i := range res.Installed {
 		installedSet[i.StorePath] = true
 	}
 	for _, w := range f.wanted {
-		if !installedSet[w] {
-			if _, err := os.Lstat(filepath.Join(f.storeDir, filepath.Base(w))); err != nil {
-				res.Missing = append(res.Missing, w)
-			}
+		if !installedSet[w] && !f.isPresent(w) {
+			res.Missing = append(res.Missing, w)
 		}
 	}
 	sort.Strings(res.Missing)
@@ -174,7 +201,7 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 
 // resolve looks up the narinfos of level and, breadth first, of every path
 // they refer to that is not on disk yet, queueing each accepted path.
-func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]bool, q *narQueue) {
+func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]bool, q *narQueue) error {
 	for len(level) > 0 && ctx.Err() == nil {
 		var mu sync.Mutex
 		var next []string
@@ -204,15 +231,20 @@ func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]boo
 		if down > 0 {
 			f.t.warn("%d more paths not looked up: %v", down, errCacheDown)
 		}
-		level = level[:0:0]
+		var refs []string
 		for _, r := range next {
-			if !seen[r] && !f.isPresent(r) {
+			if !seen[r] {
 				seen[r] = true
-				level = append(level, r)
+				refs = append(refs, r)
 			}
+		}
+		var err error
+		if level, err = f.notPresent(refs); err != nil {
+			return err
 		}
 		f.wanted = append(f.wanted, level...)
 	}
+	return nil
 }
 
 // download fetches the queued NARs, Options.Jobs at a time, and returns

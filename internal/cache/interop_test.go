@@ -123,7 +123,7 @@ func TestFetchFromNixWrittenCache(t *testing.T) {
 				"file://"+dir+"?compression="+compression+"&secret-key="+keyFile, f.top)
 			root := emptyStore(t)
 			c := openCache(t, "file://"+dir, Options{TrustedKeys: []string{pub}})
-			res, err := c.Fetch(ctx(t), []string{f.top}, filepath.Join(root, "nix", "store"))
+			res, err := c.Fetch(ctx(t), []string{f.top}, chrootStore(t, root))
 			if err != nil {
 				t.Fatal(err)
 			}

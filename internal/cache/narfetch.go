@@ -3,6 +3,7 @@ package cache
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/bzip2"
 	"context"
 	"crypto/rand"
@@ -79,8 +80,9 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 	}
 	defer body.Close()
 	in := &transferReader{r: body, total: downloaded}
+	raw := boundRaw(in, e)
 
-	dec, release, err := decompress(e.Compression, in)
+	dec, release, err := decompress(e.Compression, raw)
 	if err != nil {
 		downloaded.Add(-in.n)
 		if in.err != nil {
@@ -88,7 +90,8 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 		}
 		return "", permanent(err)
 	}
-	hr := &hashingReader{r: dec, h: sha256.New()}
+	unpacked := boundUnpacked(dec, e)
+	hr := &hashingReader{r: unpacked, h: sha256.New()}
 	br := narReaders.get()
 	br.Reset(hr)
 	buf := copyBufs.get()
@@ -104,7 +107,9 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 	}
 	br.Reset(nil)
 	narReaders.put(br)
-	if err != nil {
+	if over := cmp.Or(raw.over, unpacked.over); over != nil {
+		err = over
+	} else if err != nil {
 		err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 	} else {
 		release()

@@ -108,7 +108,7 @@ func TestS3RoundTrip(t *testing.T) {
 		t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 		t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 		root := emptyStore(t)
-		res, err := openCache(t, url, Options{TrustedKeys: []string{pub}}).Fetch(ctx(t), []string{f.top}, root+"/nix/store")
+		res, err := openCache(t, url, Options{TrustedKeys: []string{pub}}).Fetch(ctx(t), []string{f.top}, chrootStore(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestS3CredentialsStayOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := emptyStore(t)
-	fr, err := c.Fetch(ctx(t), f.closure, root+"/nix/store")
+	fr, err := c.Fetch(ctx(t), f.closure, chrootStore(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestS3Faults(t *testing.T) {
 		root := emptyStore(t)
 		start := time.Now()
 		res, err := openCache(t, url, Options{Credentials: s3Creds, RetryDelay: 10 * time.Millisecond}).
-			Fetch(ctx(t), f.closure, root+"/nix/store")
+			Fetch(ctx(t), f.closure, chrootStore(t, root))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -289,7 +289,7 @@ func TestS3ServerKilledMidDownload(t *testing.T) {
 	root := emptyStore(t)
 	start := time.Now()
 	fr, err := openCache(t, url, Options{Credentials: s3Creds, RetryDelay: 10 * time.Millisecond}).
-		Fetch(ctx(t), f.closure, root+"/nix/store")
+		Fetch(ctx(t), f.closure, chrootStore(t, root))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -171,10 +172,13 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 	}
 	defer body.Close()
 	in := &transferReader{r: body, total: downloaded}
-	fh := &hashingReader{r: in, h: sha256.New()}
+	raw := boundRaw(in, e)
+	fh := &hashingReader{r: raw, h: sha256.New()}
 	dec, release, err := decompress(e.Compression, fh)
+	var unpacked *boundedReader
 	if err == nil {
-		hr := &hashingReader{r: dec, h: sha256.New()}
+		unpacked = boundUnpacked(dec, e)
+		hr := &hashingReader{r: unpacked, h: sha256.New()}
 		br := bufio.NewReaderSize(hr, 1<<20)
 		err = readNAR(br)
 		if err == nil {
@@ -183,7 +187,9 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 		if err == nil {
 			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
 		}
-		if err != nil {
+		if over := cmp.Or(raw.over, unpacked.over); over != nil {
+			err = over
+		} else if err != nil {
 			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 		} else {
 			release()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -99,7 +98,7 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 		if err != nil {
 			return nil, err
 		}
-		fetch(ctx, nix, missingOnDisk(nix, inputs), c, res, log)
+		fetch(ctx, nix, inputs, c, res, log)
 	}
 	return res, nil
 }
@@ -107,12 +106,16 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 // fetch installs paths and their closures from the caches in turn,
 // registering what each installed, and reports whether all are present.
 func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, res *Restored, log io.Writer) bool {
-	want := missingOnDisk(nix, paths)
+	want, err := invalidPaths(nix, paths)
+	if err != nil {
+		fmt.Fprintf(log, "warning: %v\n", err)
+		return false
+	}
 	for _, ch := range c.all() {
 		if len(want) == 0 {
 			break
 		}
-		r, err := ch.Fetch(ctx, want, filepath.Join(nix.Dir, "store"))
+		r, err := ch.Fetch(ctx, want, Store(nix))
 		if err != nil {
 			fmt.Fprintf(log, "warning: fetching from %s: %v\n", ch, err)
 			continue
@@ -130,7 +133,10 @@ func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, re
 			fmt.Fprintf(log, "Restored %d store paths (%s downloaded) from %s in %s\n", len(r.Installed),
 				humanBytes(r.DownloadedBytes), ch, r.Elapsed.Round(1e6))
 		}
-		want = missingOnDisk(nix, want)
+		if want, err = invalidPaths(nix, want); err != nil {
+			fmt.Fprintf(log, "warning: %v\n", err)
+			return false
+		}
 	}
 	return len(want) == 0
 }
@@ -150,14 +156,38 @@ func Register(nix nixinstall.Nix, infos []cache.PathInfo) error {
 	return nil
 }
 
-func missingOnDisk(nix nixinstall.Nix, paths []string) []string {
-	var missing []string
+// Store is nix's store as Fetch installs into it: a path is present when
+// the Nix database holds it as valid, whatever is on disk.
+func Store(nix nixinstall.Nix) cache.Store {
+	return cache.Store{Dir: filepath.Join(nix.Dir, "store"), Valid: func(paths []string) (map[string]bool, error) {
+		valid, err := validPaths(nix, paths)
+		if err != nil {
+			return nil, err
+		}
+		set := make(map[string]bool, len(valid))
+		for _, p := range valid {
+			set[p] = true
+		}
+		return set, nil
+	}}
+}
+
+// invalidPaths keeps the paths the Nix database does not hold as valid.
+func invalidPaths(nix nixinstall.Nix, paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	valid, err := Store(nix).Valid(paths)
+	if err != nil {
+		return nil, err
+	}
+	var invalid []string
 	for _, p := range paths {
-		if _, err := os.Lstat(filepath.Join(nix.Dir, "store", filepath.Base(p))); err != nil {
-			missing = append(missing, p)
+		if !valid[p] {
+			invalid = append(invalid, p)
 		}
 	}
-	return missing
+	return invalid, nil
 }
 
 func queryLines(nix nixinstall.Nix, args ...string) ([]string, error) {

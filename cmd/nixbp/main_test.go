@@ -1,0 +1,16 @@
+package main
+
+import (
+	"os"
+	"testing"
+)
+
+// TestMain runs the nixbp command itself when NIXBP_TEST_RUN_MAIN is set,
+// so that tests can run (and kill) it as a real child process.
+func TestMain(m *testing.M) {
+	if os.Getenv("NIXBP_TEST_RUN_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
