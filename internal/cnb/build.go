@@ -18,6 +18,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
 // Settings a user may set, declared in buildpack.toml.
@@ -31,6 +32,8 @@ const (
 	EmptyDirsSetting    = "BP_NIX_PRUNE_EMPTY_DIRS"
 	SizeLimitSetting    = "BP_NIX_SIZE_LIMIT"
 	MaxLayersSetting    = "BP_NIX_MAX_LAYERS"
+	StoreGCSetting      = storegc.EnabledSetting
+	CacheMaxSizeSetting = storegc.MaxSizeSetting
 )
 
 // NewBuild returns the build function.
@@ -114,6 +117,11 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 	if err != nil {
 		return pipeline.Input{}, fmt.Errorf("%s: %w", SizeLimitSetting, err)
 	}
+	maxText, _ := cr.Resolve(CacheMaxSizeSetting)
+	maxSize, err := pipeline.ParseSize(maxText)
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("%s: %w", CacheMaxSizeSetting, err)
+	}
 	cs, err := caches(ctx, cr, strings.Fields(keys), logger)
 	if err != nil {
 		return pipeline.Input{}, err
@@ -135,7 +143,8 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 		Caches:    cs,
 		Prune: pipeline.Prune{Unguarded: !cr.ResolveBool(GuardSetting), PruneEmptyDirs: cr.ResolveBool(EmptyDirsSetting),
 			SizeLimit: limit},
-		Log: logger,
+		StoreGC: storegc.Options{Enabled: cr.ResolveBool(StoreGCSetting), MaxSize: maxSize},
+		Log:     logger,
 	}, nil
 }
 

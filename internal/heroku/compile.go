@@ -90,6 +90,7 @@ func Compile(dirs Dirs, buildpackDir string, logger log.Logger) error {
 		BuildArgs: settings.BuildArgs,
 		Caches:    caches,
 		Prune:     settings.Prune,
+		StoreGC:   settings.StoreGC,
 		Log:       logger,
 	}
 	if _, err := pipeline.Run(in, newSlugTarget(dirs.Build, buildpackDir, logger)); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
 // Config vars this front-end reads besides the BP_NIX_* settings declared
@@ -55,6 +56,8 @@ const (
 	bpPruneGuard   = "BP_NIX_PRUNE_GUARD"
 	bpEmptyDirs    = "BP_NIX_PRUNE_EMPTY_DIRS"
 	bpSizeLimit    = "BP_NIX_SIZE_LIMIT"
+	bpStoreGC      = storegc.EnabledSetting
+	bpCacheMaxSize = storegc.MaxSizeSetting
 )
 
 // Vars lists the config vars compile reads from ENV_DIR besides those
@@ -81,6 +84,8 @@ type Settings struct {
 	Prune pipeline.Prune
 	// Tarball is a local Nix installer tarball overriding the download.
 	Tarball LocalTarball
+	// StoreGC says whether and how CACHE_DIR's store is collected.
+	StoreGC storegc.Options
 }
 
 // S3Cache is the closure cache the old Heroku Nix buildpacks kept in S3:
@@ -139,8 +144,23 @@ func ParseSettings(env Env, bp func(name string) string) (Settings, error) {
 	if s.Prune, err = parsePrune(bp); err != nil {
 		return s, err
 	}
+	if s.StoreGC, err = parseStoreGC(bp); err != nil {
+		return s, err
+	}
 	s.Tarball, err = parseTarball(env)
 	return s, err
+}
+
+func parseStoreGC(bp func(string) string) (storegc.Options, error) {
+	var o storegc.Options
+	var err error
+	if o.Enabled, err = parseBool(bpStoreGC, bp(bpStoreGC), true); err != nil {
+		return o, err
+	}
+	if o.MaxSize, err = pipeline.ParseSize(bp(bpCacheMaxSize)); err != nil {
+		return o, fmt.Errorf("%s: %w", bpCacheMaxSize, err)
+	}
+	return o, nil
 }
 
 // parseCaches gathers the closure cache settings as the CNB front-end

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
 func TestParseBuildFlags(t *testing.T) {
@@ -46,7 +47,8 @@ func TestParseBuildFlags(t *testing.T) {
 }
 
 // defaults are the buildpack.toml defaults of the settings read here.
-var defaults = map[string]string{bpStrategy: "auto", bpVersion: "2.*", bpPruneGuard: "true", bpEmptyDirs: "false"}
+var defaults = map[string]string{bpStrategy: "auto", bpVersion: "2.*", bpPruneGuard: "true", bpEmptyDirs: "false",
+	bpStoreGC: "true", bpCacheMaxSize: "2GiB"}
 
 func settings(env map[string]string) (Settings, error) {
 	return ParseSettings(NewEnv(env), func(name string) string {
@@ -103,6 +105,13 @@ func TestParseSettings(t *testing.T) {
 		{name: "build on push off", env: map[string]string{BuildOnPushVar: "0"}, check: func(s Settings) bool { return s.Caches.BuildOnPush == "0" }},
 		{name: "build on push bad", env: map[string]string{BuildOnPushVar: "sometimes"}, err: `NIX_BUILD_ON_PUSH="sometimes"`},
 		{name: "prune guard bad", env: map[string]string{bpPruneGuard: "maybe"}, err: `BP_NIX_PRUNE_GUARD="maybe": expected true or false`},
+		{name: "store gc default", env: map[string]string{}, check: func(s Settings) bool {
+			return s.StoreGC == storegc.Options{Enabled: true, MaxSize: storegc.DefaultMaxSize}
+		}},
+		{name: "store gc off", env: map[string]string{bpStoreGC: "false"}, check: func(s Settings) bool { return !s.StoreGC.Enabled }},
+		{name: "store gc bad", env: map[string]string{bpStoreGC: "sometimes"}, err: `BP_NIX_GC="sometimes": expected true or false`},
+		{name: "cache max size", env: map[string]string{bpCacheMaxSize: "500MB"}, check: func(s Settings) bool { return s.StoreGC.MaxSize == 500e6 }},
+		{name: "cache max size bad", env: map[string]string{bpCacheMaxSize: "lots"}, err: `BP_NIX_CACHE_MAX_SIZE: invalid size "lots"`},
 		{name: "tarball sha without tarball", env: map[string]string{TarballSHA256Var: strings.Repeat("a", 64)}, err: "NIXBP_NIX_TARBALL_SHA256 is set but NIXBP_NIX_TARBALL is not"},
 		{name: "tarball relative", env: map[string]string{TarballVar: "nix.tar.xz"}, err: "expected an absolute path"},
 		{name: "tarball bad sha", env: map[string]string{TarballVar: "/n.tar.xz", TarballSHA256Var: "abc"}, err: "expected 64 hexadecimal digits"},

@@ -18,6 +18,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
 // Input is what a front-end hands the pipeline.
@@ -38,6 +39,8 @@ type Input struct {
 	Caches closure.Caches
 	// Prune says how the closure is pruned into the target.
 	Prune Prune
+	// StoreGC says whether and how NixDir's store is collected after the build.
+	StoreGC storegc.Options
 	// Log receives the build log.
 	Log log.Logger
 }
@@ -100,6 +103,7 @@ func Run(in Input, target Target) (Result, error) {
 	if err := push(in, nix, output, paths, before, restored); err != nil {
 		return Result{}, err
 	}
+	storegc.Step(in.Log, nix, storegc.Build{Output: output}, in.StoreGC)
 
 	rt, err := readRuntime(nix, app, output)
 	if err != nil {

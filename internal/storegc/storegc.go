@@ -1,0 +1,198 @@
+// Package storegc keeps the Nix store that the buildpack carries between
+// builds (the CNB cache layer, Heroku's CACHE_DIR) bounded: after a build it
+// roots what the next build is likely to need (Nix itself, the output's
+// runtime closure, its build-time closure, the previous output) and lets
+// `nix-store --gc` delete the rest, dropping the least valuable roots first
+// when the store is over its size bound.
+package storegc
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+)
+
+// DefaultMaxSize is the default bound on the store's size: 2 GiB, kpack's
+// default cache volume size, and about what a Heroku build cache can carry
+// (its tarball is compressed; NAR sizes are not).
+const DefaultMaxSize int64 = 2 << 30
+
+// Options say whether and how the store is collected.
+type Options struct {
+	// Enabled runs the collection; off keeps every path (a shared,
+	// hand-managed store).
+	Enabled bool
+	// MaxSize bounds the store's size in bytes (NAR sizes); 0 is no bound.
+	MaxSize int64
+}
+
+// Build is what the build that just finished made.
+type Build struct {
+	// Output is the build output (its runtime closure is always kept).
+	Output string
+	// Derivation is the output's .drv; empty looks up the output's deriver
+	// in the database. When neither is in the store (an output restored
+	// from a cache without evaluating), the previous build-time roots stay.
+	Derivation string
+}
+
+// Report says what a collection kept and freed.
+type Report struct {
+	// Kept splits the store's size after collection between the roots.
+	Kept Usage
+	// Before and After are the store's size (NAR bytes) and path count.
+	Before, After           int64
+	PathsBefore, PathsAfter int
+	// Dropped names the roots dropped to stay under MaxSize, with their sizes.
+	Dropped []RootSize
+	// OverBound says that Nix and the output alone exceed MaxSize.
+	OverBound bool
+	// MaxSize is the bound that applied.
+	MaxSize int64
+}
+
+// Collect roots what the next build needs, drops roots to fit MaxSize, and
+// runs `nix-store --gc` through the build's /nix view. A build killed
+// meanwhile leaves a usable store: the roots are replaced atomically and
+// Nix's collector invalidates each path before deleting it.
+func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
+	r := rootsIn(nix.Dir)
+	store, err := ReadStore(nix)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Before: store.Size(), PathsBefore: len(store.Infos), MaxSize: o.MaxSize}
+	if _, err := r.dropInvalid(store); err != nil {
+		return rep, err
+	}
+	if _, ok := store.Infos[b.Output]; !ok {
+		return rep, fmt.Errorf("the build output %s is not a valid store path", b.Output)
+	}
+	build, err := buildClosure(nix, store, b)
+	if err != nil {
+		return rep, err
+	}
+	if build == nil {
+		build = r.set(RootBuild)
+	}
+	previous := r.link(RootOutput)
+	if previous == b.Output || previous == "" {
+		previous = r.link(RootPrevious)
+	}
+	if previous == b.Output {
+		previous = ""
+	}
+	var plan []Root
+	for _, root := range []Root{{RootNix, []string{nix.StorePath}}, {RootOutput, []string{b.Output}},
+		{RootBuild, build}, {RootPrevious, nonEmpty(previous)}} {
+		if len(root.Paths) > 0 {
+			plan = append(plan, root)
+		}
+	}
+	plan, rep.Dropped, rep.OverBound = fit(store, plan, o.MaxSize)
+
+	// Previous first, so the old output stays rooted while output moves on.
+	if err := r.setLink(RootPrevious, pathsOf(plan, RootPrevious)); err != nil {
+		return rep, err
+	}
+	if err := r.setLink(RootOutput, b.Output); err != nil {
+		return rep, err
+	}
+	if err := r.setLink(RootNix, nix.StorePath); err != nil {
+		return rep, err
+	}
+	if err := r.setSet(RootBuild, rootPaths(plan, RootBuild)); err != nil {
+		return rep, err
+	}
+	if err := gc(nix); err != nil {
+		return rep, err
+	}
+	after, err := ReadStore(nix)
+	if err != nil {
+		return rep, err
+	}
+	rep.After, rep.PathsAfter = after.Size(), len(after.Infos)
+	rep.Kept = after.Measure(r.all())
+	return rep, nil
+}
+
+// buildClosure is the derivation's closure with the outputs of every
+// derivation in it (`nix-store -qR --include-outputs`), or nil when the
+// output's derivation is not in the store.
+func buildClosure(nix nixinstall.Nix, store Store, b Build) ([]string, error) {
+	drv := b.Derivation
+	if drv == "" {
+		drv = store.Infos[b.Output].Deriver
+	}
+	if _, ok := store.Infos[drv]; !ok || drv == "" {
+		return nil, nil
+	}
+	cmd := nix.Command("nix-store", "--query", "--requisites", "--include-outputs", drv)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("unable to query the build-time closure of %s\n%s%w", drv, stderr.String(), err)
+	}
+	return nixinstall.ReadLines(out), nil
+}
+
+// fit drops the least valuable droppable roots (previous, then build)
+// until what the plan keeps is at most max. Nix and the output are never
+// dropped; over says they alone exceed max.
+func fit(store Store, plan []Root, max int64) (kept []Root, dropped []RootSize, over bool) {
+	kept = plan
+	for max > 0 {
+		u := store.Measure(kept)
+		if u.Live <= max {
+			return kept, dropped, false
+		}
+		last := len(kept) - 1
+		if kept[last].Name == RootOutput || kept[last].Name == RootNix {
+			return kept, dropped, true
+		}
+		dropped = append(dropped, u.Roots[last])
+		kept = kept[:last]
+	}
+	return kept, dropped, false
+}
+
+// gc runs Nix's collector with keep-outputs and keep-derivations off, so
+// that what stays is exactly what the roots hold, whatever nix.conf says.
+func gc(nix nixinstall.Nix) error {
+	cmd := nix.Command("nix-store", "--gc", "--option", "keep-outputs", "false", "--option", "keep-derivations", "false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if len(lines) > 20 {
+			lines = lines[len(lines)-20:]
+		}
+		return fmt.Errorf("nix-store --gc failed\n%s\n%w", strings.Join(lines, "\n"), err)
+	}
+	return nil
+}
+
+func nonEmpty(p string) []string {
+	if p == "" {
+		return nil
+	}
+	return []string{p}
+}
+
+func rootPaths(plan []Root, name string) []string {
+	for _, r := range plan {
+		if r.Name == name {
+			return r.Paths
+		}
+	}
+	return nil
+}
+
+func pathsOf(plan []Root, name string) string {
+	if p := rootPaths(plan, name); len(p) == 1 {
+		return p[0]
+	}
+	return ""
+}
