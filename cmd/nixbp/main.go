@@ -2,6 +2,7 @@
 //
 //	nixbp prune   prune a store tree with .slugexclude rules, as rsync would
 //	nixbp cache   push, pull, list and verify a closure cache
+//	nixbp store   sizes by GC root of a build cache's Nix store
 package main
 
 import (
@@ -22,6 +23,7 @@ type command struct {
 var commands = map[string]command{
 	"prune": {runPrune, "copy a store tree applying .slugexclude rules exactly as rsync -a --exclude-from does"},
 	"cache": {runCache, "push, pull, ls, verify: a closure cache (s3://, http(s)://, file://)"},
+	"store": {runStore, "du: sizes by GC root of a build cache's Nix store (--nix-dir DIR)"},
 }
 
 func main() {
@@ -48,7 +50,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: nixbp <command> [arguments]\n\ncommands:")
-	for _, name := range []string{"prune", "cache"} {
+	for _, name := range []string{"prune", "cache", "store"} {
 		fmt.Fprintf(w, "  %-6s %s\n", name, commands[name].help)
 	}
 	fmt.Fprintln(w, "  version print the version")

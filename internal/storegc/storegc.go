@@ -114,6 +114,7 @@ func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
 		return rep, err
 	}
 	rep.After, rep.PathsAfter = after.Size(), len(after.Infos)
+	dropBuildLogs(nix.Dir, after)
 	rep.Kept = after.Measure(r.all())
 	return rep, nil
 }

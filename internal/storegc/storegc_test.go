@@ -130,6 +130,9 @@ func TestCollectKeepsWhatTheNextBuildNeeds(t *testing.T) {
 	if valid(t, nix, out1) || valid(t, nix, drv1) {
 		t.Errorf("third collection kept the output of two builds ago %s or its derivation %s", out1, drv1)
 	}
+	if buildLog(nix, drv1) || !buildLog(nix, deriver(t, nix, out3)) {
+		t.Errorf("after the third collection: build log of %s kept %v, of the current build kept %v", drv1, buildLog(nix, drv1), buildLog(nix, deriver(t, nix, out3)))
+	}
 	if !valid(t, nix, out2) || !valid(t, nix, dep[0]) {
 		t.Errorf("third collection removed the previous output %s or the build input %s", out2, dep[0])
 	}
@@ -227,4 +230,11 @@ func TestRootsSurviveAMove(t *testing.T) {
 	if again, built := build(t, nix2, app, "1"); again != out1 || len(built) != 0 {
 		t.Errorf("rebuild after the move gave %s, built %v", again, built)
 	}
+}
+
+// buildLog says whether Nix's build log of drv is in the store's var/log.
+func buildLog(nix nixinstall.Nix, drv string) bool {
+	base := filepath.Base(drv)
+	_, err := os.Stat(filepath.Join(nix.Dir, "var", "log", "nix", "drvs", base[:2], base[2:]+".bz2"))
+	return err == nil
 }

@@ -120,6 +120,9 @@ func (u Usage) Table() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-24s %8s %12s\n", "ROOT", "PATHS", "SIZE")
 	for _, r := range u.Roots {
+		if r.Name == RootRunning && r.Paths == 0 {
+			continue
+		}
 		fmt.Fprintf(&b, "%-24s %8d %12s\n", r.Name, r.Paths, HumanBytes(r.Bytes))
 	}
 	fmt.Fprintf(&b, "%-24s %8d %12s\n", "(unrooted: garbage)", u.GarbagePaths, HumanBytes(u.Garbage))
