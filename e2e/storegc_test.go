@@ -66,6 +66,30 @@ func TestBoundedBuildCache(t *testing.T) {
 		})
 		serveSlug(t, last, "web", nil, "Hello from growing-web\n")
 	})
+	// With collection off the same builds grow the store: what the test
+	// above would see without it.
+	t.Run("HerokuOff", func(t *testing.T) {
+		bp, err := e2e.HerokuBuildpack(filepath.Dir(en.buildpack), filepath.Join(openTempDir(t), "heroku-buildpack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hen := herokuEnv{buildpack: bp, tarball: en.tarball, busybox: en.busybox}
+		cache := filepath.Join(openTempDir(t), "cache")
+		var disk []int64
+		for i := 1; i <= 3; i++ {
+			a := newApp(t, hen, "growing-web", cache, map[string]string{"BP_NIX_GC": "false"}, uid, gid)
+			writeRelease(t, a.Build, fmt.Sprintf("%03d", i))
+			out, err := a.Compile(nil)
+			if err != nil || !strings.Contains(out, "Keeping every store path (BP_NIX_GC=false)") || strings.Contains(out, "Store kept") {
+				t.Fatalf("compile with BP_NIX_GC=false: %v\n%s", err, out)
+			}
+			disk = append(disk, diskBytes(t, filepath.Join(cache, "nix")))
+			t.Logf("build %d with BP_NIX_GC=false: %s on disk", i, mib(disk[i-1]))
+			if i > 1 && disk[i-1] < disk[i-2]+1<<20 {
+				t.Errorf("build %d with collection off: %d bytes on disk, build %d: %d; want 1 MiB more (the new release)", i, disk[i-1], i-1, disk[i-2])
+			}
+		}
+	})
 }
 
 // checkBounded runs build for releases 1..builds and then release builds
