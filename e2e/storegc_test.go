@@ -107,6 +107,9 @@ func checkBounded(t *testing.T, nixDir string, build func(release string) string
 		sizes = append(sizes, s)
 		t.Logf("build %2d (release %s): %d Nix builds; store %d paths, %s NAR, %s on disk", i, release, len(built),
 			s.paths, mib(s.nar), mib(s.disk))
+		if i == builds {
+			logLines(t, "collection after build 10", out, "Collecting garbage", "Store kept")
+		}
 		switch {
 		case i == 1 && len(built) != 2:
 			t.Errorf("first build built %v, want the toolchain and the app", built)
