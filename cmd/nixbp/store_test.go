@@ -16,11 +16,6 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
-func TestMain(m *testing.M) {
-	nixmount.MaybeRunChild()
-	os.Exit(m.Run())
-}
-
 // TestStoreDu installs Nix from the tarball fixture into a build-cache
 // directory, builds and collects as a build does, adds one garbage path,
 // and reads `nixbp store du`.
