@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the pinned third-party tools the tests and the demo use (the CNB
-# lifecycle, versitygw, pack) from the Go module proxy into .tools/, once.
-# Usage: scripts/tools.sh lifecycle|versitygw|pack|all
+# lifecycle, versitygw, pack, the distribution OCI registry) from the Go
+# module proxy into .tools/, once.
+# Usage: scripts/tools.sh lifecycle|versitygw|pack|registry|all
 # Prints nothing but errors; the binaries land in .tools/bin.
 set -euo pipefail
 
@@ -12,6 +13,7 @@ mkdir -p "$tools/bin" "$tools/src"
 LIFECYCLE_VERSION=0.21.14
 VERSITYGW_VERSION=1.8.0
 PACK_VERSION=0.40.9
+REGISTRY_VERSION=3.0.0
 
 # module_source MOD VERSION DEST: copies the module's source out of the
 # module cache into DEST (writable), because `go install MOD@VER` is refused
@@ -62,11 +64,25 @@ build_pack() {
   rm -rf "$src"
 }
 
+# build_registry builds the CNCF distribution registry (the OCI registry
+# behind Docker Hub and Harbor) for the daemonless export tests.
+build_registry() {
+  local out="$tools/bin/registry-$REGISTRY_VERSION"
+  [ -x "$out" ] && return 0
+  local src="$tools/src/registry-$REGISTRY_VERSION"
+  module_source github.com/distribution/distribution/v3 "v$REGISTRY_VERSION" "$src"
+  (cd "$src" && rm -rf vendor && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-s -w -X github.com/distribution/distribution/v3/version.version=v$REGISTRY_VERSION" -o "$out.tmp" ./cmd/registry)
+  mv "$out.tmp" "$out"
+  ln -sf "registry-$REGISTRY_VERSION" "$tools/bin/registry"
+  rm -rf "$src"
+}
+
 [ -f "$tools/go.mod" ] || (cd "$tools" && go mod init nixbp-tools >/dev/null 2>&1)
 case "${1:-all}" in
   lifecycle) build_lifecycle ;;
   versitygw) build_versitygw ;;
   pack) build_pack ;;
-  all) build_lifecycle; build_versitygw; build_pack ;;
-  *) echo "usage: scripts/tools.sh lifecycle|versitygw|pack|all" >&2; exit 2 ;;
+  registry) build_registry ;;
+  all) build_lifecycle; build_versitygw; build_pack; build_registry ;;
+  *) echo "usage: scripts/tools.sh lifecycle|versitygw|pack|registry|all" >&2; exit 2 ;;
 esac

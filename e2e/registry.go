@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Registry is a real OCI registry (CNCF distribution) on loopback, its
+// storage on the filesystem driver in a directory of the test's, its access
+// log in a file, so that what it received can be counted from its side.
+type Registry struct {
+	// Host is 127.0.0.1:PORT, the registry part of image references.
+	Host string
+	// Storage is the filesystem driver's root directory.
+	Storage string
+	// Log is the registry's output, access log included.
+	Log string
+	cmd *exec.Cmd
+}
+
+// registryConfig is distribution's configuration: filesystem storage, the
+// access log on, no auth (as a registry inside a cluster or CI runner).
+const registryConfig = `version: 0.1
+log:
+  level: info
+  formatter: text
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+`
+
+// StartRegistry writes a configuration under dir and starts the registry
+// binary on a free loopback port, waiting until /v2/ answers.
+func StartRegistry(bin, dir string) (*Registry, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{Host: "127.0.0.1:" + strconv.Itoa(port), Storage: filepath.Join(dir, "storage"),
+		Log: filepath.Join(dir, "registry.log")}
+	conf := filepath.Join(dir, "config.yml")
+	if err := write(conf, fmt.Sprintf(registryConfig, r.Storage, r.Host)); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(r.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	r.cmd = exec.Command(bin, "serve", conf)
+	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
+	if err := r.cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + r.Host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			r.Stop()
+			log, _ := os.ReadFile(r.Log)
+			return nil, fmt.Errorf("registry did not answer /v2/ on %s within 15 s\n%s", r.Host, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop kills the registry.
+func (r *Registry) Stop() {
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+}
+
+// Blobs lists the blobs in the registry's storage: digest -> size. It reads
+// docker/registry/v2/blobs/sha256/<xx>/<hex>/data, where the filesystem
+// driver keeps every blob once whatever the repositories referencing it.
+func (r *Registry) Blobs() (map[string]int64, error) {
+	root := filepath.Join(r.Storage, "docker", "registry", "v2", "blobs", "sha256")
+	datas, err := filepath.Glob(filepath.Join(root, "*", "*", "data"))
+	if err != nil {
+		return nil, err
+	}
+	blobs := make(map[string]int64, len(datas))
+	for _, d := range datas {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return nil, err
+		}
+		blobs["sha256:"+filepath.Base(filepath.Dir(d))] = fi.Size()
+	}
+	return blobs, nil
+}
+
+// Traffic is what the registry's access log shows from a line on.
+type Traffic struct {
+	// Uploaded are the blobs whose upload the registry completed (PUT
+	// .../blobs/uploads/...?digest=D answered 201), even when the registry
+	// already stored the blob: the client sent its bytes again.
+	Uploaded []string
+	// Mounted are blobs linked from another repository without a transfer.
+	Mounted int
+	// Downloaded are blob GETs answered 200, and their bytes.
+	Downloaded      int
+	DownloadedBytes int64
+	// Manifests are manifests pushed.
+	Manifests int
+	// Lines is where the log ended, for the next call.
+	Lines int
+}
+
+// accessLine is one line of the combined access log distribution writes:
+// 127.0.0.1 - - [date] "METHOD URI HTTP/1.1" STATUS SIZE "referer" "agent".
+var accessLine = regexp.MustCompile(`"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[0-9.]+" (\d+) (\d+|-)`)
+
+var uploadDigest = regexp.MustCompile(`[?&]digest=(sha256(?::|%3A)[0-9a-f]{64})`)
+
+// Traffic reads the access log from line from.
+func (r *Registry) Traffic(from int) (Traffic, error) {
+	f, err := os.Open(r.Log)
+	if err != nil {
+		return Traffic{}, err
+	}
+	defer f.Close()
+	var t Traffic
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		t.Lines++
+		if t.Lines <= from {
+			continue
+		}
+		m := accessLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		method, uri, status := m[1], m[2], m[3]
+		size, _ := strconv.ParseInt(m[4], 10, 64)
+		switch {
+		case method == "PUT" && status == "201" && strings.Contains(uri, "/blobs/uploads/"):
+			if d := uploadDigest.FindStringSubmatch(uri); d != nil {
+				t.Uploaded = append(t.Uploaded, strings.Replace(d[1], "%3A", ":", 1))
+			}
+		case method == "POST" && status == "201" && strings.Contains(uri, "mount="):
+			t.Mounted++
+		case method == "GET" && status == "200" && strings.Contains(uri, "/blobs/sha256:"):
+			t.Downloaded++
+			t.DownloadedBytes += size
+		case method == "PUT" && status == "201" && strings.Contains(uri, "/manifests/"):
+			t.Manifests++
+		}
+	}
+	return t, sc.Err()
+}

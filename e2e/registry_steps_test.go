@@ -1,0 +1,250 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+)
+
+// registryEnv is a registry on loopback with a busybox run image in it,
+// and a read-write binary cache (file://) shared by every build.
+type registryEnv struct {
+	env
+	reg      *e2e.Registry
+	runImage string
+	cacheDir string
+}
+
+func startRegistryEnv(t *testing.T) *registryEnv {
+	t.Helper()
+	en := registrySetup(t)
+	bin := testenv.Require(t, "registry")
+	testenv.Require(t, "bwrap")
+	reg, err := e2e.StartRegistry(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	r := &registryEnv{env: en, reg: reg, runImage: reg.Host + "/run:busybox", cacheDir: filepath.Join(openTempDir(t), "nixcache")}
+	if _, err := e2e.PushRunImage(r.runImage, en.busybox); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(r.cacheDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(r.cacheDir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// registrySetup is setup, except that NIXBP_E2E_BUILDPACK names a
+// buildpack directory already made by scripts/package.sh, to skip packaging
+// in a development loop (packaging takes minutes on a loaded machine).
+func registrySetup(t *testing.T) env {
+	t.Helper()
+	bp := os.Getenv("NIXBP_E2E_BUILDPACK")
+	if bp == "" {
+		return setup(t)
+	}
+	tarball, err := e2e.Readable(testenv.NixTarball(t), openTempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env{lifecycle: filepath.Join(testenv.ToolsDir(), "lifecycle-0.21.14"), buildpack: bp, tarball: tarball, busybox: "/bin/busybox"}
+}
+
+// step is one build and what the registry received during it.
+type step struct {
+	label, image string
+	log          string
+	elapsed      time.Duration
+	traffic      e2e.Traffic
+	// stored are blobs new in the registry's storage; sizes are every
+	// stored blob's size.
+	stored map[string]bool
+	sizes  map[string]int64
+	// names are the app image's and the cache image's layers.
+	names  map[string]e2e.Layer
+	pulled *e2e.Pulled
+}
+
+// build runs the creator for app (source src) in a fresh workspace, as a
+// new pod would, exporting to <registry>/<app>:latest with the cache image
+// <registry>/<app>-cache:latest and the previous image its own tag.
+func (r *registryEnv) build(t *testing.T, label, app, src string, extra ...map[string]string) *step {
+	t.Helper()
+	env := map[string]string{"BP_NIX_CACHE": "file://" + r.cacheDir}
+	for _, e := range extra {
+		for k, v := range e {
+			env[k] = v
+		}
+	}
+	w, err := e2e.NewWorkspace(openTempDir(t), r.lifecycle, e2e.Options{AppSource: src, Buildpack: r.buildpack,
+		NixTarball: r.tarball, Busybox: r.busybox, Env: env, UID: uid, GID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &step{label: label, image: r.reg.Host + "/" + app + ":latest"}
+	before, err := r.reg.Blobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, err := r.reg.Traffic(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.log, err = w.Create(e2e.Export{Image: s.image, RunImage: r.runImage, CacheImage: r.reg.Host + "/" + app + "-cache:latest",
+		PreviousImage: s.image, InsecureRegistry: r.reg.Host})
+	s.elapsed = time.Since(start)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", label, err, s.log)
+	}
+	if s.traffic, err = r.reg.Traffic(from.Lines); err != nil {
+		t.Fatal(err)
+	}
+	if s.sizes, err = r.reg.Blobs(); err != nil {
+		t.Fatal(err)
+	}
+	s.stored = map[string]bool{}
+	for d := range s.sizes {
+		if _, ok := before[d]; !ok {
+			s.stored[d] = true
+		}
+	}
+	s.names = map[string]e2e.Layer{}
+	for _, ref := range []string{s.image, r.reg.Host + "/" + app + "-cache:latest"} {
+		p, err := e2e.Pull(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers, err := p.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d, l := range layers {
+			s.names[d] = l
+		}
+		if ref == s.image {
+			s.pulled = p
+		}
+	}
+	_ = os.RemoveAll(w.Root)
+	return s
+}
+
+// isStore says whether a layer holds store paths: a store-* launch layer,
+// or the nix cache layer (Nix and the build's store).
+func isStore(name string) bool {
+	return strings.Contains(name, ":store-") || strings.HasSuffix(name, ":nix")
+}
+
+// storeLayer is the image's store layer holding the store path whose name
+// ends in suffix.
+func (s *step) storeLayer(suffix string) string {
+	for d, l := range s.names {
+		if paths, _ := l.Metadata["paths"].(string); strings.Contains(l.Name, ":store-") && strings.HasSuffix(paths, suffix) {
+			return d
+		}
+	}
+	return ""
+}
+
+func (s *step) uploadedBytes() int64 {
+	var n int64
+	for _, d := range s.traffic.Uploaded {
+		n += s.sizes[d]
+	}
+	return n
+}
+
+func (s *step) uploadedStore() []string {
+	var out []string
+	for _, d := range s.traffic.Uploaded {
+		if isStore(s.names[d].Name) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (s *step) storeBytesStored() int64 {
+	var n int64
+	for d := range s.stored {
+		if isStore(s.names[d].Name) {
+			n += s.sizes[d]
+		}
+	}
+	return n
+}
+
+// serve pulls the step's image, extracts it and runs its default process
+// (web) over the extracted root filesystem; it must answer want.
+func (r *registryEnv) serve(t *testing.T, s *step, want string) {
+	t.Helper()
+	root := t.TempDir()
+	if err := s.pulled.Extract(root); err != nil {
+		t.Fatal(err)
+	}
+	port, err := e2e.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	cmd, err := e2e.RunImage(root, s.pulled, map[string]string{"PORT": itoa(port), "BIND_ADDRESS": "127.0.0.1"}, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := e2e.Get("http://127.0.0.1:"+itoa(port)+"/", 10*time.Second)
+	_, _ = e2e.Stop(cmd)
+	if err != nil || status != 200 || body != want {
+		t.Fatalf("%s: GET / on the pulled image = %d %q, %v; want 200 %q\nprocess log:\n%s", s.label, status, body, err, want, log.String())
+	}
+	t.Logf("%s: the pulled image answered %q", s.label, body)
+	_ = os.RemoveAll(root)
+}
+
+// table is the README's table of what each build sent the registry.
+func table(steps []*step) string {
+	var b strings.Builder
+	b.WriteString("| build | blobs uploaded | bytes uploaded | of which store layers | new blobs stored | store bytes stored | blobs mounted | bytes pulled | time |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range steps {
+		var storeUp int64
+		for _, d := range s.uploadedStore() {
+			storeUp += s.sizes[d]
+		}
+		var storedBytes int64
+		for d := range s.stored {
+			storedBytes += s.sizes[d]
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %d (%s) | %d (%s) | %s | %d | %s | %s |\n", s.label, len(s.traffic.Uploaded),
+			mb(s.uploadedBytes()), len(s.uploadedStore()), mb(storeUp), len(s.stored), mb(storedBytes), mb(s.storeBytesStored()),
+			s.traffic.Mounted, mb(s.traffic.DownloadedBytes), s.elapsed.Round(100*time.Millisecond))
+	}
+	return b.String() + "\nlayers of the last build: " + strings.Join(layerList(steps[len(steps)-1]), ", ")
+}
+
+func layerList(s *step) []string {
+	var out []string
+	for d, l := range s.names {
+		out = append(out, fmt.Sprintf("%s %s", l.Name, mb(s.sizes[d])))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func mb(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+}

@@ -1,0 +1,100 @@
+package e2e_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+)
+
+// TestRegistryDaemonless builds images as kpack and Tekton's buildpacks task
+// do: the lifecycle's creator in a fresh "pod" (new workspace, empty layers
+// directory) per build, no Docker daemon, the run image pulled from and the
+// app and cache images pushed to a real registry on loopback. What each
+// build sent is counted at the registry, from its access log and storage:
+//
+//	(a) a cold build of hello-web;
+//	(b) hello-web after a one-line change: its own store layer and the small layers;
+//	(c) adr-attrs, which shares busybox and the launcher: no shared store blob stored again;
+//	(d) hello-web unchanged on a fresh pod: launch layers reused from the previous
+//	    image without their contents, no Nix installed, no NAR, no store bytes.
+func TestRegistryDaemonless(t *testing.T) {
+	r := startRegistryEnv(t)
+	hello := filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web")
+	changed := openTempDir(t)
+	if err := os.CopyFS(changed, os.DirFS(hello)); err != nil {
+		t.Fatal(err)
+	}
+	nixFile := filepath.Join(changed, "hop3.nix")
+	src, err := os.ReadFile(nixFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "Hello from hello-web, built by Nix", "Hello again from hello-web, built by Nix", 1)
+	if edited == string(src) {
+		t.Fatal("the one-line change did not apply to hello-web/hop3.nix")
+	}
+	if err := os.WriteFile(nixFile, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	a := r.build(t, "(a) hello-web, cold", "hello-web", hello)
+	r.serve(t, a, "Hello from hello-web, built by Nix\n")
+	b := r.build(t, "(b) hello-web, one-line change", "hello-web", changed)
+	r.serve(t, b, "Hello again from hello-web, built by Nix\n")
+	c := r.build(t, "(c) adr-attrs, shares busybox", "adr-attrs", filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "adr-attrs"))
+	r.serve(t, c, "Hello from adr-attrs\n")
+	d := r.build(t, "(d) hello-web unchanged, fresh pod", "hello-web", changed)
+	r.serve(t, d, "Hello again from hello-web, built by Nix\n")
+
+	steps := []*step{a, b, c, d}
+	t.Logf("what the registry received, per build (fresh pod each, cache image and previous image in the registry):\n%s", table(steps))
+
+	// (b): the app's own store layer changed; every other store layer is
+	// the previous image's.
+	own := b.storeLayer("-hello-web")
+	if own == "" {
+		t.Fatalf("(b) image has no store layer for hello-web: %v", layerList(b))
+	}
+	if limit := b.sizes[own] + 1<<20; b.uploadedBytes() > limit {
+		t.Errorf("(b) uploaded %d bytes; want at most the app's store layer (%d) + 1 MiB", b.uploadedBytes(), b.sizes[own])
+	}
+	for _, blob := range b.uploadedStore() {
+		if blob != own {
+			t.Errorf("(b) uploaded store layer %s, which did not change", b.names[blob])
+		}
+	}
+	// (c): the store layers adr-attrs shares with hello-web (busybox) are
+	// not stored again.
+	shared := 0
+	for blob, l := range c.names {
+		if !strings.Contains(l.Name, ":store-") {
+			continue
+		}
+		_, inA := a.names[blob]
+		_, inB := b.names[blob]
+		if inA || inB {
+			shared++
+			if c.stored[blob] {
+				t.Errorf("(c) stored the shared store layer %s again", l.Name)
+			}
+		}
+	}
+	if shared == 0 {
+		t.Errorf("(c) shares no store layer with hello-web, so the test proves nothing: %v", layerList(c))
+	}
+	// (d): nothing of the store moved, Nix was neither installed nor run.
+	if n := len(d.uploadedStore()); n > 0 || d.storeBytesStored() > 0 {
+		t.Errorf("(d) uploaded %d store layers, stored %d store bytes; want none", n, d.storeBytesStored())
+	}
+	for _, not := range []string{"Installed Nix", "Reusing Nix", "Fetching Nix", "nix-build", "Restored "} {
+		if strings.Contains(d.log, not) {
+			t.Errorf("(d) build log has %q; an unchanged rebuild must not touch Nix:\n%s", not, d.log)
+		}
+	}
+	if !strings.Contains(d.log, "Reusing layer 'nix-buildpack/nix:store-") {
+		t.Errorf("(d) creator log shows no reused launch layer:\n%s", d.log)
+	}
+}
