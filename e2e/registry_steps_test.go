@@ -158,6 +158,16 @@ func (s *step) storeLayer(suffix string) string {
 	return ""
 }
 
+// layerNamed is the image's layer blob with the lifecycle's name.
+func (s *step) layerNamed(name string) string {
+	for d, l := range s.names {
+		if l.Name == name {
+			return d
+		}
+	}
+	return ""
+}
+
 func (s *step) uploadedBytes() int64 {
 	var n int64
 	for _, d := range s.traffic.Uploaded {

@@ -13,9 +13,11 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
@@ -62,7 +64,11 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 			return result, fmt.Errorf("unable to create the nix layer\n%w", err)
 		}
 		in.NixDir = filepath.Join(nixLayer.Path, "nix")
-		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: true}
+		// With a writable binary cache, the store reaches the next build
+		// through it (and unchanged source through the view layer's
+		// metadata): a cache layer would send Nix and the whole store to
+		// a cache image on every change.
+		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: in.Caches.Write == nil}
 		nixLayer.Metadata = map[string]interface{}{"nix-version": in.Nix.Version, "nix-checksum": in.Nix.Checksum}
 
 		maxText, _ := cr.Resolve(MaxLayersSetting)
@@ -71,7 +77,21 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 			return result, fmt.Errorf("%s: expected a whole number of layers, 1 or more, got %q", MaxLayersSetting, maxText)
 		}
 		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
-			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: maxLayers}
+			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: maxLayers, settings: settingsDigest(in, maxLayers)}
+		if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
+			if target.source, err = closure.SourceDigest(ctx.ApplicationPath); err != nil {
+				return result, err
+			}
+		}
+		reused, procs, err := target.reusePrevious(in.Caches)
+		if err != nil {
+			return result, err
+		}
+		if reused {
+			result.Layers = target.contributed
+			result.Processes = cnbProcesses(procs)
+			return result, nil
+		}
 
 		res, err := pipeline.Run(in, target)
 		if err != nil {
@@ -81,13 +101,18 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 			return result, err
 		}
 		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
-		for _, p := range res.Processes {
-			result.Processes = append(result.Processes, libcnb.Process{
-				Type: p.Type, Command: []string{p.Launcher}, Arguments: p.Args(), Default: p.Default,
-			})
-		}
+		result.Processes = cnbProcesses(res.Processes)
 		return result, nil
 	}
+}
+
+// cnbProcesses are the processes for launch.toml.
+func cnbProcesses(ps []process.Process) []libcnb.Process {
+	out := make([]libcnb.Process, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, libcnb.Process{Type: p.Type, Command: []string{p.Launcher}, Arguments: p.Args(), Default: p.Default})
+	}
+	return out
 }
 
 // input reads settings and resolves the Nix dependency.
@@ -158,6 +183,10 @@ type launchTarget struct {
 	buildpackDir     string
 	buildpackVersion string
 	maxLayers        int
+	// source is the app source's digest when a cache can hold its pointer,
+	// and settings the digest of the settings that shape the layers
+	// (reusePrevious).
+	source, settings string
 	// contributed are the launch layers, for the build result.
 	contributed []libcnb.Layer
 }

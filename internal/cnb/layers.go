@@ -3,6 +3,7 @@ package cnb
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,8 +124,20 @@ func (t *launchTarget) viewLayer(res pipeline.Result, plan []layering.Layer) err
 		fmt.Fprintf(h, "env %s=%s\n", k, res.Runtime.Env[k])
 	}
 	fmt.Fprintf(h, "path %s\n", strings.Join(res.Runtime.Path, ":"))
+	rt, err := json.Marshal(res.Runtime)
+	if err != nil {
+		return fmt.Errorf("unable to encode the runtime for the view layer's metadata\n%w", err)
+	}
+	names := make([]string, 0, len(plan))
+	for _, l := range plan {
+		names = append(names, l.Name)
+	}
+	// Enough to reuse every launch layer on a fresh pod without the store
+	// (reusePrevious).
 	want := map[string]string{"output": res.Output, "slugexclude": res.ExcludeDigest,
-		"layers": hex.EncodeToString(h.Sum(nil)), "launcher": t.buildpackVersion}
+		"layers": hex.EncodeToString(h.Sum(nil)), "launcher": t.buildpackVersion,
+		metaSource: t.source, metaSettings: t.settings, metaRuntime: string(rt),
+		metaClosure: strings.Join(res.Closure, " "), metaStoreLayers: strings.Join(names, " ")}
 	if !sameMetadata(layer.Metadata, want) {
 		if err := slug.RemoveTree(layer.Path); err != nil {
 			return err
@@ -155,18 +168,16 @@ func (t *launchTarget) launcherLayer() error {
 	if err != nil {
 		return fmt.Errorf("unable to create the launcher layer\n%w", err)
 	}
-	src := launcherBinary(t.buildpackDir)
-	data, err := os.ReadFile(src)
+	sum, err := launcherDigest(t.buildpackDir)
 	if err != nil {
-		return fmt.Errorf("unable to read %s\n%w", src, err)
+		return err
 	}
-	sum := sha256.Sum256(data)
-	want := map[string]string{"sha256": hex.EncodeToString(sum[:])}
+	want := map[string]string{"sha256": sum}
 	if !sameMetadata(layer.Metadata, want) {
 		if err := slug.RemoveTree(layer.Path); err != nil {
 			return err
 		}
-		if err := copyFile(src, filepath.Join(layer.Path, "bin", "nixbp-launch")); err != nil {
+		if err := copyFile(launcherBinary(t.buildpackDir), filepath.Join(layer.Path, "bin", "nixbp-launch")); err != nil {
 			return err
 		}
 	}
@@ -174,6 +185,17 @@ func (t *launchTarget) launcherLayer() error {
 	layer.LayerTypes = libcnb.LayerTypes{Launch: true}
 	t.contributed = append(t.contributed, layer)
 	return nil
+}
+
+// launcherDigest is the sha256 of the buildpack's nixbp-launch.
+func launcherDigest(buildpackDir string) (string, error) {
+	src := launcherBinary(buildpackDir)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return "", fmt.Errorf("unable to read %s\n%w", src, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // sameMetadata reports whether a layer's metadata (as read back from its
