@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -169,4 +172,35 @@ func (r *Registry) Traffic(from int) (Traffic, error) {
 		}
 	}
 	return t, sc.Err()
+}
+
+// BlobsContaining lists the stored blobs (gzip layers decompressed) in
+// which needle occurs: every manifest, configuration and layer of every
+// image the registry holds, app and cache images alike.
+func (r *Registry) BlobsContaining(needle string) ([]string, error) {
+	blobs, err := r.Blobs()
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for d := range blobs {
+		p := filepath.Join(r.Storage, "docker", "registry", "v2", "blobs", "sha256", d[7:9], d[7:], "data")
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if len(data) > 2 && data[0] == 0x1f && data[1] == 0x8b {
+			zr, err := gzip.NewReader(bytes.NewReader(data))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", d, err)
+			}
+			if data, err = io.ReadAll(zr); err != nil {
+				return nil, fmt.Errorf("%s: %w", d, err)
+			}
+		}
+		if bytes.Contains(data, []byte(needle)) {
+			found = append(found, d)
+		}
+	}
+	return found, nil
 }

@@ -20,6 +20,10 @@ type registryEnv struct {
 	reg      *e2e.Registry
 	runImage string
 	cacheDir string
+	// env and bindings are the platform's for every build: BP_NIX_CACHE is
+	// the file:// cache unless env sets it.
+	platformEnv map[string]string
+	bindings    map[string]map[string]string
 }
 
 func startRegistryEnv(t *testing.T) *registryEnv {
@@ -79,16 +83,14 @@ type step struct {
 // build runs the creator for app (source src) in a fresh workspace, as a
 // new pod would, exporting to <registry>/<app>:latest with the cache image
 // <registry>/<app>-cache:latest and the previous image its own tag.
-func (r *registryEnv) build(t *testing.T, label, app, src string, extra ...map[string]string) *step {
+func (r *registryEnv) build(t *testing.T, label, app, src string) *step {
 	t.Helper()
 	env := map[string]string{"BP_NIX_CACHE": "file://" + r.cacheDir}
-	for _, e := range extra {
-		for k, v := range e {
-			env[k] = v
-		}
+	for k, v := range r.platformEnv {
+		env[k] = v
 	}
 	w, err := e2e.NewWorkspace(openTempDir(t), r.lifecycle, e2e.Options{AppSource: src, Buildpack: r.buildpack,
-		NixTarball: r.tarball, Busybox: r.busybox, Env: env, UID: uid, GID: gid})
+		NixTarball: r.tarball, Busybox: r.busybox, Env: env, Bindings: r.bindings, UID: uid, GID: gid})
 	if err != nil {
 		t.Fatal(err)
 	}
