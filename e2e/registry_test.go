@@ -107,6 +107,14 @@ func TestRegistryDaemonless(t *testing.T) {
 			t.Errorf("(d) build log has %q; an unchanged rebuild must not touch Nix:\n%s", not, d.log)
 		}
 	}
+	// A setting that shapes the layers changed: the same source is built
+	// again (from the cache), not reused.
+	r.platformEnv = map[string]string{"BP_NIX_PRUNE_EMPTY_DIRS": "true"}
+	e := r.build(t, "(e) hello-web unchanged, a pruning setting changed", "hello-web", changed)
+	if strings.Contains(e.log, "Reusing the previous image's launch layers") || !strings.Contains(e.log, "Installed Nix") {
+		t.Errorf("(e) reused the previous image although BP_NIX_PRUNE_EMPTY_DIRS changed:\n%s", e.log)
+	}
+	r.serve(t, e, "Hello again from hello-web, built by Nix\n")
 	for _, want := range []string{"Reusing the previous image's launch layers", "Reusing layer 'nix-buildpack/nix:store-",
 		"Reusing layer 'nix-buildpack/nix:view'", "Reusing layer 'buildpacksio/lifecycle:launch.sbom'"} {
 		if !strings.Contains(d.log, want) {
