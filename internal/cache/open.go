@@ -77,7 +77,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache URL is not a URL; expected s3://bucket/prefix, http(s)://host/path or file:///dir")
 	}
-	c := &Cache{redacted: u.Redacted(), compression: "zstd", priority: 40, opts: opts}
+	c := &Cache{redacted: RedactURL(rawURL), compression: "zstd", priority: 40, opts: opts}
 	if c.opts.Jobs <= 0 {
 		c.opts.Jobs = 8
 	}
@@ -147,13 +147,21 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	default:
 		return nil, fmt.Errorf("cache URL %s: unsupported scheme %q; expected s3://, http(s):// or file://", c.redacted, u.Scheme)
 	}
-	for k := range q {
-		return nil, fmt.Errorf("cache URL %s: unknown parameter %q", c.redacted, k)
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		k, _, hasValue := strings.Cut(kv, "=")
+		name, _ := url.QueryUnescape(k)
+		if _, unknown := q[name]; !unknown || kv == "" {
+			continue
+		}
+		if !hasValue { // a bare word may be a token: do not echo it
+			return nil, fmt.Errorf("cache URL %s: a query part without '=' (hidden here); parameters are name=value", c.redacted)
+		}
+		return nil, fmt.Errorf("cache URL %s: unknown parameter %q", c.redacted, name)
 	}
 	return c, nil
 }
 
-// Redacted is the cache URL with any password hidden, for messages.
+// Redacted is the cache URL without its secrets (RedactURL), for messages.
 func (c *Cache) Redacted() string { return c.redacted }
 
 // String is Redacted.

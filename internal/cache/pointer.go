@@ -6,7 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/nix-community/go-nix/pkg/narinfo/signature"
 )
 
 // Pointer is what a digest of an app's source names: the output built from
@@ -14,15 +15,28 @@ import (
 // layout (Nix ignores them), so that a builder with the same source restores
 // the output's closure without evaluating Nix.
 type Pointer struct {
+	// Digest is the source digest the pointer answers; a pointer stored
+	// under another digest's name is refused.
+	Digest string `json:"digest"`
 	// Output is the build output's store path.
 	Output string `json:"output"`
+	// Signatures are "keyname:base64" ed25519 signatures of the
+	// fingerprint, made with the key that signs narinfos.
+	Signatures []string `json:"signatures,omitempty"`
+}
+
+// fingerprint is what a pointer's signature covers; the prefix keeps it
+// from ever being read as a narinfo's fingerprint (those start with "1;").
+func (p *Pointer) fingerprint() string {
+	return "nixbp-source-pointer;1;" + p.Digest + ";" + p.Output
 }
 
 func pointerKey(digest string) string { return "nixbp/source/" + digest + ".json" }
 
 // ReadPointer returns the pointer stored for digest, or nil when there is
-// none. An error is a cache or network problem (the caller warns and
-// evaluates instead).
+// none. A pointer that is malformed, answers another digest or, with
+// trusted keys, is not signed by one, is an error, as is a cache or network
+// problem: the caller warns and evaluates instead.
 func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error) {
 	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
 	var data []byte
@@ -41,17 +55,42 @@ func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error
 	if err != nil {
 		return nil, fmt.Errorf("unable to read the source pointer from %s: %v", c, err)
 	}
+	key := pointerKey(digest)
 	var p Pointer
-	if err := json.Unmarshal(data, &p); err != nil || !strings.HasPrefix(p.Output, StoreDir+"/") {
-		return nil, fmt.Errorf("the source pointer %s in %s is malformed", pointerKey(digest), c)
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("the source pointer %s in %s is not JSON: %v", key, c, err)
+	}
+	if err := checkStorePath(p.Output); err != nil {
+		return nil, fmt.Errorf("the source pointer %s in %s: output: %v", key, c, err)
+	}
+	if p.Digest != digest {
+		return nil, fmt.Errorf("the source pointer %s in %s answers source digest %q, not this one; "+
+			"it was copied from another app's pointer or written by an old nix-buildpack", key, c, p.Digest)
+	}
+	if len(c.trusted) > 0 && !verifyPointer(&p, c.trusted) {
+		if len(p.Signatures) == 0 {
+			return nil, fmt.Errorf("the source pointer %s in %s is not signed, and trusted keys are set", key, c)
+		}
+		return nil, fmt.Errorf("the source pointer %s in %s is not signed by any trusted key (signatures: %v)", key, c, sigNames(p.Signatures))
 	}
 	return &p, nil
 }
 
-// WritePointer stores a pointer for digest. Write it only after the
-// output's closure is in the cache, so that a reader never follows a
-// pointer to a missing path.
-func (c *Cache) WritePointer(ctx context.Context, digest string, p Pointer) error {
+// WritePointer stores a pointer from digest to output, signed with
+// Options.SecretKey if set. Write it only after the output's closure is in
+// the cache, so that a reader never follows a pointer to a missing path.
+func (c *Cache) WritePointer(ctx context.Context, digest, output string) error {
+	if err := checkStorePath(output); err != nil {
+		return fmt.Errorf("unable to write the source pointer\n%w", err)
+	}
+	p := Pointer{Digest: digest, Output: output}
+	if k := c.opts.SecretKey; k != nil {
+		sig, err := k.key.Sign(nil, p.fingerprint())
+		if err != nil {
+			return fmt.Errorf("unable to sign the source pointer\n%w", err)
+		}
+		p.Signatures = []string{sig.String()}
+	}
 	data, err := json.Marshal(p)
 	if err != nil {
 		return err
@@ -64,4 +103,21 @@ func (c *Cache) WritePointer(ctx context.Context, digest string, p Pointer) erro
 		return fmt.Errorf("unable to write the source pointer to %s: %v", c, err)
 	}
 	return nil
+}
+
+// verifyPointer reports whether one of keys signed p.
+func verifyPointer(p *Pointer, keys []signature.PublicKey) bool {
+	fp := p.fingerprint()
+	for _, s := range p.Signatures {
+		sig, err := signature.ParseSignature(s)
+		if err != nil {
+			continue
+		}
+		for _, k := range keys {
+			if k.Verify(fp, sig) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
@@ -67,7 +66,7 @@ func Push(ctx context.Context, nix nixinstall.Nix, output string, runtime []stri
 	}
 	// pr.Warnings were already written to log by the cache (Options.Log).
 	if len(pr.Failed) == 0 && res.Digest != "" {
-		if err := c.Write.WritePointer(ctx, res.Digest, cache.Pointer{Output: output}); err != nil {
+		if err := c.Write.WritePointer(ctx, res.Digest, output); err != nil {
 			fmt.Fprintf(log, "warning: %v\n", err)
 		}
 	}

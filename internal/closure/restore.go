@@ -62,13 +62,21 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 	for _, ch := range c.all() {
 		ptr, err := ch.ReadPointer(ctx, digest)
 		if err != nil {
-			fmt.Fprintf(log, "warning: %v\n", err)
+			fmt.Fprintf(log, "warning: %v; evaluating %s instead\n", err, app.NixFile)
 			continue
 		}
-		if ptr != nil && fetch(ctx, nix, []string{ptr.Output}, c, res, log) {
+		if ptr == nil {
+			continue
+		}
+		// A pointer is followed only to a path the Nix database holds as
+		// valid once fetched (so its whole closure is), never to one that
+		// is merely on disk.
+		if fetch(ctx, nix, []string{ptr.Output}, c, res, log) {
 			res.Output, res.ByPointer = ptr.Output, true
 			return res, nil
 		}
+		fmt.Fprintf(log, "warning: the source pointer in %s names %s, whose closure could not be restored; evaluating %s instead\n",
+			ch, ptr.Output, app.NixFile)
 	}
 	drv, err := nixbuild.Instantiate(nix, app)
 	if err != nil {

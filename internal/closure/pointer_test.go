@@ -1,0 +1,132 @@
+package closure_test
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+)
+
+// installNix installs Nix from the tarball fixture into a fresh directory.
+func installNix(t *testing.T) nixinstall.Nix {
+	t.Helper()
+	tarball := testenv.NixTarball(t)
+	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
+	nix, err := nixinstall.Ensure(filepath.Join(t.TempDir(), "nix"), nixinstall.Source{Version: version, Checksum: "test",
+		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nix
+}
+
+// pointerApp writes an app whose output holds text.
+func pointerApp(t *testing.T, text string) config.App {
+	t.Helper()
+	dir := t.TempDir()
+	testenv.Busybox(t, dir)
+	expr := `let bb = ./bb; in { package = derivation {
+  name = "app"; system = "x86_64-linux"; builder = "${bb}/bin/sh"; PATH = "${bb}/bin";
+  args = ["-c" "mkdir -p $out; echo ` + text + ` > $out/text; ln -s ${bb} $out/bb"]; }; }`
+	if err := os.WriteFile(filepath.Join(dir, "hop3.nix"), []byte(expr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return config.App{Dir: dir, NixFile: "hop3.nix"}
+}
+
+// buildAndPush builds app in nix and pushes it, with its source pointer,
+// to caches.
+func buildAndPush(t *testing.T, nix nixinstall.Nix, app config.App, caches closure.Caches, log io.Writer) string {
+	t.Helper()
+	before, err := closure.StoreEntries(nix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := nixbuild.Build(nix, app, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime, err := closure.Runtime(nix, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, err := closure.SourceDigest(app.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &closure.Restored{Digest: digest, Installed: map[string]bool{}}
+	if err := closure.Push(t.Context(), nix, out, runtime, before, res, caches, log); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSwappedPointerIsRefused copies app B's source pointer over app A's in
+// a cache with signed pointers and trusted keys. Restoring A must not
+// deploy B: with only B in the cache (policy never) nothing is restored;
+// with A there too (policy missing) A is restored by evaluating hop3.nix.
+// Both warn about the pointer.
+func TestSwappedPointerIsRefused(t *testing.T) {
+	builder := installNix(t)
+	keys := t.TempDir()
+	if out, err := builder.Command("nix-store", "--generate-binary-cache-key", "ptr-test-1", keys+"/sec", keys+"/pub").CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sec, _ := os.ReadFile(keys + "/sec")
+	pub, _ := os.ReadFile(keys + "/pub")
+	appA, appB := pointerApp(t, "I-am-A"), pointerApp(t, "I-am-B")
+	digestA, _ := closure.SourceDigest(appA.Dir)
+	digestB, _ := closure.SourceDigest(appB.Dir)
+
+	for _, policy := range []string{"never", "missing"} {
+		t.Run(policy, func(t *testing.T) {
+			dir := t.TempDir()
+			var log bytes.Buffer
+			caches, err := closure.OpenCaches(t.Context(), closure.CacheSettings{Write: "file://" + dir, Policy: policy,
+				SecretKey: string(sec), TrustedKeys: []string{string(pub)}}, &log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outB := buildAndPush(t, builder, appB, caches, &log)
+			outA := ""
+			if policy == "missing" {
+				outA = buildAndPush(t, builder, appA, caches, &log)
+			}
+			pointers := filepath.Join(dir, "nixbp", "source")
+			dataB, err := os.ReadFile(filepath.Join(pointers, digestB+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(pointers, digestA+".json"), dataB, 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			log.Reset()
+			fresh := installNix(t)
+			res, err := closure.Restore(t.Context(), fresh, appA, caches, &log)
+			t.Logf("restore of A:\n%s", log.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Output == outB || res.ByPointer {
+				t.Fatalf("restored %s (by pointer: %v): app B's output under app A's name", res.Output, res.ByPointer)
+			}
+			if res.Output != outA {
+				t.Errorf("restored %q, want %q", res.Output, outA)
+			}
+			want := "nixbp/source/" + digestA + ".json in file://" + dir + " answers source digest \"" + digestB + "\", not this one"
+			if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "evaluating hop3.nix instead") {
+				t.Errorf("the log does not warn %q", want)
+			}
+		})
+	}
+}
