@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"fmt"
+	"os/exec"
+	"time"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,6 +68,9 @@ func TestBoundedBuildCache(t *testing.T) {
 		})
 		serveSlug(t, last, "web", nil, "Hello from growing-web\n")
 	})
+	// A compile killed (SIGKILL to its process group) at points during
+	// the collection leaves a store the next compile uses.
+	t.Run("HerokuKilled", func(t *testing.T) { killedDuringCollection(t, en) })
 	// With collection off the same builds grow the store: what the test
 	// above would see without it.
 	t.Run("HerokuOff", func(t *testing.T) {
@@ -186,3 +191,63 @@ func writeRelease(t *testing.T, app, release string) {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20)) }
+
+func killedDuringCollection(t *testing.T, en env) {
+	bp, err := e2e.HerokuBuildpack(filepath.Dir(en.buildpack), filepath.Join(openTempDir(t), "heroku-buildpack"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hen := herokuEnv{buildpack: bp, tarball: en.tarball, busybox: en.busybox}
+	cache := filepath.Join(openTempDir(t), "cache")
+	// Garbage for the killed collections: three releases built with
+	// collection off.
+	for i := 1; i <= 3; i++ {
+		a := newApp(t, hen, "growing-web", cache, map[string]string{"BP_NIX_GC": "false"}, uid, gid)
+		writeRelease(t, a.Build, fmt.Sprintf("g%02d", i))
+		if out, err := a.Compile(nil); err != nil {
+			t.Fatalf("compile: %v\n%s", err, out)
+		}
+	}
+	during := 0
+	for i, delay := range []time.Duration{0, 40 * time.Millisecond, 120 * time.Millisecond, 400 * time.Millisecond} {
+		a := newApp(t, hen, "growing-web", cache, nil, uid, gid)
+		writeRelease(t, a.Build, fmt.Sprintf("k%02d", i))
+		out, err := a.CompileKilledAt(nil, "Collecting garbage in the Nix store", delay)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		when := "after it ended"
+		if !strings.Contains(out, "Store kept") {
+			when, during = "during the collection", during+1
+		}
+		t.Logf("compile killed %s after the collection began: %s", delay, when)
+		verifyStore(t, bp, filepath.Join(cache, "nix"))
+	}
+	if during == 0 {
+		t.Errorf("no kill landed during the collection")
+	}
+	a := newApp(t, hen, "growing-web", cache, nil, uid, gid)
+	writeRelease(t, a.Build, "end")
+	out, err := a.Compile(nil)
+	if err != nil || !strings.Contains(out, "Store kept") {
+		t.Fatalf("compile after the kills: %v\n%s", err, out)
+	}
+	if built := buildingLines(out); len(built) != 1 {
+		t.Errorf("compile after the kills built %v, want the app alone", built)
+	}
+	logLines(t, "compile after the kills", out, "Store kept")
+	verifyStore(t, bp, filepath.Join(cache, "nix"))
+	serveSlug(t, a, "web", nil, "Hello from growing-web\n")
+}
+
+// verifyStore runs the buildpack's own `nixbp store verify` on a build
+// cache's store as the build user.
+func verifyStore(t *testing.T, bp, nixDir string) {
+	t.Helper()
+	cmd := exec.Command("setpriv", "--reuid="+itoa(uid), "--regid="+itoa(gid), "--clear-groups", "--",
+		filepath.Join(bp, "lib", "linux-amd64", "nixbp"), "store", "verify", "--nix-dir", nixDir)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp"}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nixbp store verify: %v\n%s", err, out)
+	}
+}

@@ -2,7 +2,7 @@
 //
 //	nixbp prune   prune a store tree with .slugexclude rules, as rsync would
 //	nixbp cache   push, pull, list and verify a closure cache
-//	nixbp store   sizes by GC root of a build cache's Nix store
+//	nixbp store   a build cache's Nix store: sizes by GC root, soundness
 package main
 
 import (
@@ -23,7 +23,7 @@ type command struct {
 var commands = map[string]command{
 	"prune": {runPrune, "copy a store tree applying .slugexclude rules exactly as rsync -a --exclude-from does"},
 	"cache": {runCache, "push, pull, ls, verify: a closure cache (s3://, http(s)://, file://)"},
-	"store": {runStore, "du: sizes by GC root of a build cache's Nix store (--nix-dir DIR)"},
+	"store": {runStore, "du, verify: a build cache's Nix store by GC root, and whether it is sound (--nix-dir DIR)"},
 }
 
 func main() {

@@ -5,15 +5,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
-const storeUsage = `usage: nixbp store du --nix-dir DIR [--strategy auto|native|userns|proot]
+const storeUsage = `usage: nixbp store du|verify --nix-dir DIR [--strategy auto|native|userns|proot]
 
-Shows how the Nix store a build keeps between builds splits between its GC roots.
+  du      sizes by GC root
+  verify  every registered path on disk, every root valid, nix-store --verify --check-contents clean
+
+du shows how the Nix store a build keeps between builds splits between its GC roots.
 DIR holds store/ and var/: <layers>/nix-buildpack_nix/nix/nix in a CNB cache layer,
 $CACHE_DIR/nix for the Heroku-style buildpack. Sizes are NAR sizes; a path kept by
 several roots counts for the first:
@@ -46,11 +50,11 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 		words = append(words, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(words) != 1 || words[0] != "du" {
-		return fmt.Errorf("nixbp store takes one command, du; got %q\n%s", words, storeUsage)
+	if len(words) != 1 || (words[0] != "du" && words[0] != "verify") {
+		return fmt.Errorf("nixbp store takes one command, du or verify; got %q\n%s", words, storeUsage)
 	}
 	if *dir == "" {
-		return fmt.Errorf("nixbp store du needs --nix-dir DIR\n%s", storeUsage)
+		return fmt.Errorf("nixbp store %s needs --nix-dir DIR\n%s", words[0], storeUsage)
 	}
 	strategy, err := nixmount.ParseStrategy(*strategyName)
 	if err != nil {
@@ -59,6 +63,17 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	nix, err := nixinstall.Open(*dir, strategy)
 	if err != nil {
 		return err
+	}
+	if words[0] == "verify" {
+		problems, err := storegc.Verify(nix)
+		if err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("%s: %d problems:\n  %s", *dir, len(problems), strings.Join(problems, "\n  "))
+		}
+		fmt.Fprintf(stdout, "Nix store %s: every registered path is on disk and intact, every root valid\n", *dir)
+		return nil
 	}
 	u, err := storegc.Inspect(nix)
 	if err != nil {

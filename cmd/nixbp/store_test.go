@@ -74,13 +74,26 @@ func TestStoreDu(t *testing.T) {
 		}
 	}
 
+	stdout.Reset()
+	if err := runStore([]string{"verify", "--nix-dir", dir}, &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), "every root valid") {
+		t.Errorf("nixbp store verify: %v\n%s", err, stdout.String())
+	}
+	link := filepath.Join(dir, "var", "nix", "gcroots", "nixbp", "stray")
+	if err := os.Symlink("/nix/store/00000000000000000000000000000000-gone", link); err != nil {
+		t.Fatal(err)
+	}
+	if err := runStore([]string{"verify", "--nix-dir", dir}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "1 problems") {
+		t.Errorf("nixbp store verify with a dangling root: %v", err)
+	}
+	_ = os.Remove(link)
+
 	for _, c := range []struct {
 		args []string
 		err  string
 	}{
 		{[]string{"du"}, "needs --nix-dir DIR"},
 		{[]string{"du", "--nix-dir", app}, "holds no Nix installed by the buildpack"},
-		{[]string{"gc", "--nix-dir", dir}, `takes one command, du; got ["gc"]`},
+		{[]string{"gc", "--nix-dir", dir}, `takes one command, du or verify; got ["gc"]`},
 		{[]string{"du", "--nix-dir", dir, "--strategy", "magic"}, `--strategy: unknown /nix strategy "magic"`},
 	} {
 		if err := runStore(c.args, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), c.err) {

@@ -147,6 +147,11 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 	if err != nil {
 		return pipeline.Input{}, fmt.Errorf("%s: %w", CacheMaxSizeSetting, err)
 	}
+	gcText, _ := cr.Resolve(StoreGCSetting)
+	gc, err := strconv.ParseBool(strings.TrimSpace(gcText))
+	if err != nil {
+		return pipeline.Input{}, fmt.Errorf("%s=%q: expected true or false", StoreGCSetting, gcText)
+	}
 	cs, err := caches(ctx, cr, strings.Fields(keys), logger)
 	if err != nil {
 		return pipeline.Input{}, err
@@ -168,7 +173,7 @@ func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.Con
 		Caches:    cs,
 		Prune: pipeline.Prune{Unguarded: !cr.ResolveBool(GuardSetting), PruneEmptyDirs: cr.ResolveBool(EmptyDirsSetting),
 			SizeLimit: limit},
-		StoreGC: storegc.Options{Enabled: cr.ResolveBool(StoreGCSetting), MaxSize: maxSize},
+		StoreGC: storegc.Options{Enabled: gc, MaxSize: maxSize},
 		Log:     logger,
 	}, nil
 }

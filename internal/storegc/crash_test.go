@@ -115,4 +115,37 @@ func checkConsistent(t *testing.T, nix nixinstall.Nix) {
 		t.Errorf("nix-store --verify --check-contents: %v\n%s", err, out)
 	}
 	checkRoots(t, nix)
+	if problems, err := storegc.Verify(nix); err != nil || len(problems) > 0 {
+		t.Errorf("storegc.Verify = %q, %v", problems, err)
+	}
+}
+
+// TestVerifyFindsProblems breaks a store the two ways a collection must
+// never leave it: a registered path missing on disk, a root pointing to a
+// path that is not in the store.
+func TestVerifyFindsProblems(t *testing.T) {
+	nix, app := newStore(t)
+	out1, _ := build(t, nix, app, "1")
+	collect(t, nix, out1, storegc.Options{})
+	if problems, err := storegc.Verify(nix); err != nil || len(problems) > 0 {
+		t.Fatalf("Verify of a sound store = %q, %v", problems, err)
+	}
+	lib := named(t, nix, "-lib")[0]
+	if err := os.RemoveAll(filepath.Join(nix.Dir, "store", filepath.Base(lib))); err != nil {
+		t.Fatal(err)
+	}
+	gone := "/nix/store/00000000000000000000000000000000-gone"
+	if err := os.Symlink(gone, filepath.Join(nix.Dir, "var", "nix", "gcroots", "nixbp", "extra")); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := storegc.Verify(nix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(problems, "\n")
+	for _, want := range []string{lib + " is registered but missing on disk", "points to " + gone + ", which is not a valid store path"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Verify found %q, want %q among them", problems, want)
+		}
+	}
 }

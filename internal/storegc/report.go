@@ -3,6 +3,7 @@ package storegc
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
@@ -59,12 +60,15 @@ func Step(logger log.Logger, nix nixinstall.Nix, b Build, o Options) {
 		return
 	}
 	logger.Headerf("Collecting garbage in the Nix store")
+	start := time.Now()
 	rep, err := Collect(nix, b, o)
 	if err != nil {
 		logger.Bodyf("warning: the store was not collected: %v", err)
 		return
 	}
-	for _, l := range rep.Lines() {
+	lines := rep.Lines()
+	lines[0] += fmt.Sprintf(", in %s", time.Since(start).Round(time.Millisecond))
+	for _, l := range lines {
 		logger.Bodyf("%s", l)
 	}
 }
