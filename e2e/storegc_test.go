@@ -2,14 +2,14 @@ package e2e_test
 
 import (
 	"fmt"
-	"os/exec"
-	"time"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/e2e"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
