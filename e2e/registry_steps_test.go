@@ -78,10 +78,11 @@ type step struct {
 	pulled *e2e.Pulled
 }
 
-// build runs the creator for app (source src) in a fresh workspace, as a
-// new pod would, exporting to <registry>/<app>:latest with the cache image
-// <registry>/<app>-cache:latest and the previous image its own tag.
-func (r *registryEnv) build(t *testing.T, label, app, src string) *step {
+// build runs the creator for the app source src in a fresh workspace, as
+// a new pod would, exporting to <registry>/<ref> (repository[:tag], tag
+// latest by default) with the cache image <registry>/<repository>-cache:<tag>
+// and the previous image the same reference.
+func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 	t.Helper()
 	env := map[string]string{"BP_NIX_CACHE": "file://" + r.cacheDir}
 	for k, v := range r.platformEnv {
@@ -92,7 +93,12 @@ func (r *registryEnv) build(t *testing.T, label, app, src string) *step {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &step{label: label, image: r.reg.Host + "/" + app + ":latest"}
+	repo, tag, ok := strings.Cut(ref, ":")
+	if !ok {
+		tag = "latest"
+	}
+	s := &step{label: label, image: r.reg.Host + "/" + repo + ":" + tag}
+	cacheImage := r.reg.Host + "/" + repo + "-cache:" + tag
 	before, err := r.reg.Blobs()
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +108,7 @@ func (r *registryEnv) build(t *testing.T, label, app, src string) *step {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	s.log, err = w.Create(e2e.Export{Image: s.image, RunImage: r.runImage, CacheImage: r.reg.Host + "/" + app + "-cache:latest",
+	s.log, err = w.Create(e2e.Export{Image: s.image, RunImage: r.runImage, CacheImage: cacheImage,
 		PreviousImage: s.image, InsecureRegistry: r.reg.Host})
 	s.elapsed = time.Since(start)
 	if err != nil {
@@ -121,8 +127,8 @@ func (r *registryEnv) build(t *testing.T, label, app, src string) *step {
 		}
 	}
 	s.names = map[string]e2e.Layer{}
-	for _, ref := range []string{s.image, r.reg.Host + "/" + app + "-cache:latest"} {
-		p, err := e2e.Pull(ref)
+	for _, image := range []string{s.image, cacheImage} {
+		p, err := e2e.Pull(image)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +139,7 @@ func (r *registryEnv) build(t *testing.T, label, app, src string) *step {
 		for d, l := range layers {
 			s.names[d] = l
 		}
-		if ref == s.image {
+		if image == s.image {
 			s.pulled = p
 		}
 	}

@@ -18,6 +18,7 @@ import (
 //	(a) a cold build of hello-web;
 //	(b) hello-web after a one-line change: its own store layer and the small layers;
 //	(c) adr-attrs, which shares busybox and the launcher: no shared store blob stored again;
+//	(c') the same as a tag of hello-web's repository: no shared blob sent;
 //	(d) hello-web unchanged on a fresh pod: launch layers reused from the previous
 //	    image without their contents, no Nix installed, no NAR, no store bytes.
 func TestRegistryDaemonless(t *testing.T) {
@@ -44,12 +45,14 @@ func TestRegistryDaemonless(t *testing.T) {
 	r.serve(t, a, "Hello from hello-web, built by Nix\n")
 	b := r.build(t, "(b) hello-web, one-line change", "hello-web", changed)
 	r.serve(t, b, "Hello again from hello-web, built by Nix\n")
-	c := r.build(t, "(c) adr-attrs, shares busybox", "adr-attrs", filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "adr-attrs"))
+	adr := filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "adr-attrs")
+	c := r.build(t, "(c) adr-attrs, shares busybox", "adr-attrs", adr)
 	r.serve(t, c, "Hello from adr-attrs\n")
+	c2 := r.build(t, "(c') adr-attrs as a tag of hello-web's repository", "hello-web:adr-attrs", adr)
 	d := r.build(t, "(d) hello-web unchanged, fresh pod", "hello-web", changed)
 	r.serve(t, d, "Hello again from hello-web, built by Nix\n")
 
-	steps := []*step{a, b, c, d}
+	steps := []*step{a, b, c, c2, d}
 	t.Logf("what the registry received, per build (fresh pod each, cache image and previous image in the registry):\n%s", table(steps))
 
 	// (b): the app's own store layer changed; every other store layer is
@@ -98,6 +101,14 @@ func TestRegistryDaemonless(t *testing.T) {
 		t.Errorf("(c) shares no store layer with hello-web, so the test proves nothing: %v", layerList(c))
 	}
 	t.Logf("(c) %d shared store layers: none stored again, %d sent again to the new repository", shared, resent)
+	// (c'): in the repository that has them, shared blobs are not sent.
+	for _, blob := range c2.traffic.Uploaded {
+		_, inA := a.names[blob]
+		_, inB := b.names[blob]
+		if inA || inB {
+			t.Errorf("(c') sent %s, which hello-web's repository already holds", c2.names[blob].Name)
+		}
+	}
 	// (d): nothing of the store moved, Nix was neither installed nor run.
 	if n := len(d.uploadedStore()); n > 0 || d.storeBytesStored() > 0 {
 		t.Errorf("(d) uploaded %d store layers, stored %d store bytes; want none", n, d.storeBytesStored())
