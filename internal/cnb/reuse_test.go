@@ -1,0 +1,141 @@
+package cnb
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/buildpacks/libcnb/v2"
+	"github.com/paketo-buildpacks/libpak/v2/log"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+)
+
+const (
+	reuseOutput = "/nix/store/yqlwanrjjwhz6vyc3md12867ajm6g8m9-hello-web"
+	reuseBB     = "/nix/store/b8zzzm23p9pd6h8zbaiz806gqid7q81v-bb"
+)
+
+// previousLayers writes the layers' TOML as the lifecycle's restorer does
+// from the previous image's label on a fresh pod: metadata, no contents.
+func previousLayers(t *testing.T, dir string, view map[string]string, launcherSum string, stores map[string]map[string]string) {
+	t.Helper()
+	layers := map[string]map[string]string{viewLayer: view, launcherLayer: {"sha256": launcherSum}}
+	for name, md := range stores {
+		layers[name] = md
+	}
+	for name, md := range layers {
+		f, err := os.Create(filepath.Join(dir, name+".toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = toml.NewEncoder(f).Encode(map[string]any{"types": map[string]bool{"launch": true}, "metadata": md})
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestReusePrevious(t *testing.T) {
+	rt, _ := json.Marshal(runtimejson.Runtime{Workers: map[string]runtimejson.Worker{"web": {Command: "busybox httpd -f"}}})
+	goodView := func() map[string]string {
+		return map[string]string{"output": reuseOutput, "slugexclude": "x1", "launcher": "0.1.0", metaSource: "src1",
+			metaSettings: "set1", metaRuntime: string(rt), metaClosure: reuseOutput + " " + reuseBB,
+			metaStoreLayers: "store-a store-b"}
+	}
+	goodStores := func() map[string]map[string]string {
+		return map[string]map[string]string{"store-a": {"paths": reuseBB, "slugexclude": "x1"},
+			"store-b": {"paths": reuseOutput, "slugexclude": "x1"}}
+	}
+	tests := []struct {
+		name      string
+		edit      func(view map[string]string, stores map[string]map[string]string)
+		pointer   string // output the cache's pointer names; "" for no pointer
+		launcher  string // the launcher layer's recorded digest; "" for this buildpack's
+		policy    closure.Policy
+		wantReuse bool
+	}{
+		{name: "all match", pointer: reuseOutput, wantReuse: true},
+		{name: "no pointer in the cache", wantReuse: false},
+		{name: "pointer names another output", pointer: "/nix/store/00000000000000000000000000000000-other", wantReuse: false},
+		{name: "source changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v[metaSource] = "src0" }},
+		{name: "settings changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v[metaSettings] = "set0" }},
+		{name: "buildpack version changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v["launcher"] = "0.0.9" }},
+		{name: "launcher binary changed", pointer: reuseOutput, launcher: "0123"},
+		{name: "store layer missing", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { delete(s, "store-b") }},
+		{name: "store layer pruned otherwise", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { s["store-a"]["slugexclude"] = "x0" }},
+		{name: "no runtime recorded (older buildpack)", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { delete(v, metaRuntime) }},
+		{name: "build policy always", pointer: reuseOutput, policy: closure.BuildAlways},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			layersDir, bpDir, cacheDir := t.TempDir(), t.TempDir(), t.TempDir()
+			if err := os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(bpDir, "bin", "nixbp-launch"), []byte("launcher"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := launcherDigest(bpDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.launcher != "" {
+				sum = tt.launcher
+			}
+			view, stores := goodView(), goodStores()
+			if tt.edit != nil {
+				tt.edit(view, stores)
+			}
+			previousLayers(t, layersDir, view, sum, stores)
+			c, err := cache.Open(context.Background(), "file://"+cacheDir, cache.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.pointer != "" {
+				if err := c.WritePointer(context.Background(), "src1", tt.pointer); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target := &launchTarget{layers: libcnb.Layers{Path: layersDir}, logger: log.NewPaketoLogger(io.Discard),
+				buildpackDir: bpDir, buildpackVersion: "0.1.0", source: "src1", settings: "set1"}
+			reused, procs, err := target.reusePrevious(closure.Caches{Write: c, Policy: tt.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reused != tt.wantReuse {
+				t.Fatalf("reused = %v, want %v", reused, tt.wantReuse)
+			}
+			if !reused {
+				if len(target.contributed) != 0 {
+					t.Errorf("contributed %d layers without reusing", len(target.contributed))
+				}
+				return
+			}
+			var names []string
+			for _, l := range target.contributed {
+				names = append(names, l.Name)
+				if !l.LayerTypes.Launch || l.LayerTypes.Cache || l.LayerTypes.Build {
+					t.Errorf("layer %s types = %+v, want launch only", l.Name, l.LayerTypes)
+				}
+				if _, err := os.Stat(l.Path); !os.IsNotExist(err) {
+					t.Errorf("layer %s has contents; the exporter must reuse the previous image's", l.Name)
+				}
+			}
+			if got := strings.Join(names, " "); got != "view launcher store-a store-b" {
+				t.Errorf("layers = %s", got)
+			}
+			if len(procs) != 1 || procs[0].Type != "web" || !strings.Contains(strings.Join(procs[0].Args(), " "), "busybox httpd -f") {
+				t.Errorf("processes = %+v", procs)
+			}
+		})
+	}
+}
