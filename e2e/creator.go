@@ -25,6 +25,9 @@ type Export struct {
 	PreviousImage string
 	// InsecureRegistry is a registry spoken to over plain HTTP.
 	InsecureRegistry string
+	// PlatformAPI is the platform API the creator is run with; "" is
+	// PlatformAPI (Tekton's buildpacks task 0.7 pins 0.9).
+	PlatformAPI string
 }
 
 // Create runs the lifecycle's creator as kpack runs it in a pod with no
@@ -49,7 +52,11 @@ func (w *Workspace) Create(e Export) (string, error) {
 		return "", err
 	}
 	cmd := exec.Command("bwrap", append(append(root, "/cnb/lifecycle/creator"), append(args, e.Image)...)...)
-	cmd.Env = append(w.env(), "CNB_PLATFORM_API="+PlatformAPI, "CNB_INSECURE_REGISTRIES="+e.InsecureRegistry)
+	api := e.PlatformAPI
+	if api == "" {
+		api = PlatformAPI
+	}
+	cmd.Env = append(w.env(), "CNB_PLATFORM_API="+api, "CNB_INSECURE_REGISTRIES="+e.InsecureRegistry)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("lifecycle creator: %w", err)

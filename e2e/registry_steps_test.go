@@ -22,6 +22,8 @@ type registryEnv struct {
 	// the file:// cache unless env sets it.
 	platformEnv map[string]string
 	bindings    map[string]map[string]string
+	// platformAPI is the creator's platform API ("": e2e.PlatformAPI).
+	platformAPI string
 }
 
 func startRegistryEnv(t *testing.T) *registryEnv {
@@ -109,7 +111,7 @@ func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 	}
 	start := time.Now()
 	s.log, err = w.Create(e2e.Export{Image: s.image, RunImage: r.runImage, CacheImage: cacheImage,
-		PreviousImage: s.image, InsecureRegistry: r.reg.Host})
+		PreviousImage: s.image, InsecureRegistry: r.reg.Host, PlatformAPI: r.platformAPI})
 	s.elapsed = time.Since(start)
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", label, err, s.log)
