@@ -233,8 +233,12 @@ func setEnv(layer *libcnb.Layer, res pipeline.Result) {
 	env := layer.LaunchEnvironment
 	env.Default("PORT", "8080")
 	env.Default("BIND_ADDRESS", "0.0.0.0")
-	for k, v := range res.Runtime.Env {
-		env.Override(k, v)
+	for _, v := range res.Env {
+		if v.Precedence == process.Override {
+			env.Override(v.Name, v.Value)
+		} else {
+			env.Default(v.Name, v.Value)
+		}
 	}
 	if len(res.Runtime.Path) > 0 {
 		env.Prepend("PATH", ":", strings.Join(res.Runtime.Path, ":"))

@@ -37,8 +37,8 @@ var ErrNotNix = errors.New("no hop3.nix, no hop3.toml selecting nix, no default.
 // none and a descriptive error when hop3.toml is malformed or names a file
 // that does not exist.
 func Load(dir string) (App, error) {
-	tomlPath := filepath.Join(dir, Hop3TOML)
-	if _, err := os.Stat(tomlPath); err == nil {
+	if place := FindTOML(dir); place != "" {
+		tomlPath := filepath.Join(dir, place)
 		b, err := readBuild(tomlPath)
 		if err != nil {
 			return App{}, err
@@ -69,6 +69,10 @@ func appFromTOML(dir string, b buildTable) (App, error) {
 	clean := filepath.Clean(b.file)
 	if filepath.IsAbs(clean) || clean == ".." || len(clean) > 2 && clean[:3] == "../" {
 		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q must be a path inside the app\nname a file relative to the app's root, e.g. \"hop3.nix\"",
+			Hop3TOML, b.fileLine, b.file)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, clean)); err == nil && fi.IsDir() {
+		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q is a directory, not a Nix expression\nname the expression file, e.g. \"hop3.nix\"",
 			Hop3TOML, b.fileLine, b.file)
 	}
 	if !exists(filepath.Join(dir, clean)) {

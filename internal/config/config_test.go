@@ -52,6 +52,19 @@ func TestLoad(t *testing.T) {
 		{name: "file does not exist", files: map[string]string{
 			"hop3.toml": "[build.nix]\nfile = \"missing.nix\"\n"},
 			errWant: "hop3.toml:2: [build.nix] file = \"missing.nix\" does not exist in the app"},
+		{name: "hop3/hop3.toml is read first", files: map[string]string{
+			"hop3/hop3.toml": "[build.nix]\nfile = \"a.nix\"\n", "hop3.toml": "[build.nix]\nfile = \"b.nix\"\n", "a.nix": "", "b.nix": ""},
+			want: "a.nix"},
+		{name: "hop3/hop3.toml selecting another builder", files: map[string]string{
+			"hop3/hop3.toml": "[build]\nbuilder = \"docker\"\n", "hop3.nix": "{}"}, notNix: true},
+		{name: "file is a directory", files: map[string]string{
+			"hop3.toml": "[build.nix]\nfile = \".\"\n"},
+			errWant: `hop3.toml:2: [build.nix] file = "." is a directory, not a Nix expression`},
+		{name: "builder and method conflict", files: map[string]string{
+			"hop3.toml": "[build]\nbuilder = \"docker\"\nmethod = \"nix\"\n", "hop3.nix": "{}"},
+			errWant: `hop3.toml:3: [build] builder and method conflict: one says "docker", the other "nix"`},
+		{name: "builder and method agree", files: map[string]string{
+			"hop3.toml": "[build]\nbuilder = \"nix\"\nmethod = \"NIX\"\n", "hop3.nix": "{}"}, want: "hop3.nix"},
 		{name: "file escapes the app", files: map[string]string{
 			"hop3.toml": "[build.nix]\nfile = \"../x.nix\"\n"},
 			errWant: "must be a path inside the app"},

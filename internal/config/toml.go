@@ -54,6 +54,10 @@ func readBuild(path string) (buildTable, error) {
 			return b, fmt.Errorf("%s:%d: [build] %s must be a string, got %s\nwrite e.g. %s = \"nix\"",
 				Hop3TOML, lineOf(data, "build", key), key, typeName(v), key)
 		}
+		if b.selected != "" && !strings.EqualFold(s, b.selected) {
+			return b, fmt.Errorf("%s:%d: [build] builder and method conflict: one says %q, the other %q\n"+
+				"keep one of them (method is ADR 006's name for builder)", Hop3TOML, lineOf(data, "build", key), b.selected, s)
+		}
 		if b.selected == "" || strings.EqualFold(s, "nix") {
 			b.selected, b.selectedLine = strings.ToLower(s), lineOf(data, "build", key)
 		}
@@ -81,7 +85,7 @@ func readBuild(path string) (buildTable, error) {
 	return b, nil
 }
 
-var headerRE = regexp.MustCompile(`^\s*\[\s*([^\]]+?)\s*\]`)
+var headerRE = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]`) // [table] and [[array.of.tables]]
 
 // lineOf finds the line that sets key inside table ("" for the top level),
 // for error messages; 1 when it cannot tell (dotted keys, inline tables).

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
@@ -186,25 +185,28 @@ func releaseYAML(lines [][2]string, userProcfile bool) string {
 	return b.String()
 }
 
-// profile is .profile.d/nix.sh. Config vars win over runtime.json's env,
-// as over any buildpack default, and PORT stays the platform's.
+// profile is .profile.d/nix.sh. runtime.json's env overrides config vars;
+// hop3.toml's [env] gives way to them, as a buildpack default does. PORT
+// stays the platform's. Every value is quoted for the shell.
 func profile(res pipeline.Result) string {
 	var b strings.Builder
 	b.WriteString(profileHeader + ": the app's Nix store and runtime environment.\n")
 	b.WriteString("# Platforms source .profile.d in the app root, where compile put .nix.\n")
 	fmt.Fprintf(&b, "export %s=\"${%s:-$PWD/%s}\"\n", NixDirVar, NixDirVar, NixDir)
-	path := append(append([]string{}, res.Runtime.Path...), "$"+NixDirVar+"/bin")
-	fmt.Fprintf(&b, "export PATH=\"%s:$PATH\"\n", strings.Join(path, ":"))
-	keys := make([]string, 0, len(res.Runtime.Env))
-	for k := range res.Runtime.Env {
-		keys = append(keys, k)
+	path := ""
+	for _, p := range res.Runtime.Path {
+		path += process.ShellQuote(p) + ":"
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !shellName(k) || k == NixDirVar || k == "PATH" {
+	fmt.Fprintf(&b, "export PATH=%s\"$%s/bin:$PATH\"\n", path, NixDirVar)
+	for _, v := range res.Env {
+		if !shellName(v.Name) || v.Name == NixDirVar || v.Name == "PATH" {
 			continue
 		}
-		fmt.Fprintf(&b, "if [ -z \"${%s+x}\" ]; then export %s=%s; fi\n", k, k, process.ShellQuote(res.Runtime.Env[k]))
+		if v.Precedence == process.Override {
+			fmt.Fprintf(&b, "export %s=%s\n", v.Name, process.ShellQuote(v.Value))
+		} else {
+			fmt.Fprintf(&b, "if [ -z \"${%s+x}\" ]; then export %s=%s; fi\n", v.Name, v.Name, process.ShellQuote(v.Value))
+		}
 	}
 	return b.String()
 }

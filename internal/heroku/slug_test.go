@@ -46,28 +46,38 @@ func TestProcessLinesAndRelease(t *testing.T) {
 }
 
 // TestProfileInBash sources .profile.d/nix.sh in bash as the platforms do,
-// in the app root, with a config var and PORT set by the platform.
+// in the app root, with config vars and PORT set by the platform:
+// runtime.json's env overrides config vars, hop3.toml's [env] gives way to
+// them, PORT stays the platform's, and a hostile PATH entry stays data.
 func TestProfileInBash(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
 		testenv.Missing(t, "bash is not installed")
 	}
 	app := t.TempDir()
-	if err := writeFile(filepath.Join(app, ProfileScript), profile(pipeline.Result{Runtime: testRuntime}), 0o644); err != nil {
+	pwned := filepath.Join(app, "pwned")
+	rt := testRuntime
+	rt.Path = []string{"/nix/store/abc-bb/bin", "/x\"; touch " + pwned + "; echo \"", "/$(touch " + pwned + ")"}
+	plan := process.Describe(rt, process.Declared{Env: map[string]string{"FROM_TOML": "toml", "SET_BY_PLATFORM": "toml", "MODE": "toml"},
+		TOML: "hop3.toml"}, slugLauncher)
+	if err := writeFile(filepath.Join(app, ProfileScript), profile(pipeline.Result{Runtime: rt, Env: plan.Env}), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bash, "-c", `for f in .profile.d/*.sh; do . "$f"; done; `+
-		`printf '%s\n' "$NIXBP_NIX_DIR" "$PATH" "$GREETING" "$PORT" "$MODE"`)
+		`printf '%s\n' "$NIXBP_NIX_DIR" "$PATH" "$GREETING" "$PORT" "$MODE" "$FROM_TOML" "$SET_BY_PLATFORM"`)
 	cmd.Dir = app
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "PORT=5000", "MODE=staging"}
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "PORT=5000", "MODE=staging", "SET_BY_PLATFORM=platform"}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
-	want := []string{app + "/.nix", "/nix/store/abc-bb/bin:" + app + "/.nix/bin:/usr/bin:/bin", "it's me", "5000", "staging"}
+	want := []string{app + "/.nix", strings.Join(rt.Path, ":") + ":" + app + "/.nix/bin:/usr/bin:/bin", "it's me", "5000", "prod", "toml", "platform"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("after .profile.d:\n%q\nwant\n%q", got, want)
+	}
+	if _, err := os.Stat(pwned); err == nil {
+		t.Fatal("sourcing the profile ran a command from a runtime.json path entry")
 	}
 }
 

@@ -64,6 +64,9 @@ type Result struct {
 	Closure   []string
 	Runtime   runtimejson.Runtime
 	Processes []process.Process
+	// Env is the launch environment: runtime.json env (overriding the
+	// platform's config vars) and hop3.toml [env] (giving way to them).
+	Env []process.Var
 	// Graph holds the closure's database records: references, NAR hashes
 	// and sizes (empty when the target reused an earlier copy).
 	Graph closure.Graph
@@ -78,6 +81,13 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 	in.Log.Headerf("Nix expression: %s (%s)", app.NixFile, app.Source)
+	run, err := config.ReadRun(in.AppDir)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, n := range run.Notes {
+		in.Log.Body(n)
+	}
 
 	nix, err := installNix(in)
 	if err != nil {
@@ -114,7 +124,12 @@ func Run(in Input, target Target) (Result, error) {
 	if err := copyClosure(in, nix, paths, output, rt, target, &res); err != nil {
 		return Result{}, err
 	}
-	res.Processes = process.FromRuntime(rt, target.Launcher())
+	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,
+		Env: run.Env, TOML: run.TOML}, target.Launcher())
+	for _, n := range plan.Notes {
+		in.Log.Body(n)
+	}
+	res.Processes, res.Env = plan.Processes, plan.Env
 	for _, p := range res.Processes {
 		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
 	}

@@ -4,7 +4,12 @@
 //	{"workers": {"web": "<command>"}, "env": {...}, "path": [...]}
 //
 // A worker is a shell command line, or {"static": "<dir>"} for a directory
-// served over HTTP.
+// served over HTTP. As in Hop3 (hop3-server plugins/build/nix/builder.py and
+// run/uwsgi/worker.py), the worker named "static" is a directory, never a
+// command: {"workers": {"static": "$out/public"}} is a static site.
+//
+// Unlike Hop3, which prepends each path entry in turn (so the last comes
+// first), Path keeps the order as written: the first entry is searched first.
 package runtimejson
 
 import (
@@ -18,6 +23,9 @@ import (
 
 // RelPath is where the description lives inside a Nix output.
 const RelPath = "hop3/runtime.json"
+
+// StaticWorker is the worker Hop3 reads as a directory to serve.
+const StaticWorker = "static"
 
 // Runtime is an app's runtime description.
 type Runtime struct {
@@ -77,6 +85,9 @@ func Parse(data []byte, file string) (Runtime, error) {
 	for _, name := range sortedKeys(raw.Workers) {
 		msg := raw.Workers[name]
 		w, err := parseWorker(msg)
+		if err == nil && name == StaticWorker && w.Command != "" && w.Static == "" {
+			w = Worker{Static: w.Command}
+		}
 		if err != nil {
 			return Runtime{}, fmt.Errorf("%s: workers.%s %v", file, name, err)
 		}
