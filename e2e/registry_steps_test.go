@@ -18,8 +18,8 @@ type registryEnv struct {
 	reg      *e2e.Registry
 	runImage string
 	cacheDir string
-	// env and bindings are the platform's for every build: BP_NIX_CACHE is
-	// the file:// cache unless env sets it.
+	// platformEnv and bindings are the platform's for every build:
+	// BP_NIX_CACHE is the file:// cache unless platformEnv sets it ("" unsets).
 	platformEnv map[string]string
 	bindings    map[string]map[string]string
 	// platformAPI is the creator's platform API ("": e2e.PlatformAPI).
@@ -89,6 +89,9 @@ func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 	env := map[string]string{"BP_NIX_CACHE": "file://" + r.cacheDir}
 	for k, v := range r.platformEnv {
 		env[k] = v
+		if v == "" {
+			delete(env, k)
+		}
 	}
 	w, err := e2e.NewWorkspace(openTempDir(t), r.lifecycle, e2e.Options{AppSource: src, Buildpack: r.buildpack,
 		NixTarball: r.tarball, Busybox: r.busybox, Env: env, Bindings: r.bindings, UID: uid, GID: gid})
