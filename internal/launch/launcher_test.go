@@ -155,6 +155,7 @@ func TestLauncherPassesExitCodes(t *testing.T) {
 		{"exit 125", worker("exit.sh", "125"), 125},
 		{"killed by SIGTERM", worker("selfkill.sh"), 128 + int(syscall.SIGTERM)},
 		{"interpreted line", bbPath + "/bin/sh -c 'exit 3' && true", 3},
+		{"interpreted line's environment", "export X=7; unset PORT; " + bbPath + `/bin/sh -c 'test -z "$PORT" && exit $X'`, 7},
 		{"missing program", "/nix/store/does-not-exist/bin/app", 127},
 	}
 	for _, strategy := range strategies(t) {

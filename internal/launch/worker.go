@@ -1,7 +1,6 @@
 package launch
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"syscall"
 
-	"mvdan.cc/sh/v3/expand"
-	"mvdan.cc/sh/v3/interp"
 	"mvdan.cc/sh/v3/shell"
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -74,31 +71,6 @@ func SimpleCommand(line string) (argv []string, simple bool, err error) {
 		return nil, false, errors.New("expands to nothing")
 	}
 	return argv, true, nil
-}
-
-// interpret runs a command line that is more than a simple command with a
-// POSIX shell interpreter written in Go (run images may have no /bin/sh).
-func interpret(line string) int {
-	f, err := syntax.NewParser().Parse(strings.NewReader(line), "worker")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
-		return 2
-	}
-	r, err := interp.New(interp.Env(expand.ListEnviron(os.Environ()...)), interp.StdIO(os.Stdin, os.Stdout, os.Stderr))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
-		return 2
-	}
-	err = r.Run(context.Background(), f)
-	var status interp.ExitStatus
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &status):
-		return int(status)
-	}
-	fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
-	return 1
 }
 
 // serveStatic serves dir over HTTP on $BIND_ADDRESS:$PORT.
