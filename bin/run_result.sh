@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs a command of the app's Nix build result with the slug's store shown
-# at /nix (by nixbp-launch: native, user namespace or proot, the first that
-# works, or NIXBP_STRATEGY), as the earlier Heroku Nix buildpacks'
+# at /nix (by nixbp-launch: native, relocated, user namespace or proot, the
+# first that works, or NIXBP_STRATEGY), as the earlier Heroku Nix buildpacks'
 # Procfiles did:
 #
 #   web: run_result.sh bin/webserver --port "$PORT"
@@ -22,8 +22,12 @@ shift
 case "$cmd" in
   /*|./*|../*) ;;
   */*)
-    # Test in the slug's copy of the store: /nix is not there outside the view.
-    in_slug="$nix_dir/${result#/nix/}/$cmd"
+    # Test in the slug's copy of the store: /nix is not there outside the
+    # view. A relocated result (/app/.nixs/...) is where it runs.
+    case "$result" in
+      /nix/*) in_slug="$nix_dir/${result#/nix/}/$cmd" ;;
+      *) in_slug="$result/$cmd" ;;
+    esac
     if [ -n "$result" ] && { [ -e "$in_slug" ] || [ -L "$in_slug" ]; }; then
       cmd="$result/$cmd"
     fi ;;

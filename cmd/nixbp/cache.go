@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 )
 
 const cacheUsage = `usage: nixbp cache [flags] push <store-path|result-link>...
@@ -36,6 +37,9 @@ flags (anywhere on the line):
   --trusted-public-key KEY    pull and verify refuse paths no such key signed (repeatable);
                               default the space-separated keys in $NIXBP_CACHE_TRUSTED_PUBLIC_KEYS
   --jobs N                    NARs transferred at once (default 8)
+  --app DIR                   push (one path): also write the source pointer of the app in DIR, so that
+                              a deploy of the same source restores the path without Nix (no result link
+                              in DIR: build with --no-out-link)
 S3 credentials come from the AWS chain (AWS_ACCESS_KEY_ID, profiles, roles), or from
 NIX_S3_KEY and NIX_S3_SECRET when both are set.
 `
@@ -49,6 +53,7 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 	root := fs.String("store", "", "")
 	keyFile := fs.String("secret-key-file", os.Getenv("NIXBP_CACHE_SECRET_KEY_FILE"), "")
 	jobs := fs.Int("jobs", 0, "")
+	appDir := fs.String("app", "", "")
 	var trusted stringList
 	fs.Var(&trusted, "trusted-public-key", "")
 	var words []string
@@ -102,7 +107,10 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("nixbp cache %s needs store paths\n%s", cmd, cacheUsage)
 		}
 		if cmd == "push" {
-			return cachePush(ctx, c, st, paths, stdout)
+			if err := cachePush(ctx, c, st, paths, stdout); err != nil || *appDir == "" {
+				return err
+			}
+			return pushPointer(ctx, c, *appDir, paths, stdout)
 		}
 		return cachePull(ctx, c, st, paths, stdout)
 	case "ls", "verify":
@@ -298,3 +306,27 @@ type stringList []string
 
 func (l *stringList) String() string     { return strings.Join(*l, " ") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+// pushPointer writes the source pointer of the app in appDir to the one
+// pushed path, as a build does after pushing.
+func pushPointer(ctx context.Context, c *cache.Cache, appDir string, paths []string, stdout io.Writer) error {
+	if len(paths) != 1 {
+		return fmt.Errorf("nixbp cache push --app needs exactly one store path (the app's build output), got %d", len(paths))
+	}
+	out := paths[0]
+	if target, err := os.Readlink(out); err == nil && strings.HasPrefix(target, cache.StoreDir+"/") {
+		out = target
+	}
+	if !strings.HasPrefix(out, cache.StoreDir+"/") {
+		return fmt.Errorf("nixbp cache push --app: %s is not a store path or a link to one", paths[0])
+	}
+	digest, err := closure.SourceDigest(appDir)
+	if err != nil {
+		return err
+	}
+	if err := c.WritePointer(ctx, digest, cache.Pointer{Output: out}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "source pointer of %s (digest %s) -> %s\n", appDir, digest[:16], out)
+	return nil
+}

@@ -61,6 +61,9 @@ func Compile(dirs Dirs, buildpackDir string, logger log.Logger) error {
 	if err != nil {
 		return err
 	}
+	if settings.Relocate, err = parseRelocate(env, func(name string) string { v, _ := cr.Resolve(name); return v }, dirs.Build); err != nil {
+		return err
+	}
 	logVars(env, logger)
 	if err := checkBuildDir(dirs.Build); err != nil {
 		return err
@@ -93,7 +96,7 @@ func Compile(dirs Dirs, buildpackDir string, logger log.Logger) error {
 		StoreGC:   settings.StoreGC,
 		Log:       logger,
 	}
-	if _, err := pipeline.Run(in, newSlugTarget(dirs.Build, buildpackDir, logger)); err != nil {
+	if _, err := pipeline.Run(in, newSlugTarget(dirs.Build, buildpackDir, settings.Relocate, logger)); err != nil {
 		return err
 	}
 	logger.Headerf("Compiled in %s", time.Since(start).Round(time.Millisecond))

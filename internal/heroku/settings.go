@@ -11,6 +11,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
@@ -86,6 +87,8 @@ type Settings struct {
 	Tarball LocalTarball
 	// StoreGC says whether and how CACHE_DIR's store is collected.
 	StoreGC storegc.Options
+	// Relocate says whether the slug carries a relocated closure.
+	Relocate relocate.Options
 }
 
 // S3Cache is the closure cache the old Heroku Nix buildpacks kept in S3:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
 	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
 
@@ -19,7 +20,10 @@ import (
 // /app on Heroku and Dokku, /home/vcap/app on Cloud Foundry and Kf):
 //
 //	.nix/store/...            the runtime closure, shown at /nix at run time
-//	.nix/result               link to the build output (/nix/store/...)
+//	.nixs/...                 or, relocated (BP_NIX_RELOCATE), the closure with
+//	                          its store paths rewritten to /app/.nixs/...;
+//	                          .nix/relocated then names that directory
+//	.nix/result               link to the build output
 //	.nix/bin/nixbp-launch     the launcher; run_result.sh and run_proot.sh
 //	.nix/release.yml          what bin/release prints
 //	.profile.d/nix.sh         NIXBP_NIX_DIR, PATH and runtime.json env
@@ -58,6 +62,8 @@ type slugTarget struct {
 	// key identifies the closure copied by ClosureDir; Emit records it
 	// once everything is written.
 	key string
+	// reloc says whether Emit relocates the closure.
+	reloc relocate.Options
 }
 
 // checkBuildDir refuses, before anything is written, an app whose files
@@ -71,6 +77,12 @@ func checkBuildDir(buildDir string) error {
 				"the buildpack puts the app's Nix store there; rename or remove it from the repository", NixDir)
 		}
 	}
+	if _, err := os.Lstat(filepath.Join(buildDir, relocate.SlugDir)); err == nil {
+		if _, err := os.Stat(filepath.Join(buildDir, markerFile)); err != nil {
+			return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
+				"the buildpack puts the app's relocated Nix store there; rename or remove it from the repository", relocate.SlugDir)
+		}
+	}
 	data, err := os.ReadFile(filepath.Join(buildDir, ProfileScript))
 	if err == nil && !strings.HasPrefix(string(data), profileHeader) {
 		return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
@@ -81,10 +93,10 @@ func checkBuildDir(buildDir string) error {
 
 // newSlugTarget notes whether the app brought a Procfile: one that is
 // not the copy an earlier compile in the same directory wrote.
-func newSlugTarget(buildDir, buildpackDir string, logger log.Logger) *slugTarget {
+func newSlugTarget(buildDir, buildpackDir string, reloc relocate.Options, logger log.Logger) *slugTarget {
 	user, err := os.ReadFile(filepath.Join(buildDir, "Procfile"))
 	ours, oerr := os.ReadFile(filepath.Join(buildDir, generatedProcfile))
-	return &slugTarget{buildDir: buildDir, buildpackDir: buildpackDir, log: logger,
+	return &slugTarget{buildDir: buildDir, buildpackDir: buildpackDir, log: logger, reloc: reloc,
 		userProcfile: err == nil && (oerr != nil || string(user) != string(ours))}
 }
 
@@ -93,13 +105,15 @@ func newSlugTarget(buildDir, buildpackDir string, logger log.Logger) *slugTarget
 // built or kept); a platform that compiles in place again reuses it.
 func (t *slugTarget) ClosureDir(key string) (string, bool, error) {
 	dir := filepath.Join(t.buildDir, NixDir)
-	t.key = key
+	t.key = fmt.Sprintf("%s relocate=%s:%s:%t", key, t.reloc.Mode, t.reloc.AppDir, t.reloc.Warn)
 	if marker, err := os.ReadFile(filepath.Join(t.buildDir, markerFile)); err == nil {
-		if string(marker) == key+"\n" {
+		if string(marker) == t.key+"\n" {
 			return dir, true, nil
 		}
-		if err := slug.RemoveTree(dir); err != nil {
-			return "", false, err
+		for _, d := range []string{dir, filepath.Join(t.buildDir, relocate.SlugDir)} {
+			if err := slug.RemoveTree(d); err != nil {
+				return "", false, err
+			}
 		}
 	}
 	t.log.Headerf("Copying the runtime closure into the slug (%s)", NixDir)
@@ -121,6 +135,13 @@ func (t *slugTarget) Launcher() pipeline.Launcher { return slugLauncher }
 // Emit writes .profile.d/nix.sh, the Procfile (when the app has none),
 // .nix/release.yml and the result link, and marks the closure complete.
 func (t *slugTarget) Emit(res pipeline.Result) error {
+	p, err := t.relocateClosure()
+	if err != nil {
+		return err
+	}
+	if p != "" {
+		res = relocatedResult(res, p)
+	}
 	dir := filepath.Join(t.buildDir, NixDir)
 	link := filepath.Join(dir, "result")
 	_ = os.Remove(link)

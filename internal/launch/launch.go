@@ -20,7 +20,8 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 )
 
-// StrategyEnv forces a /nix strategy at run time (auto, native, userns, proot).
+// StrategyEnv forces a /nix strategy at run time (auto, native, relocate,
+// userns, proot).
 const StrategyEnv = "NIXBP_STRATEGY"
 
 // inViewEnv marks the launcher re-run inside the view.
@@ -87,7 +88,7 @@ func Main(args []string) int {
 		}
 		return runWorker(inv)
 	}
-	want, err := nixmount.ParseStrategy(os.Getenv(StrategyEnv))
+	want, err := parseStrategy(os.Getenv(StrategyEnv))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: %s: %v\n", StrategyEnv, err)
 		return 2
@@ -102,6 +103,10 @@ func Main(args []string) int {
 			fmt.Fprintf(os.Stderr, "nixbp-launch: %s\n", describe(view))
 		}
 	}
+	if view.Strategy == Relocate {
+		// Nothing to show at /nix: run as native does.
+		view = nixmount.View{Strategy: nixmount.Native, NixDir: view.NixDir}
+	}
 	if view.Strategy == nixmount.Native && os.Getpid() != 1 {
 		return runWorker(inv)
 	}
@@ -115,14 +120,20 @@ func Main(args []string) int {
 
 // open chooses the /nix strategy, want or with Auto the cheapest: native
 // when /nix already holds every store path of nixDir (the same directory
-// through a link or mount, or an image with the closure at /nix), else what
-// nixmount.Open finds.
+// through a link or mount, or an image with the closure at /nix), then
+// relocate when the build relocated the closure, else what nixmount.Open
+// finds.
 func open(nixDir string, want nixmount.Strategy) (nixmount.View, error) {
-	if fi, err := os.Stat(filepath.Join(nixDir, "store")); err != nil || !fi.IsDir() {
-		return nixmount.View{}, fmt.Errorf("--nix-dir %s holds no store/ directory: the image lacks the layer that holds the app's closure", nixDir)
-	}
-	if (want == nixmount.Auto || want == nixmount.Native) && closureAtNix(nixDir) {
+	fi, err := os.Stat(filepath.Join(nixDir, "store"))
+	hasStore := err == nil && fi.IsDir()
+	if hasStore && (want == nixmount.Auto || want == nixmount.Native) && closureAtNix(nixDir) {
 		return nixmount.View{Strategy: nixmount.Native, NixDir: nixDir}, nil
+	}
+	if v, ok, err := relocatedView(nixDir, want); ok || err != nil {
+		return v, err
+	}
+	if !hasStore {
+		return nixmount.View{}, fmt.Errorf("--nix-dir %s holds no store/ directory: the image lacks the layer that holds the app's closure", nixDir)
 	}
 	return nixmount.Open(nixDir, want)
 }
@@ -146,7 +157,11 @@ func closureAtNix(nixDir string) bool {
 // strategies were passed over.
 func describe(v nixmount.View) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "/nix through %s (%s)", v.Strategy, v.NixDir)
+	if v.Strategy == Relocate {
+		fmt.Fprintf(&b, "no /nix needed: the closure is relocated to %s (relocate)", v.NixDir)
+	} else {
+		fmt.Fprintf(&b, "/nix through %s (%s)", v.Strategy, v.NixDir)
+	}
 	for _, a := range v.Skipped {
 		fmt.Fprintf(&b, "; %s skipped: %s", a.Strategy, strings.ReplaceAll(a.Err.Error(), "\n", ": "))
 	}

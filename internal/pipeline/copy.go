@@ -35,10 +35,12 @@ func readStoreFile(nix nixinstall.Nix, path string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(nix.Dir, strings.TrimPrefix(path, "/nix/")))
 }
 
-// copyClosure copies the runtime closure into the target, pruned by the
-// app's .slugexclude, and checks that nothing the app needs was pruned.
-// It fills in the Result's Graph and ExcludeDigest.
-func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt runtimejson.Runtime, target Target, res *Result) error {
+// copyClosure copies the runtime closure from root (the directory holding
+// store/) into the target, pruned by the app's .slugexclude, and checks
+// that nothing the app needs was pruned. graph gives the closure's
+// records. It fills in the Result's Graph and ExcludeDigest.
+func copyClosure(in Input, root string, paths []string, output string, rt runtimejson.Runtime, target Target, res *Result,
+	graph func() (closure.Graph, error)) error {
 	rules, digest, err := readRules(in.AppDir)
 	if err != nil {
 		return err
@@ -59,7 +61,7 @@ func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt
 	for _, w := range rules.Warnings() {
 		in.Log.Bodyf("warning: %s", w)
 	}
-	rep, err := slug.Copy(nix.Dir, dir, rules, opts)
+	rep, err := slug.Copy(root, dir, rules, opts)
 	if err != nil {
 		return fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
 	}
@@ -68,13 +70,13 @@ func copyClosure(in Input, nix nixinstall.Nix, paths []string, output string, rt
 	}
 	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",
 		len(paths), rep.Linked, rep.Copied, len(rep.Dropped), ExcludeFile)
-	if res.Graph, err = closure.ReadGraph(nix, paths); err != nil {
+	if res.Graph, err = graph(); err != nil {
 		return err
 	}
 	if err := guard(in, rep, res.Graph.References, rt); err != nil {
 		return err
 	}
-	sizes, err := slug.MeasureSizes(nix.Dir, rep, opts, in.Prune.SizeLimit)
+	sizes, err := slug.MeasureSizes(root, rep, opts, in.Prune.SizeLimit)
 	if err != nil {
 		return err
 	}

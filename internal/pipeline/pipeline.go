@@ -89,9 +89,13 @@ func Run(in Input, target Target) (Result, error) {
 		in.Log.Body(n)
 	}
 
+	if res, ok, err := runWithoutNix(in, app, target); ok || err != nil {
+		return res, err
+	}
+
 	nix, err := installNix(in)
 	if err != nil {
-		return Result{}, err
+		return Result{}, withoutNixHint(in, app, err)
 	}
 
 	restored, err := restore(in, nix, app)
@@ -121,7 +125,8 @@ func Run(in Input, target Target) (Result, error) {
 	}
 
 	res := Result{App: app, Output: output, Closure: paths, Runtime: rt}
-	if err := copyClosure(in, nix, paths, output, rt, target, &res); err != nil {
+	graph := func() (closure.Graph, error) { return closure.ReadGraph(nix, paths) }
+	if err := copyClosure(in, nix.Dir, paths, output, rt, target, &res, graph); err != nil {
 		return Result{}, err
 	}
 	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,

@@ -1,0 +1,228 @@
+package closure
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/config"
+)
+
+// PlainStore is a directory holding store paths restored from caches
+// without Nix: dir/store/<hash>-name, and dir/registration, the records
+// (NAR hash, references) of every path in it, in the registration format
+// nix-store --dump-db prints. It needs no Nix database, so it serves a
+// target that does not run Nix (a relocated slug).
+type PlainStore struct {
+	Dir string
+}
+
+// StoreDir is the directory holding the store paths.
+func (s PlainStore) StoreDir() string { return filepath.Join(s.Dir, "store") }
+
+func (s PlainStore) registration() string { return filepath.Join(s.Dir, "registration") }
+
+// PlainRestored is what RestoreByPointer found: the output named by the source
+// pointer and its whole runtime closure, present in the store.
+type PlainRestored struct {
+	Output string
+	// Closure is the output's runtime closure, sorted.
+	Closure []string
+	// Graph is the closure's records, from the caches' narinfos.
+	Graph Graph
+	// Digest is the app source's digest (the pointer key).
+	Digest string
+	// Bytes is what was downloaded.
+	Bytes int64
+}
+
+// RestoreByPointer restores the output the caches' source pointer names
+// for the app, and its closure, into s, with no Nix: NARs are verified as
+// Fetch verifies them, and the records kept in s.registration. It returns
+// nil when no cache has a pointer for this source or the closure cannot be
+// completed (the caller then runs Nix).
+func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Caches, log io.Writer) (*PlainRestored, error) {
+	if c.Policy == BuildAlways || len(c.all()) == 0 {
+		return nil, nil
+	}
+	digest, err := SourceDigest(app.Dir)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range c.all() {
+		ptr, err := ch.ReadPointer(ctx, digest)
+		if err != nil {
+			fmt.Fprintf(log, "warning: %v\n", err)
+			continue
+		}
+		if ptr == nil {
+			continue
+		}
+		res := &PlainRestored{Output: ptr.Output, Digest: digest}
+		for _, from := range c.all() {
+			if complete(ptr.Output, infos) {
+				break
+			}
+			r, err := from.Fetch(ctx, []string{ptr.Output}, s.StoreDir())
+			if err != nil {
+				fmt.Fprintf(log, "warning: fetching from %s: %v\n", from, err)
+				continue
+			}
+			for _, info := range r.Installed {
+				infos[info.StorePath] = info
+			}
+			if err := s.save(infos); err != nil {
+				return nil, err
+			}
+			res.Bytes += r.DownloadedBytes
+			if len(r.Installed) > 0 {
+				fmt.Fprintf(log, "Restored %d store paths (%s downloaded) from %s in %s\n", len(r.Installed),
+					humanBytes(r.DownloadedBytes), from, r.Elapsed.Round(1e6))
+			}
+		}
+		if !complete(ptr.Output, infos) {
+			fmt.Fprintf(log, "warning: the caches do not hold the whole closure of %s, which the source pointer names\n", ptr.Output)
+			continue
+		}
+		res.Closure = closureOf(ptr.Output, infos)
+		list := make([]cache.PathInfo, len(res.Closure))
+		for i, p := range res.Closure {
+			list[i] = infos[p]
+		}
+		res.Graph = GraphOf(list)
+		return res, nil
+	}
+	return nil, nil
+}
+
+// GraphOf is the Graph of records read elsewhere than the Nix database.
+func GraphOf(infos []cache.PathInfo) Graph {
+	g := Graph{Infos: map[string]cache.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
+	for _, info := range infos {
+		g.Infos[info.StorePath] = info
+		g.NarSizes[info.StorePath] = int64(info.NarSize)
+		g.References[info.StorePath] = nil
+		for _, r := range info.References {
+			if r != info.StorePath {
+				g.References[info.StorePath] = append(g.References[info.StorePath], r)
+			}
+		}
+	}
+	return g
+}
+
+// closureOf is path and everything it refers to, sorted.
+func closureOf(path string, infos map[string]cache.PathInfo) []string {
+	seen := map[string]bool{path: true}
+	queue := []string{path}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, r := range infos[p].References {
+			if !seen[r] {
+				seen[r] = true
+				queue = append(queue, r)
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for p := range seen {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// complete reports whether path's whole closure is recorded (and so, by
+// load's invariant, on disk).
+func complete(path string, infos map[string]cache.PathInfo) bool {
+	for _, p := range closureOf(path, infos) {
+		if _, ok := infos[p]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// load reads the records and removes what the store holds without one: a
+// path renamed into place by a Fetch that was interrupted before its
+// record was saved, or Fetch's own leftovers.
+func (s PlainStore) load() (map[string]cache.PathInfo, error) {
+	if err := os.MkdirAll(s.StoreDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("unable to create %s\n%w", s.StoreDir(), err)
+	}
+	infos := map[string]cache.PathInfo{}
+	data, err := os.ReadFile(s.registration())
+	if err == nil {
+		list, perr := cache.ParseRegistration(bytes.NewReader(data))
+		if perr != nil {
+			list = nil // unreadable: start again from an empty store
+		}
+		for _, info := range list {
+			infos[info.StorePath] = info
+		}
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("unable to read %s\n%w", s.registration(), err)
+	}
+	entries, err := os.ReadDir(s.StoreDir())
+	if err != nil {
+		return nil, fmt.Errorf("unable to read %s\n%w", s.StoreDir(), err)
+	}
+	for _, e := range entries {
+		if _, ok := infos[cache.StoreDir+"/"+e.Name()]; !ok {
+			if err := removeTree(filepath.Join(s.StoreDir(), e.Name())); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for p := range infos {
+		if _, err := os.Lstat(filepath.Join(s.StoreDir(), filepath.Base(p))); err != nil {
+			delete(infos, p)
+		}
+	}
+	return infos, nil
+}
+
+// save writes the records atomically, references before referrers.
+func (s PlainStore) save(infos map[string]cache.PathInfo) error {
+	list := make([]cache.PathInfo, 0, len(infos))
+	for _, info := range infos {
+		list = append(list, info)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].StorePath < list[j].StorePath })
+	var buf bytes.Buffer
+	if err := cache.FormatRegistration(&buf, list); err != nil {
+		return err
+	}
+	tmp := s.registration() + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("unable to write %s\n%w", tmp, err)
+	}
+	if err := os.Rename(tmp, s.registration()); err != nil {
+		return fmt.Errorf("unable to write %s\n%w", s.registration(), err)
+	}
+	return nil
+}
+
+// removeTree removes a store path tree, whose directories are read-only.
+func removeTree(dir string) error {
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("unable to remove %s\n%w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package launch
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+)
+
+// Relocate is the strategy of a closure that the build copied out of
+// /nix/store into a directory of the same length, rewriting its store
+// paths (internal/relocate): its programs run natively, with no /nix, no
+// namespace and no ptrace.
+const Relocate nixmount.Strategy = "relocate"
+
+// RelocatedFile, in the directory given as --nix-dir, names the directory
+// the closure was relocated to (one line). Its presence selects Relocate.
+const RelocatedFile = "relocated"
+
+// parseStrategy reads NIXBP_STRATEGY: nixmount's strategies and relocate.
+func parseStrategy(s string) (nixmount.Strategy, error) {
+	if nixmount.Strategy(strings.ToLower(strings.TrimSpace(s))) == Relocate {
+		return Relocate, nil
+	}
+	st, err := nixmount.ParseStrategy(s)
+	if err != nil {
+		return "", fmt.Errorf("%w (or relocate)", err)
+	}
+	return st, nil
+}
+
+// relocatedView is the Relocate view of nixDir, when the build relocated
+// the closure: ok is false when it did not. The relocated directory must
+// exist where the build put it (the app's directory at run time).
+func relocatedView(nixDir string, want nixmount.Strategy) (nixmount.View, bool, error) {
+	data, err := os.ReadFile(filepath.Join(nixDir, RelocatedFile))
+	if err != nil {
+		if want == Relocate {
+			return nixmount.View{}, false, fmt.Errorf("%s=relocate, but --nix-dir %s holds no relocated closure (no %s file)\n"+
+				"build with BP_NIX_RELOCATE=always, or unset %s", StrategyEnv, nixDir, RelocatedFile, StrategyEnv)
+		}
+		return nixmount.View{}, false, nil
+	}
+	dir := strings.TrimSpace(string(data))
+	if want != nixmount.Auto && want != Relocate {
+		return nixmount.View{}, false, fmt.Errorf("%s=%s, but the build relocated the closure to %s and kept no store to show at /nix\n"+
+			"unset %s, or build with BP_NIX_RELOCATE=never", StrategyEnv, want, dir, StrategyEnv)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		return nixmount.View{}, false, fmt.Errorf("the build relocated the closure to %s, which does not exist here (%v): "+
+			"the app runs from another directory than the build expected\n"+
+			"build with BP_NIX_RELOCATE_APP_DIR set to the app's directory at run time, or BP_NIX_RELOCATE=never", dir, err)
+	}
+	return nixmount.View{Strategy: Relocate, NixDir: dir}, true, nil
+}

@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+)
+
+// restoredDir, under Input.NixDir, keeps what runWithoutNix restored
+// between builds (a closure.PlainStore).
+const restoredDir = "restored"
+
+// runWithoutNix is Run's branch for a hit of the source pointer: the
+// output it names and its closure are restored from the caches into a
+// plain directory (verified as ever, no Nix database), runtime.json is read
+// from there, and the closure goes to the target. Nix is neither
+// installed nor run, so this works where no /nix strategy can (a Heroku
+// dyno). ok is false when the pointer misses, or the output has no
+// runtime.json (its attributes need Nix): Run then goes on with Nix.
+func runWithoutNix(in Input, app config.App, target Target) (Result, bool, error) {
+	if in.Caches.Policy == closure.BuildAlways || (len(in.Caches.Read) == 0 && in.Caches.Write == nil) {
+		return Result{}, false, nil
+	}
+	in.Log.Headerf("Looking up this source in the caches (build policy: %s)", in.Caches.Policy)
+	start := time.Now()
+	store := closure.PlainStore{Dir: filepath.Join(in.NixDir, restoredDir)}
+	r, err := closure.RestoreByPointer(context.Background(), store, app, in.Caches, in.Log.BodyWriter())
+	if err != nil || r == nil {
+		return Result{}, false, err
+	}
+	file := r.Output + "/" + runtimejson.RelPath
+	data, err := os.ReadFile(filepath.Join(store.Dir, strings.TrimPrefix(file, "/nix/")))
+	if err != nil {
+		in.Log.Bodyf("%s has no %s: Nix reads the expression's attributes instead", r.Output, runtimejson.RelPath)
+		return Result{}, false, nil
+	}
+	rt, err := runtimejson.Parse(data, file)
+	if err != nil {
+		return Result{}, true, err
+	}
+	in.Log.Bodyf("Restored %s by the source digest, without evaluating Nix: 0 Nix builds; Nix neither installed nor run (%d store paths in %s)",
+		r.Output, len(r.Closure), time.Since(start).Round(time.Millisecond))
+	res := Result{App: app, Output: r.Output, Closure: r.Closure, Runtime: rt}
+	graph := func() (closure.Graph, error) { return r.Graph, nil }
+	if err := copyClosure(in, store.Dir, r.Closure, r.Output, rt, target, &res, graph); err != nil {
+		return Result{}, true, err
+	}
+	res.Processes = process.FromRuntime(rt, target.Launcher())
+	for _, p := range res.Processes {
+		in.Log.Bodyf("Process %s: %s", p.Type, strings.TrimPrefix(strings.Join(p.Command[3:], " "), "-- "))
+	}
+	return res, true, target.Emit(res)
+}
+
+// withoutNixHint adds to a failure to make /nix usable what a platform
+// that cannot run Nix needs: a build of this source in the caches, made
+// where Nix runs.
+func withoutNixHint(in Input, app config.App, err error) error {
+	var ns *nixmount.NoStrategyError
+	if !errors.As(err, &ns) {
+		return err
+	}
+	where := "no cache is configured (BP_NIX_CACHE)"
+	if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
+		where = "the caches hold no build of this source"
+	}
+	return fmt.Errorf("%w\n\nNix cannot run here, and %s. Build it where Nix runs (CI, any Linux machine) and push it, "+
+		"then deploy the same source again with BP_NIX_CACHE set to that cache:\n"+
+		"  bin/compile BUILD_DIR CACHE_DIR ENV_DIR   with BP_NIX_CACHE=<url> in ENV_DIR (pushes the closure and the source pointer), or\n"+
+		"  nixbp cache push --cache <url> --app . $(nix-build %s -A package --no-out-link)",
+		err, where, app.NixFile)
+}

@@ -1,0 +1,60 @@
+package relocate
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Mode says when a build relocates the runtime closure.
+type Mode string
+
+// The modes.
+const (
+	// Auto relocates when the run directory is known and Check finds
+	// nothing; otherwise the closure is copied as is, with a warning.
+	Auto Mode = "auto"
+	// Always relocates, and fails the build when Check finds something
+	// (unless Options.Warn).
+	Always Mode = "always"
+	// Never copies the closure as is.
+	Never Mode = "never"
+)
+
+// ParseMode reads a mode; "" is Auto.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(strings.ToLower(strings.TrimSpace(s))); m {
+	case "":
+		return Auto, nil
+	case Auto, Always, Never:
+		return m, nil
+	}
+	return "", fmt.Errorf("%q is not a relocation mode: expected auto, always or never", s)
+}
+
+// SlugDir is the directory of a slug (relative to the app's root) that
+// holds the relocated closure: with the app at /app it is /app/.nixs,
+// exactly as long as /nix/store.
+const SlugDir = ".nixs"
+
+// Options is how a front-end asks for relocation.
+type Options struct {
+	Mode Mode
+	// AppDir is the app's directory at run time, "" when unknown (Auto
+	// then does not relocate). The closure goes to AppDir/SlugDir.
+	AppDir string
+	// Warn turns findings into warnings under Always.
+	Warn bool
+}
+
+// Prefix is where the closure lives at run time: AppDir/SlugDir, padded.
+func (o Options) Prefix() (Prefix, error) {
+	if o.AppDir == "" {
+		return "", fmt.Errorf("the app's directory at run time is unknown")
+	}
+	p, err := ParsePrefix(path.Join(o.AppDir, SlugDir))
+	if err != nil {
+		return "", fmt.Errorf("the app runs at %s: %w", o.AppDir, err)
+	}
+	return p, nil
+}
