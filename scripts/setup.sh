@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux)
+packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux python3-seccomp)
 # The Docker end-to-end tests (e2e/docker) run their own dockerd.
 packages+=(docker.io)
 missing=()

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Dyno runs commands confined as on a Heroku dyno: in a mount namespace
+// where /nix is an empty read-only tmpfs, as an unprivileged uid, under a
+// seccomp filter refusing unshare, setns, mount, ptrace, clone with
+// CLONE_NEWUSER (EPERM) and clone3 (ENOSYS) (e2e/dyno/seccomp-exec.py), so
+// neither user namespaces nor proot can show a store at /nix. With Slug
+// set, that directory is bind-mounted at /app, where the dyno runs it.
+// The namespace and the mounts are made as root before dropping the uid.
+type Dyno struct {
+	// Seccomp is e2e/dyno/seccomp-exec.py.
+	Seccomp string
+	// UID and GID run the commands.
+	UID, GID int
+	// Slug is mounted at /app ("" for none).
+	Slug string
+}
+
+// AppDir is where a dyno runs the slug.
+const AppDir = "/app"
+
+// Command runs argv in the dyno with exactly env as its environment.
+func (d Dyno) Command(env []string, argv ...string) *exec.Cmd {
+	script := `set -e
+mount -t tmpfs -o ro,mode=755 tmpfs /nix
+if [ -n "$NIXBP_DYNO_SLUG" ]; then mount --bind "$NIXBP_DYNO_SLUG" /app; fi
+unset NIXBP_DYNO_SLUG
+exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
+	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
+		strconv.Itoa(d.UID), d.Seccomp}, argv...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// PrepareDyno makes the mount points a dyno needs on the host: /nix and
+// /app (empty directories; the dyno mounts over them in its namespace).
+func PrepareDyno() error {
+	for _, d := range []string{"/nix", AppDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("unable to create the mount point %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// DynamicELFApp copies fixtures/apps/dyn-web to dst and adds what its
+// hop3.nix expects: libs/ (the host's dynamic loader and the libraries
+// /usr/bin/env needs) and prog/bin/env, /usr/bin/env relinked by patchelf
+// to the store path ./libs will have (asked of nix-store --add in a
+// throwaway chroot store, as the expression's ${./libs} computes it).
+func DynamicELFApp(fixture, dst string) error {
+	if err := run("cp", "-a", fixture+"/.", dst+"/"); err != nil {
+		return err
+	}
+	libs := filepath.Join(dst, "libs")
+	if err := os.MkdirAll(libs, 0o755); err != nil {
+		return err
+	}
+	out, err := exec.Command("ldd", "/usr/bin/env").Output()
+	if err != nil {
+		return fmt.Errorf("ldd /usr/bin/env: %w", err)
+	}
+	interp := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		var lib string
+		switch {
+		case len(f) >= 3 && f[1] == "=>":
+			lib = f[2]
+		case len(f) >= 1 && strings.HasPrefix(f[0], "/"):
+			lib, interp = f[0], filepath.Base(f[0])
+		default:
+			continue
+		}
+		if err := run("cp", "-L", lib, filepath.Join(libs, filepath.Base(lib))); err != nil {
+			return err
+		}
+	}
+	if interp == "" {
+		return fmt.Errorf("ldd /usr/bin/env names no dynamic loader:\n%s", out)
+	}
+	if err := run("chmod", "-R", "a+rX,go-w", libs); err != nil {
+		return err
+	}
+	scratch, err := os.MkdirTemp("", "nixbp-libs-path-")
+	if err != nil {
+		return err
+	}
+	defer func() { run("chmod", "-R", "u+w", scratch); os.RemoveAll(scratch) }()
+	add := exec.Command("nix-store", "--store", filepath.Join(scratch, "store"), "--option", "build-users-group", "",
+		"--option", "substituters", "", "--add", libs)
+	pathOut, err := add.Output()
+	if err != nil {
+		return fmt.Errorf("nix-store --add %s: %w", libs, err)
+	}
+	libsPath := strings.TrimSpace(string(pathOut))
+	bin := filepath.Join(dst, "prog", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	if err := run("cp", "/usr/bin/env", filepath.Join(bin, "env")); err != nil {
+		return err
+	}
+	return run("patchelf", "--set-interpreter", libsPath+"/"+interp, "--set-rpath", libsPath, filepath.Join(bin, "env"))
+}

@@ -1,0 +1,148 @@
+package e2e_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+)
+
+// TestDyno deploys as on Heroku, where the platform offers no /nix, no
+// user namespaces and no ptrace: CI compiles with Nix and pushes to a
+// file:// cache; then, inside e2e.Dyno's confinement, compile restores
+// from that cache without Nix (NIX_BUILD_ON_PUSH=0) and relocates the
+// closure into the slug, and the web process of the Procfile, started at
+// /app with .profile.d sourced, answers HTTP.
+func TestDyno(t *testing.T) {
+	en := setupHeroku(t)
+	for _, tool := range []string{"unshare", "patchelf", "nix-store", "ldd"} {
+		testenv.Require(t, tool)
+	}
+	if err := exec.Command("/usr/bin/python3", "-c", "import seccomp").Run(); err != nil {
+		testenv.Missing(t, "/usr/bin/python3 cannot import seccomp (apt-get install python3-seccomp)")
+	}
+	if err := e2e.PrepareDyno(); err != nil {
+		t.Fatal(err)
+	}
+	dyno := e2e.Dyno{Seccomp: filepath.Join(testenv.RepoRoot(), "e2e", "dyno", "seccomp-exec.py"), UID: uid, GID: gid}
+
+	t.Run("Confinement", func(t *testing.T) { dynoConfinement(t, dyno) })
+	t.Run("HelloWeb", func(t *testing.T) {
+		dynoDeploy(t, en, dyno, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), "Hello from hello-web, built by Nix\n")
+	})
+	t.Run("DynamicELF", func(t *testing.T) {
+		src := openTempDir(t)
+		if err := e2e.DynamicELFApp(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "dyn-web"), src); err != nil {
+			t.Fatal(err)
+		}
+		dynoDeploy(t, en, dyno, src, "Hello from a dynamic ELF program, libraries in /app/.nixs/")
+	})
+}
+
+// dynoConfinement shows that the harness cannot pass by accident: inside
+// it, /nix is empty and read-only, and user namespaces and proot fail.
+func dynoConfinement(t *testing.T, dyno e2e.Dyno) {
+	for _, c := range []struct {
+		name, script, want string
+	}{
+		{"uid", "id -u", "2000\n"},
+		{"/nix is empty", "ls -A /nix; echo end", "end\n"},
+		{"/nix is read-only", "touch /nix/x 2>&1 || echo refused", "refused"},
+		{"unshare -Ur", "unshare -Ur true 2>&1; echo status=$?", "unshare failed: Operation not permitted\nstatus=1"},
+		{"proot", "proot -b /tmp:/nix /bin/true 2>&1; echo status=$?", "ptrace(TRACEME): Operation not permitted"},
+	} {
+		out, _ := dyno.Command([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, "/bin/sh", "-c", c.script).CombinedOutput()
+		if !strings.Contains(string(out), c.want) || (c.name == "proot" && strings.Contains(string(out), "status=0")) {
+			t.Errorf("%s: %q, want %q", c.name, out, c.want)
+		}
+	}
+}
+
+func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
+	binCache := filepath.Join(openTempDir(t), "bincache")
+	if err := os.MkdirAll(binCache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := execCommand("chown", itoa(uid)+":"+itoa(gid), binCache); err != nil {
+		t.Fatal(out)
+	}
+	config := map[string]string{"NIXBP_NIX_TARBALL": en.tarball, "BP_NIX_CACHE": "file://" + binCache}
+	opts := e2e.HerokuOptions{AppSource: src, Buildpack: en.buildpack, Busybox: en.busybox, EnvDir: config, UID: uid, GID: gid}
+
+	// CI: a machine where Nix runs.
+	ci, err := e2e.NewHerokuApp(openTempDir(t), filepath.Join(openTempDir(t), "cache"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ci.Compile(nil)
+	if err != nil || !strings.Contains(out, "Pushed ") {
+		t.Fatalf("CI compile did not push: %v\n%s", err, out)
+	}
+
+	// The dyno: restore-only, confined.
+	deployConfig := copyMap(config)
+	deployConfig["NIX_BUILD_ON_PUSH"] = "0"
+	opts.EnvDir = deployConfig
+	d, err := e2e.NewHerokuApp(openTempDir(t), filepath.Join(openTempDir(t), "cache"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + e2e.AppDir, "TMPDIR=/tmp", "STACK=heroku-24"}
+	start := time.Now()
+	outBytes, err := dyno.Command(env, filepath.Join(en.buildpack, "bin", "compile"), d.Build, d.Cache, d.EnvDir).CombinedOutput()
+	out = string(outBytes)
+	elapsed := time.Since(start)
+	if err != nil {
+		t.Fatalf("dyno compile: %v\n%s", err, out)
+	}
+	t.Logf("dyno compile (restore-only, relocated): %s", elapsed.Round(time.Millisecond))
+	for _, w := range []string{"Nix neither installed nor run", "Relocating the runtime closure to /app/.nixs", "0 problems"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("dyno compile log lacks %q:\n%s", w, out)
+		}
+	}
+	logLines(t, "dyno compile", out, "Restored", "Relocat", "Copied", "Checked", "Compiled")
+	if _, err := os.Stat(filepath.Join(d.Build, ".nix", "store")); err == nil {
+		t.Errorf("the relocated slug still holds .nix/store (two copies)")
+	}
+
+	release, err := d.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Run = d.Build
+	command, err := d.ProcessCommand(release, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := e2e.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := dyno
+	run.Slug = d.Build
+	var log strings.Builder
+	cmd := run.Command(append(env, "PORT="+itoa(port), "BIND_ADDRESS=127.0.0.1"),
+		"bash", "-c", `cd /app && for f in .profile.d/*.sh; do . "$f"; done; exec `+command)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := e2e.Get("http://127.0.0.1:"+itoa(port)+"/", 10*time.Second)
+	_, stopErr := e2e.StopDyno(cmd)
+	if err != nil || status != 200 || !strings.HasPrefix(body, want) {
+		t.Fatalf("GET / = %d %q, %v; want 200 %q\ncommand: %s\nprocess log:\n%s", status, body, err, want, command, log.String())
+	}
+	if stopErr != nil {
+		t.Errorf("stopping: %v\n%s", stopErr, log.String())
+	}
+	if !strings.Contains(log.String(), "no /nix needed: the closure is relocated to /app/.nixs (relocate)") {
+		t.Errorf("the launcher did not log the relocate strategy:\n%s", log.String())
+	}
+	t.Logf("web answered %q", body)
+}
