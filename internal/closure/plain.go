@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
@@ -72,7 +73,7 @@ func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Cache
 			if complete(ptr.Output, infos) {
 				break
 			}
-			r, err := from.Fetch(ctx, []string{ptr.Output}, s.StoreDir())
+			r, err := from.Fetch(ctx, []string{ptr.Output}, s.cacheStore(infos))
 			if err != nil {
 				fmt.Fprintf(log, "warning: fetching from %s: %v\n", from, err)
 				continue
@@ -178,6 +179,9 @@ func (s PlainStore) load() (map[string]cache.PathInfo, error) {
 		return nil, fmt.Errorf("unable to read %s\n%w", s.StoreDir(), err)
 	}
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // Fetch's lock and leftovers: Fetch sweeps them
+		}
 		if _, ok := infos[cache.StoreDir+"/"+e.Name()]; !ok {
 			if err := removeTree(filepath.Join(s.StoreDir(), e.Name())); err != nil {
 				return nil, err
@@ -190,6 +194,19 @@ func (s PlainStore) load() (map[string]cache.PathInfo, error) {
 		}
 	}
 	return infos, nil
+}
+
+// cacheStore is s as Fetch sees it: a path is valid when s records it.
+func (s PlainStore) cacheStore(infos map[string]cache.PathInfo) cache.Store {
+	return cache.Store{Dir: s.StoreDir(), Valid: func(paths []string) (map[string]bool, error) {
+		valid := map[string]bool{}
+		for _, p := range paths {
+			if _, ok := infos[p]; ok {
+				valid[p] = true
+			}
+		}
+		return valid, nil
+	}}
 }
 
 // save writes the records atomically, references before referrers.

@@ -157,11 +157,8 @@ func relocatedResult(res pipeline.Result, p relocate.Prefix) pipeline.Result {
 	res.Runtime = rt
 	procs := make([]process.Process, len(res.Processes))
 	for i, pr := range res.Processes {
+		pr.Static, pr.Line = p.StorePath(pr.Static), p.StorePath(pr.Line)
 		procs[i] = pr
-		procs[i].Command = make([]string, len(pr.Command))
-		for j, w := range pr.Command {
-			procs[i].Command[j] = p.StorePath(w)
-		}
 	}
 	res.Processes = procs
 	return res

@@ -57,7 +57,7 @@ func runWithoutNix(in Input, app config.App, target Target) (Result, bool, error
 	}
 	res.Processes = process.FromRuntime(rt, target.Launcher())
 	for _, p := range res.Processes {
-		in.Log.Bodyf("Process %s: %s", p.Type, strings.TrimPrefix(strings.Join(p.Command[3:], " "), "-- "))
+		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
 	}
 	return res, true, target.Emit(res)
 }
