@@ -32,6 +32,7 @@ func TestDyno(t *testing.T) {
 	dyno := e2e.Dyno{Seccomp: filepath.Join(testenv.RepoRoot(), "e2e", "dyno", "seccomp-exec.py"), UID: uid, GID: gid}
 
 	t.Run("Confinement", func(t *testing.T) { dynoConfinement(t, dyno) })
+	t.Run("PointerMiss", func(t *testing.T) { dynoPointerMiss(t, en, dyno) })
 	t.Run("HelloWeb", func(t *testing.T) {
 		dynoDeploy(t, en, dyno, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), "Hello from hello-web, built by Nix\n")
 	})
@@ -145,4 +146,30 @@ func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
 		t.Errorf("the launcher did not log the relocate strategy:\n%s", log.String())
 	}
 	t.Logf("web answered %q", body)
+}
+
+// dynoPointerMiss: with a cache that holds no build of this source, the
+// dyno cannot run Nix, and compile says what to run where Nix runs.
+func dynoPointerMiss(t *testing.T, en herokuEnv, dyno e2e.Dyno) {
+	binCache := filepath.Join(openTempDir(t), "bincache")
+	if err := os.MkdirAll(binCache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, err := e2e.NewHerokuApp(openTempDir(t), filepath.Join(openTempDir(t), "cache"), e2e.HerokuOptions{
+		AppSource: filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), Buildpack: en.buildpack, Busybox: en.busybox,
+		EnvDir: map[string]string{"NIXBP_NIX_TARBALL": en.tarball, "BP_NIX_CACHE": "file://" + binCache}, UID: uid, GID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + e2e.AppDir, "TMPDIR=/tmp"}
+	out, err := dyno.Command(env, filepath.Join(en.buildpack, "bin", "compile"), d.Build, d.Cache, d.EnvDir).CombinedOutput()
+	if err == nil {
+		t.Fatalf("compile passed in a dyno with an empty cache:\n%s", out)
+	}
+	for _, w := range []string{"Nix cannot run here, and the caches hold no build of this source",
+		"bin/compile BUILD_DIR CACHE_DIR ENV_DIR", "nixbp cache push --cache <url> --app ."} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("compile output lacks %q:\n%s", w, out)
+		}
+	}
 }
