@@ -243,3 +243,26 @@ func removeTree(dir string) error {
 	}
 	return nil
 }
+
+// Keep removes every path but keep (and its record), so that the store
+// holds one closure however many deploys it served.
+func (s PlainStore) Keep(keep []string) error {
+	infos, err := s.load()
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, p := range keep {
+		want[p] = true
+	}
+	for p := range infos {
+		if !want[p] {
+			delete(infos, p)
+		}
+	}
+	if err := s.save(infos); err != nil {
+		return err
+	}
+	_, err = s.load() // removes what no record names now
+	return err
+}

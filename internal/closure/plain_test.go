@@ -48,6 +48,12 @@ func TestPlainStoreLoadDropsUnrecordedPaths(t *testing.T) {
 	if complete(gone.StorePath, infos) || !complete(kept.StorePath, infos) {
 		t.Error("complete() disagrees with the records")
 	}
+	if err := s.Keep(nil); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(s.StoreDir()); len(entries) != 1 {
+		t.Errorf("after Keep(nil) the store holds %d entries, want only the lock", len(entries))
+	}
 	if got := closureOf(gone.StorePath, map[string]cache.PathInfo{kept.StorePath: kept, gone.StorePath: gone}); strings.Join(got, " ") != kept.StorePath+" "+gone.StorePath {
 		t.Errorf("closureOf = %v", got)
 	}

@@ -55,6 +55,9 @@ func runWithoutNix(in Input, app config.App, target Target) (Result, bool, error
 	if err := copyClosure(in, store.Dir, r.Closure, r.Output, rt, target, &res, graph); err != nil {
 		return Result{}, true, err
 	}
+	if err := store.Keep(r.Closure); err != nil {
+		in.Log.Bodyf("warning: %v", err)
+	}
 	res.Processes = process.FromRuntime(rt, target.Launcher())
 	for _, p := range res.Processes {
 		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
