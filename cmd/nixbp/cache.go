@@ -324,7 +324,7 @@ func pushPointer(ctx context.Context, c *cache.Cache, appDir string, paths []str
 	if err != nil {
 		return err
 	}
-	if err := c.WritePointer(ctx, digest, cache.Pointer{Output: out}); err != nil {
+	if err := c.WritePointer(ctx, digest, out); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "source pointer of %s (digest %s) -> %s\n", appDir, digest[:16], out)
