@@ -130,3 +130,47 @@ func TestSwappedPointerIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRestoreRepairsUnregisteredPaths leaves a store as a restore killed
+// between renaming into the store and registering does (the cache's Fetch,
+// whose paths nobody registers; cmd/nixbp's TestPullKilledAtEachStep kills
+// a real process there). Restore must not take the paths on disk for
+// present: it fetches them again, registers them, and the store verifies.
+func TestRestoreRepairsUnregisteredPaths(t *testing.T) {
+	builder := installNix(t)
+	app := pointerApp(t, "repaired")
+	dir := t.TempDir()
+	var log bytes.Buffer
+	caches, err := closure.OpenCaches(t.Context(), closure.CacheSettings{Write: "file://" + dir}, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buildAndPush(t, builder, app, caches, &log)
+
+	fresh := installNix(t)
+	r, err := caches.Write.Fetch(t.Context(), []string{out}, closure.Store(fresh))
+	if err != nil || len(r.Installed) == 0 {
+		t.Fatalf("fetch: %+v, %v", r, err)
+	}
+	if err := fresh.Command("nix-store", "--check-validity", out).Run(); err == nil {
+		t.Fatalf("%s is valid before registration", out)
+	}
+
+	log.Reset()
+	res, err := closure.Restore(t.Context(), fresh, app, caches, &log)
+	t.Logf("restore:\n%s", log.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Output != out || !res.ByPointer {
+		t.Fatalf("restored %q (by pointer %v), want %s", res.Output, res.ByPointer, out)
+	}
+	if !strings.Contains(log.String(), "Replacing "+out+": it is on disk but not valid") {
+		t.Errorf("the log does not say the unregistered copy was replaced")
+	}
+	for _, args := range [][]string{{"--check-validity", out}, {"--verify", "--check-contents"}} {
+		if msg, err := fresh.Command("nix-store", args...).CombinedOutput(); err != nil {
+			t.Errorf("nix-store %v: %v\n%s", args, err, msg)
+		}
+	}
+}
