@@ -49,6 +49,12 @@ var tempTree = regexp.MustCompile(`^\.[0-9a-df-np-sv-z]{32}-[^/]+\.tmp-[0-9a-f]{
 func lockStore(storeDir string, logf, warn func(format string, args ...any)) (func(), error) {
 	lock := filepath.Join(storeDir, restoreLockName)
 	fd, err := unix.Open(lock, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	if err == unix.EACCES || err == unix.EROFS || err == unix.EPERM {
+		// A store we cannot write to: nothing can be installed (each
+		// rename will warn), but present paths are still found present.
+		logf("%s is not writable (%v): no restore lock, no sweep", storeDir, err)
+		return func() {}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to create the restore lock %s\n%w", lock, err)
 	}
