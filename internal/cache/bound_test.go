@@ -120,6 +120,7 @@ func TestOversizedNARStopsAtItsNarinfoSize(t *testing.T) {
 			if len(res.Installed) != 0 || !slices.Equal(res.Missing, []string{sp}) {
 				t.Errorf("installed %v, missing %v", res.Installed, res.Missing)
 			}
+			t.Logf("the fetch wrote %d bytes (the NAR holds a %d-byte file)", written, big)
 			if written > tt.maxWrite {
 				t.Errorf("the fetch wrote %d bytes for a NAR its narinfo bounds to %d", written, e.NarSize)
 			}
