@@ -115,9 +115,10 @@ func (r *Registry) Blobs() (map[string]int64, error) {
 
 // Traffic is what the registry's access log shows from a line on.
 type Traffic struct {
-	// Uploaded are the blobs whose upload the registry completed (PUT
-	// .../blobs/uploads/...?digest=D answered 201), even when the registry
-	// already stored the blob: the client sent its bytes again.
+	// Uploaded are the blobs whose upload the registry completed (PUT, or a
+	// monolithic POST, .../blobs/uploads/...?digest=D answered 201), even
+	// when the registry already stored the blob: the client sent its bytes
+	// again.
 	Uploaded []string
 	// Mounted are blobs linked from another repository without a transfer.
 	Mounted int
@@ -158,7 +159,8 @@ func (r *Registry) Traffic(from int) (Traffic, error) {
 		method, uri, status := m[1], m[2], m[3]
 		size, _ := strconv.ParseInt(m[4], 10, 64)
 		switch {
-		case method == "PUT" && status == "201" && strings.Contains(uri, "/blobs/uploads/"):
+		case (method == "PUT" || method == "POST") && status == "201" && strings.Contains(uri, "/blobs/uploads/") &&
+			!strings.Contains(uri, "mount="):
 			if d := uploadDigest.FindStringSubmatch(uri); d != nil {
 				t.Uploaded = append(t.Uploaded, strings.Replace(d[1], "%3A", ":", 1))
 			}

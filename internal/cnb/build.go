@@ -77,7 +77,8 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 			return result, fmt.Errorf("%s: expected a whole number of layers, 1 or more, got %q", MaxLayersSetting, maxText)
 		}
 		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
-			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: maxLayers, settings: settingsDigest(in, maxLayers)}
+			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: maxLayers, settings: settingsDigest(in, maxLayers),
+			appDir: ctx.ApplicationPath}
 		if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
 			if target.source, err = closure.SourceDigest(ctx.ApplicationPath); err != nil {
 				return result, err
@@ -192,6 +193,8 @@ type launchTarget struct {
 	// and settings the digest of the settings that shape the layers
 	// (reusePrevious).
 	source, settings string
+	// appDir is the app's source, for its Procfile and hop3.toml.
+	appDir string
 	// contributed are the launch layers, for the build result.
 	contributed []libcnb.Layer
 }

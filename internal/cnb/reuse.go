@@ -12,6 +12,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
@@ -86,7 +87,18 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 		keep = append(keep, l)
 	}
 	var rt runtimejson.Runtime
-	if err := json.Unmarshal([]byte(metaString(md, metaRuntime)), &rt); err != nil || len(rt.Workers) == 0 {
+	if err := json.Unmarshal([]byte(metaString(md, metaRuntime)), &rt); err != nil {
+		return false, nil, nil
+	}
+	// The processes as the pipeline describes them: the Procfile and
+	// hop3.toml are in the source, unchanged with its digest.
+	run, err := config.ReadRun(t.appDir)
+	if err != nil {
+		return false, nil, err
+	}
+	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,
+		Env: run.Env, TOML: run.TOML}, t.Launcher())
+	if len(plan.Processes) == 0 {
 		return false, nil, nil
 	}
 	from := t.pointerFor(caches, output)
@@ -100,7 +112,10 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 	t.logger.Headerf("Reusing the previous image's launch layers: %s, by the source digest (pointer in %s)", output, from)
 	t.logger.Bodyf("%d store paths in %d store layers, no Nix installed, no store path fetched",
 		len(strings.Fields(metaString(md, metaClosure))), len(keep)-2)
-	return true, process.FromRuntime(rt, t.Launcher()), nil
+	for _, p := range plan.Processes {
+		t.logger.Bodyf("Process %s: %s", p.Type, p.Display())
+	}
+	return true, plan.Processes, nil
 }
 
 // pointerFor returns the first cache whose pointer for the source digest

@@ -77,7 +77,12 @@ func TestReusePrevious(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			layersDir, bpDir, cacheDir := t.TempDir(), t.TempDir(), t.TempDir()
+			layersDir, bpDir, cacheDir, appDir := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+			// A Procfile's worker joins runtime.json's, as the pipeline
+			// describes them.
+			if err := os.WriteFile(filepath.Join(appDir, "Procfile"), []byte("worker: busybox sleep 1000\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if err := os.MkdirAll(filepath.Join(bpDir, "bin"), 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +111,7 @@ func TestReusePrevious(t *testing.T) {
 				}
 			}
 			target := &launchTarget{layers: libcnb.Layers{Path: layersDir}, logger: log.NewPaketoLogger(io.Discard),
-				buildpackDir: bpDir, buildpackVersion: "0.1.0", source: "src1", settings: "set1"}
+				buildpackDir: bpDir, buildpackVersion: "0.1.0", source: "src1", settings: "set1", appDir: appDir}
 			reused, procs, err := target.reusePrevious(closure.Caches{Write: c, Policy: tt.policy})
 			if err != nil {
 				t.Fatal(err)
@@ -133,8 +138,12 @@ func TestReusePrevious(t *testing.T) {
 			if got := strings.Join(names, " "); got != "view launcher store-a store-b" {
 				t.Errorf("layers = %s", got)
 			}
-			if len(procs) != 1 || procs[0].Type != "web" || !strings.Contains(strings.Join(procs[0].Args(), " "), "busybox httpd -f") {
-				t.Errorf("processes = %+v", procs)
+			types := map[string]string{}
+			for _, p := range procs {
+				types[p.Type] = strings.Join(p.Args(), " ")
+			}
+			if len(procs) != 2 || !strings.Contains(types["web"], "busybox httpd -f") || !strings.Contains(types["worker"], "busybox sleep 1000") {
+				t.Errorf("processes = %+v; want web from runtime.json and worker from the Procfile", procs)
 			}
 		})
 	}
