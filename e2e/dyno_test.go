@@ -36,6 +36,19 @@ func TestDyno(t *testing.T) {
 	t.Run("HelloWeb", func(t *testing.T) {
 		dynoDeploy(t, en, dyno, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), "Hello from hello-web, built by Nix\n")
 	})
+	t.Run("GzipPath", func(t *testing.T) { relocateCheckFails(t, en) })
+	t.Run("OldProcfile", func(t *testing.T) {
+		src := openTempDir(t)
+		if err := e2e.DynamicELFApp(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "dyn-web"), src); err != nil {
+			t.Fatal(err)
+		}
+		// bin/env is taken inside the (relocated) result by run_result.sh.
+		procfile := "web: run_result.sh bin/env busybox httpd -f -p \"$BIND_ADDRESS:$PORT\" -h \"$(readlink \"$NIXBP_NIX_DIR/result\")/www\"\n"
+		if err := os.WriteFile(filepath.Join(src, "Procfile"), []byte(procfile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dynoDeploy(t, en, dyno, src, "Hello from a dynamic ELF program, libraries in /app/.nixs/")
+	})
 	t.Run("DynamicELF", func(t *testing.T) {
 		src := openTempDir(t)
 		if err := e2e.DynamicELFApp(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "dyn-web"), src); err != nil {
@@ -172,4 +185,35 @@ func dynoPointerMiss(t *testing.T, en herokuEnv, dyno e2e.Dyno) {
 			t.Errorf("compile output lacks %q:\n%s", w, out)
 		}
 	}
+}
+
+// relocateCheckFails: a closure with a store path inside gzip data fails a
+// forced relocation naming the file, and under auto keeps the store copy
+// with a warning (and still runs, at /nix through user namespaces).
+func relocateCheckFails(t *testing.T, en herokuEnv) {
+	cache := filepath.Join(openTempDir(t), "cache")
+	forced := newApp(t, en, "gzip-path", cache, map[string]string{"BP_NIX_RELOCATE": "always", "BP_NIX_RELOCATE_APP_DIR": "/app"}, uid, gid)
+	out, err := forced.Compile(nil)
+	if err == nil {
+		t.Fatalf("a forced relocation of a closure with a store path in gzip data passed:\n%s", out)
+	}
+	for _, w := range []string{"BP_NIX_RELOCATE=always, but relocating the closure to /app/.nixs breaks these files:",
+		"-gzip-path/share/paths.gz: the store directory /nix/store (without a trailing slash, or not rewritten) inside gzip-compressed data",
+		"set BP_NIX_RELOCATE_CHECK=warn to relocate anyway"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("forced compile output lacks %q:\n%s", w, out)
+		}
+	}
+	auto := newApp(t, en, "gzip-path", cache, map[string]string{"BP_NIX_RELOCATE_APP_DIR": "/app"}, uid, gid)
+	out, err = auto.Compile(nil)
+	if err != nil {
+		t.Fatalf("auto compile: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "warning: not relocating the closure") || !strings.Contains(out, "share/paths.gz") {
+		t.Errorf("auto compile did not warn naming the file:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(auto.Build, ".nixs")); err == nil {
+		t.Errorf("auto left a relocated copy beside the store")
+	}
+	serveSlug(t, auto, "web", nil, "Hello from gzip-path\n")
 }
