@@ -282,7 +282,7 @@ func badInput(t *testing.T, en herokuEnv) {
 		want    []string
 	}{
 		{name: "S3 without NIX_APP_NAME", envDir: s3,
-			want: []string{" !     NIX_S3_BUCKET, NIX_S3_KEY, NIX_S3_SECRET are set but NIX_APP_NAME is not", "set NIX_APP_NAME"}},
+			want: []string{` !     NIX_APP_NAME="": not set, but NIX_S3_BUCKET, NIX_S3_KEY, NIX_S3_SECRET are set`, "set NIX_APP_NAME"}},
 		{name: "unknown flag", envDir: map[string]string{"NIX_BUILD_FLAGS": "--cores 2 --frobnicate"},
 			want: []string{"NIX_BUILD_FLAGS: unknown nix-build option --frobnicate", "--option NAME VALUE"}},
 		{name: "not an option", envDir: map[string]string{"NIX_BUILD_FLAGS": "--show-trace default.nix"},
@@ -372,7 +372,7 @@ func localTarball(t *testing.T, en herokuEnv) {
 	a := newApp(t, official, "hello-web", filepath.Join(openTempDir(t), "cache"), nil, uid, gid)
 	out, err := a.Compile(nil)
 	if err == nil || !strings.Contains(out, "does not match the buildpack.toml pin of Nix 2.34.8") ||
-		!strings.Contains(out, "set NIXBP_NIX_TARBALL_SHA256=") {
+		!strings.Contains(out, "set BP_NIX_TARBALL_SHA256=") {
 		t.Fatalf("a tarball that is not the pinned one: %v\n%s", err, out)
 	}
 	sum, err := execCommand("sha256sum", en.tarball)
@@ -382,7 +382,7 @@ func localTarball(t *testing.T, en herokuEnv) {
 	a = newApp(t, official, "hello-web", filepath.Join(openTempDir(t), "cache"),
 		map[string]string{"NIXBP_NIX_TARBALL_SHA256": strings.Fields(sum)[0]}, uid, gid)
 	out, err = a.Compile(nil)
-	if err != nil || !strings.Contains(out, "-----> Using Nix 2.8.0 from "+en.tarball+" (NIXBP_NIX_TARBALL)") {
+	if err != nil || !strings.Contains(out, "-----> Using Nix 2.8.0 from "+en.tarball+" (BP_NIX_TARBALL)") {
 		t.Fatalf("compile with NIXBP_NIX_TARBALL_SHA256: %v\n%s", err, out)
 	}
 	serveSlug(t, a, "web", nil, fixtures[0].body)

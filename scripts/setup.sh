@@ -24,6 +24,7 @@ echo "setup: building pinned tools into .tools/ (cached)"
 "$root/scripts/tools.sh" versitygw
 "$root/scripts/tools.sh" pack
 "$root/scripts/tools.sh" registry
+"$root/scripts/tools.sh" staticcheck
 
 echo "setup: Nix installer tarball fixture"
 "$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures" >/dev/null

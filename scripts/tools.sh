@@ -2,7 +2,7 @@
 # Builds the pinned third-party tools the tests and the demo use (the CNB
 # lifecycle, versitygw, pack, the distribution OCI registry) from the Go
 # module proxy into .tools/, once.
-# Usage: scripts/tools.sh lifecycle|versitygw|pack|registry|all
+# Usage: scripts/tools.sh lifecycle|versitygw|pack|registry|staticcheck|all
 # Prints nothing but errors; the binaries land in .tools/bin.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ mkdir -p "$tools/bin" "$tools/src"
 LIFECYCLE_VERSION=0.21.14
 VERSITYGW_VERSION=1.8.0
 PACK_VERSION=0.40.9
+STATICCHECK_VERSION=0.8.2
 REGISTRY_VERSION=3.0.0
 
 # module_source MOD VERSION DEST: copies the module's source out of the
@@ -77,12 +78,24 @@ build_registry() {
   rm -rf "$src"
 }
 
+build_staticcheck() {
+  local out="$tools/bin/staticcheck-$STATICCHECK_VERSION"
+  [ -x "$out" ] && return 0
+  local src="$tools/src/staticcheck-$STATICCHECK_VERSION"
+  module_source honnef.co/go/tools "v$STATICCHECK_VERSION" "$src"
+  (cd "$src" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp" ./cmd/staticcheck)
+  mv "$out.tmp" "$out"
+  ln -sf "staticcheck-$STATICCHECK_VERSION" "$tools/bin/staticcheck"
+  rm -rf "$src"
+}
+
 [ -f "$tools/go.mod" ] || (cd "$tools" && go mod init nixbp-tools >/dev/null 2>&1)
 case "${1:-all}" in
   lifecycle) build_lifecycle ;;
   versitygw) build_versitygw ;;
   pack) build_pack ;;
   registry) build_registry ;;
-  all) build_lifecycle; build_versitygw; build_pack; build_registry ;;
-  *) echo "usage: scripts/tools.sh lifecycle|versitygw|pack|registry|all" >&2; exit 2 ;;
+  staticcheck) build_staticcheck ;;
+  all) build_lifecycle; build_versitygw; build_pack; build_registry; build_staticcheck ;;
+  *) echo "usage: scripts/tools.sh lifecycle|versitygw|pack|registry|staticcheck|all" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 const cacheUsage = `usage: nixbp cache [flags] push <store-path|result-link>...
@@ -29,19 +30,20 @@ Works with a Nix binary cache (the layout nix copy and substituters use).
 
 flags (anywhere on the line):
   --cache URL                 s3://bucket/prefix?region=R&endpoint=E, http(s)://host/path (read-only) or
-                              file:///dir; compression=zstd|xz|none for push. Default $NIXBP_CACHE,
-                              else s3://$NIX_S3_BUCKET
+                              file:///dir; compression=zstd|xz|none for push. Default: the build's
+                              cache, $BP_NIX_CACHE, else s3://$NIX_S3_BUCKET/$NIX_APP_NAME
   --store ROOT                use the chroot store ROOT (files under ROOT/nix/store), not /nix/store
   --secret-key-file FILE      push signs with this key (nix-store --generate-binary-cache-key);
-                              default $NIXBP_CACHE_SECRET_KEY_FILE, or the key in $NIXBP_CACHE_SECRET_KEY
+                              default the key in $BP_NIX_CACHE_SECRET_KEY
   --trusted-public-key KEY    pull and verify refuse paths no such key signed (repeatable);
-                              default the space-separated keys in $NIXBP_CACHE_TRUSTED_PUBLIC_KEYS
+                              default the space-separated keys in $BP_NIX_TRUSTED_PUBLIC_KEYS
   --jobs N                    NARs transferred at once (default 8)
   --app DIR                   push (one path): also write the source pointer of the app in DIR, so that
                               a deploy of the same source restores the path without Nix (no result link
                               in DIR: build with --no-out-link)
-S3 credentials come from the AWS chain (AWS_ACCESS_KEY_ID, profiles, roles), or from
-NIX_S3_KEY and NIX_S3_SECRET when both are set.
+S3 credentials come from NIX_S3_KEY and NIX_S3_SECRET, else AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY, else the AWS chain (profiles, roles). The variables are the build's
+(see the README's settings).
 `
 
 // runCache is `nixbp cache`: push, pull, list and verify store paths in a
@@ -49,9 +51,13 @@ NIX_S3_KEY and NIX_S3_SECRET when both are set.
 func runCache(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("nixbp cache", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	url := fs.String("cache", os.Getenv("NIXBP_CACHE"), "")
+	cs, err := settings.ParseCaches(os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	url := fs.String("cache", cs.Write, "")
 	root := fs.String("store", "", "")
-	keyFile := fs.String("secret-key-file", os.Getenv("NIXBP_CACHE_SECRET_KEY_FILE"), "")
+	keyFile := fs.String("secret-key-file", "", "")
 	jobs := fs.Int("jobs", 0, "")
 	appDir := fs.String("app", "", "")
 	var trusted stringList
@@ -75,21 +81,19 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("nixbp cache needs a command: push, pull, ls or verify\n%s", cacheUsage)
 	}
 	cmd, paths := words[0], words[1:]
-	if *url == "" && os.Getenv("NIX_S3_BUCKET") != "" {
-		*url = "s3://" + os.Getenv("NIX_S3_BUCKET")
-	}
 	if *url == "" {
-		return fmt.Errorf("nixbp cache %s: no cache; pass --cache URL or set NIXBP_CACHE", cmd)
+		return fmt.Errorf("nixbp cache %s: no cache; pass --cache URL or set %s (or the old %s and %s)",
+			cmd, settings.CacheName, settings.S3BucketName, settings.AppNameName)
 	}
 	if len(trusted) == 0 {
-		trusted = strings.Fields(os.Getenv("NIXBP_CACHE_TRUSTED_PUBLIC_KEYS"))
+		trusted = cs.TrustedKeys
 	}
 	opts := cache.Options{TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
-	if k, s := os.Getenv("NIX_S3_KEY"), os.Getenv("NIX_S3_SECRET"); k != "" && s != "" {
-		opts.Credentials = &cache.Credentials{AccessKeyID: k, SecretAccessKey: s}
+	if c := cs.Credentials; c != nil {
+		opts.Credentials = &cache.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
 	}
 	if cmd == "push" {
-		key, err := secretKey(*keyFile)
+		key, err := secretKey(*keyFile, cs.SecretKey)
 		if err != nil {
 			return err
 		}
@@ -208,10 +212,9 @@ func cacheVerify(ctx context.Context, c *cache.Cache, stdout io.Writer) error {
 	return nil
 }
 
-// secretKey reads the signing key from file, or from NIXBP_CACHE_SECRET_KEY;
-// none is fine (unsigned pushes).
-func secretKey(file string) (*cache.SecretKey, error) {
-	text := os.Getenv("NIXBP_CACHE_SECRET_KEY")
+// secretKey reads the signing key from file, or takes the one of
+// BP_NIX_CACHE_SECRET_KEY; none is fine (unsigned pushes).
+func secretKey(file, text string) (*cache.SecretKey, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -224,7 +227,7 @@ func secretKey(file string) (*cache.SecretKey, error) {
 	}
 	key, err := cache.ParseSecretKey(text)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", orEnv(file, "NIXBP_CACHE_SECRET_KEY"), err)
+		return nil, fmt.Errorf("%s: %w", orEnv(file, settings.SecretKeyName), err)
 	}
 	return key, nil
 }

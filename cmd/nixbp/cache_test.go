@@ -77,7 +77,7 @@ func TestCacheCommands(t *testing.T) {
 	run(t, "", "nix-store", "--generate-binary-cache-key", "cli-test-1", keys+"/sec", keys+"/pub")
 	pub, _ := os.ReadFile(keys + "/pub")
 	dir := t.TempDir()
-	t.Setenv("NIXBP_CACHE", "file://"+dir)
+	t.Setenv("BP_NIX_CACHE", "file://"+dir)
 
 	out, err := runCacheCmd(t, "push", "--store", root, "--secret-key-file", keys+"/sec", result)
 	if err != nil || !strings.Contains(out, "pushed 2 store paths") {
@@ -100,7 +100,7 @@ func TestCacheCommands(t *testing.T) {
 	if err := os.MkdirAll(dest+"/nix/store", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("NIXBP_CACHE_TRUSTED_PUBLIC_KEYS", string(pub))
+	t.Setenv("BP_NIX_TRUSTED_PUBLIC_KEYS", string(pub))
 	out, err = runCacheCmd(t, "pull", "--store", dest, top)
 	if err != nil || !strings.Contains(out, "pulled 2 store paths") {
 		t.Fatalf("pull: %q, %v", out, err)
@@ -159,10 +159,11 @@ func TestCachePushPullS3(t *testing.T) {
 			t.Fatal("versitygw did not start")
 		}
 	}
-	t.Setenv("NIXBP_CACHE", "")
+	t.Setenv("BP_NIX_CACHE", "")
 	t.Setenv("NIX_S3_BUCKET", "bucket")
 	t.Setenv("NIX_S3_KEY", "AKcli")
 	t.Setenv("NIX_S3_SECRET", "SKcli-secret")
+	t.Setenv("NIX_APP_NAME", "apps")
 	endpoint := "--cache=s3://bucket/apps?endpoint=http://" + addr + "&region=us-east-1"
 	out, err := runCacheCmd(t, "push", endpoint, "--store", root, result)
 	if err != nil || !strings.Contains(out, "pushed 2 store paths") {
@@ -193,14 +194,14 @@ func TestCachePushPullS3(t *testing.T) {
 }
 
 func TestCacheUsageErrors(t *testing.T) {
-	t.Setenv("NIXBP_CACHE", "")
+	t.Setenv("BP_NIX_CACHE", "")
 	t.Setenv("NIX_S3_BUCKET", "")
 	for _, tt := range []struct {
 		args []string
 		err  string
 	}{
 		{nil, "needs a command"},
-		{[]string{"ls"}, "no cache; pass --cache URL or set NIXBP_CACHE"},
+		{[]string{"ls"}, "no cache; pass --cache URL or set BP_NIX_CACHE"},
 		{[]string{"frob", "--cache", "file:///x"}, `unknown command "frob"`},
 		{[]string{"push", "--cache", "file:///x"}, "needs store paths"},
 		{[]string{"ls", "extra", "--cache", "file:///x"}, "takes no arguments"},

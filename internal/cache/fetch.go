@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"os"
 	"sort"
 	"sync"
@@ -164,7 +165,7 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 	p := f.t.finish()
 	if err := cmp.Or(rerr, ctx.Err()); err != nil {
 		for _, tmp := range tmps {
-			_ = removeTree(tmp)
+			_ = tree.Remove(tmp)
 		}
 		return nil, err
 	}

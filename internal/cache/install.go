@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,7 +21,7 @@ func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]PathIn
 	var taken []string
 	for sp, tmp := range tmps {
 		if !final[sp] {
-			_ = removeTree(tmp)
+			_ = tree.Remove(tmp)
 			continue
 		}
 		if err := os.Rename(tmp, f.dst(sp)); err != nil {
@@ -28,7 +29,7 @@ func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]PathIn
 				taken = append(taken, sp)
 				continue
 			}
-			_ = removeTree(tmp)
+			_ = tree.Remove(tmp)
 			f.t.warn("%s: unable to move into the store: %v", sp, err)
 			continue
 		}
@@ -39,7 +40,7 @@ func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]PathIn
 		valid, err := f.store.validSet(taken)
 		if err != nil {
 			for _, sp := range taken {
-				_ = removeTree(tmps[sp])
+				_ = tree.Remove(tmps[sp])
 			}
 			return nil, err
 		}
@@ -47,16 +48,16 @@ func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]PathIn
 			tmp := tmps[sp]
 			if valid[sp] {
 				f.present[sp] = true
-				_ = removeTree(tmp)
+				_ = tree.Remove(tmp)
 				continue
 			}
 			f.c.logf("Replacing %s: it is on disk but not valid in the Nix database (an interrupted restore or build left it)", sp)
-			err := removeTree(f.dst(sp))
+			err := tree.Remove(f.dst(sp))
 			if err == nil {
 				err = os.Rename(tmp, f.dst(sp))
 			}
 			if err != nil {
-				_ = removeTree(tmp)
+				_ = tree.Remove(tmp)
 				f.t.warn("%s: unable to replace the unregistered copy in the store: %v", sp, err)
 				continue
 			}

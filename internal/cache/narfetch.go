@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"github.com/nix-community/go-nix/pkg/nixhash"
 	"github.com/ulikunitz/xz"
 )
@@ -119,7 +120,7 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 		}
 	}
 	if err != nil {
-		_ = removeTree(tmp)
+		_ = tree.Remove(tmp)
 		downloaded.Add(-in.n) // a retry counts its own bytes
 		if in.err != nil {
 			return "", fmt.Errorf("download of %s interrupted after %d bytes: %w", e.URL, in.n, in.err)

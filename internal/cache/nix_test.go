@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // The tests run the real Nix (Debian's nix-bin 2.8) against chroot stores
@@ -178,7 +179,7 @@ func emptyStore(t testing.TB) string {
 	if err := os.MkdirAll(filepath.Join(root, "nix", "store"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = removeTree(root) })
+	t.Cleanup(func() { _ = tree.Remove(root) })
 	return root
 }
 
@@ -258,7 +259,7 @@ func checkStore(t testing.TB, root string, f *fixture, paths []string) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if fixtureDir != "" {
-		_ = removeTree(fixtureDir)
+		_ = tree.Remove(fixtureDir)
 	}
 	os.Exit(code)
 }

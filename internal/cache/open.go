@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nix-community/go-nix/pkg/narinfo/signature"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // Credentials are S3 keys the caller resolved itself (for example from the
@@ -77,7 +79,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache URL is not a URL; expected s3://bucket/prefix, http(s)://host/path or file:///dir")
 	}
-	c := &Cache{redacted: RedactURL(rawURL), compression: "zstd", priority: 40, opts: opts}
+	c := &Cache{redacted: settings.RedactURL(rawURL), compression: "zstd", priority: 40, opts: opts}
 	if c.opts.Jobs <= 0 {
 		c.opts.Jobs = 8
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +18,7 @@ func privateStore(t testing.TB, f *fixture) *fixture {
 	if err := exec.Command("cp", "-a", f.root, dir+"/store").Run(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = removeTree(dir) })
+	t.Cleanup(func() { _ = tree.Remove(dir) })
 	c := *f
 	c.root = dir + "/store"
 	return &c

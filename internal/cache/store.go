@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"golang.org/x/sys/unix"
 )
 
@@ -87,7 +88,7 @@ func sweepTempTrees(storeDir string, logf, warn func(format string, args ...any)
 			continue
 		}
 		p := filepath.Join(storeDir, e.Name())
-		if err := removeTree(p); err != nil {
+		if err := tree.Remove(p); err != nil {
 			warn("unable to remove %s, left by an interrupted restore: %v", p, err)
 			continue
 		}

@@ -246,18 +246,3 @@ var umaskHidesBits = func() bool {
 	}
 	return true
 }()
-
-// removeTree deletes a tree that may contain read-only directories, as an
-// unprivileged user cannot unlink entries of a 0555 directory.
-func removeTree(p string) error {
-	if err := os.RemoveAll(p); err == nil {
-		return nil
-	}
-	_ = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			_ = os.Chmod(q, 0o755)
-		}
-		return nil
-	})
-	return os.RemoveAll(p)
-}

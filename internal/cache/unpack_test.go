@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"github.com/nix-community/go-nix/pkg/wire"
 )
 
@@ -96,7 +97,7 @@ func TestUnpackNAR(t *testing.T) {
 				if len(entries) > 1 || len(entries) == 1 && entries[0].Name() != "out" {
 					t.Fatalf("unpack wrote outside its destination: %v", entries)
 				}
-				if err := removeTree(dst); err != nil {
+				if err := tree.Remove(dst); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -122,7 +123,7 @@ func TestRemoveTreeOfReadOnlyDirs(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o555 {
 		t.Fatalf("d: %v %v", fi, err)
 	}
-	if err := removeTree(dir); err != nil {
+	if err := tree.Remove(dir); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(dir); !os.IsNotExist(err) {

@@ -8,30 +8,6 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 )
 
-func TestParsePolicy(t *testing.T) {
-	tests := []struct {
-		policy, onPush string
-		want           closure.Policy
-		err            bool
-	}{
-		{"", "", closure.BuildMissing, false},
-		{"always", "0", closure.BuildAlways, false},
-		{"NEVER", "", closure.BuildNever, false},
-		{"", "0", closure.BuildNever, false},
-		{"", "false", closure.BuildNever, false},
-		{"", "true", closure.BuildMissing, false},
-		{"", "1", closure.BuildMissing, false},
-		{"sometimes", "", "", true},
-		{"", "maybe", "", true},
-	}
-	for _, tt := range tests {
-		got, err := closure.ParsePolicy(tt.policy, tt.onPush)
-		if (err != nil) != tt.err || got != tt.want {
-			t.Errorf("ParsePolicy(%q, %q) = %q, %v; want %q (error %v)", tt.policy, tt.onPush, got, err, tt.want, tt.err)
-		}
-	}
-}
-
 func TestSourceDigest(t *testing.T) {
 	dir := t.TempDir()
 	write := func(rel, body string, mode os.FileMode) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // PlainStore is a directory holding store paths restored from caches
@@ -48,7 +49,7 @@ type PlainRestored struct {
 // nil when no cache has a pointer for this source or the closure cannot be
 // completed (the caller then runs Nix).
 func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Caches, log io.Writer) (*PlainRestored, error) {
-	if c.Policy == BuildAlways || len(c.all()) == 0 {
+	if c.Policy == settings.BuildAlways || len(c.all()) == 0 {
 		return nil, nil
 	}
 	digest, err := SourceDigest(app.Dir)

@@ -13,6 +13,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -87,11 +88,11 @@ func TestSwappedPointerIsRefused(t *testing.T) {
 	digestA, _ := closure.SourceDigest(appA.Dir)
 	digestB, _ := closure.SourceDigest(appB.Dir)
 
-	for _, policy := range []string{"never", "missing"} {
-		t.Run(policy, func(t *testing.T) {
+	for _, policy := range []settings.Policy{settings.BuildNever, settings.BuildMissing} {
+		t.Run(string(policy), func(t *testing.T) {
 			dir := t.TempDir()
 			var log bytes.Buffer
-			caches, err := closure.OpenCaches(t.Context(), closure.CacheSettings{Write: "file://" + dir, Policy: policy,
+			caches, err := closure.OpenCaches(t.Context(), settings.Caches{Write: "file://" + dir, Policy: policy,
 				SecretKey: string(sec), TrustedKeys: []string{string(pub)}}, &log)
 			if err != nil {
 				t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // Caches are the binary caches a build restores from and pushes to.
@@ -21,7 +22,7 @@ type Caches struct {
 	// Write receives what the build made; nil pushes nothing.
 	Write *cache.Cache
 	// Policy says when to build.
-	Policy Policy
+	Policy settings.Policy
 }
 
 func (c Caches) all() []*cache.Cache {
@@ -51,7 +52,7 @@ type Restored struct {
 // error; only an evaluation error is.
 func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, log io.Writer) (*Restored, error) {
 	res := &Restored{Installed: map[string]bool{}}
-	if c.Policy == BuildAlways || len(c.all()) == 0 {
+	if c.Policy == settings.BuildAlways || len(c.all()) == 0 {
 		return res, nil
 	}
 	digest, err := SourceDigest(app.Dir)

@@ -2,82 +2,49 @@ package cnb
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"strings"
 
 	"github.com/buildpacks/libcnb/v2"
 	"github.com/paketo-buildpacks/libpak/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/layering"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
-	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
-	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
-// Settings a user may set, declared in buildpack.toml.
-const (
-	StrategySetting     = "BP_NIX_STRATEGY"
-	BuildArgsSetting    = "BP_NIX_BUILD_ARGS"
-	SubstitutersSetting = "BP_NIX_SUBSTITUTERS"
-	TrustedKeysSetting  = "BP_NIX_TRUSTED_PUBLIC_KEYS"
-	VersionSetting      = "BP_NIX_VERSION"
-	GuardSetting        = "BP_NIX_PRUNE_GUARD"
-	EmptyDirsSetting    = "BP_NIX_PRUNE_EMPTY_DIRS"
-	SizeLimitSetting    = "BP_NIX_SIZE_LIMIT"
-	MaxLayersSetting    = "BP_NIX_MAX_LAYERS"
-	StoreGCSetting      = storegc.EnabledSetting
-	CacheMaxSizeSetting = storegc.MaxSizeSetting
-)
-
-// NewBuild returns the build function.
+// NewBuild returns the build function: the settings become the pipeline's
+// input, the pipeline builds into launchTarget, whose Emit makes the launch
+// layers (store paths, view, launcher) and the SBOM.
 func NewBuild(logger log.Logger) libcnb.BuildFunc {
 	return func(ctx libcnb.BuildContext) (libcnb.BuildResult, error) {
 		result := libcnb.NewBuildResult()
 		logger.Title(ctx.Buildpack.Info.Name, ctx.Buildpack.Info.Version, ctx.Buildpack.Info.Homepage)
-
-		md, err := libpak.NewBuildModuleMetadata(ctx.Buildpack.Metadata)
-		if err != nil {
-			return result, fmt.Errorf("unable to read buildpack.toml metadata\n%w", err)
-		}
-		cr, err := libpak.NewConfigurationResolver(md)
-		if err != nil {
-			return result, fmt.Errorf("unable to resolve configuration\n%w", err)
-		}
-		cr.LogConfiguration(logger)
-
-		in, err := input(ctx, md, cr, logger)
-		if err != nil {
-			return result, err
-		}
-
 		nixLayer, err := ctx.Layers.Layer("nix")
 		if err != nil {
 			return result, fmt.Errorf("unable to create the nix layer\n%w", err)
 		}
-		in.NixDir = filepath.Join(nixLayer.Path, "nix")
+		in, b, err := Input(ctx, filepath.Join(nixLayer.Path, "nix"), logger)
+		if err != nil {
+			return result, err
+		}
+		// Nix's installation and store: nixinstall keeps its own key (the
+		// tarball's version and checksum) inside, and reinstalls on a change.
 		// With a writable binary cache, the store reaches the next build
 		// through it (and unchanged source through the view layer's
-		// metadata): a cache layer would send Nix and the whole store to
-		// a cache image on every change.
+		// metadata): a cache layer would send Nix and the whole store to a
+		// cache image on every change.
 		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: in.Caches.Write == nil}
-		nixLayer.Metadata = map[string]interface{}{"nix-version": in.Nix.Version, "nix-checksum": in.Nix.Checksum}
+		nixLayer.Metadata = key{"nix": nixinstall.Key(in.Nix)}.metadata()
 
-		maxText, _ := cr.Resolve(MaxLayersSetting)
-		maxLayers, err := strconv.Atoi(strings.TrimSpace(maxText))
-		if err != nil || maxLayers < 1 {
-			return result, fmt.Errorf("%s: expected a whole number of layers, 1 or more, got %q", MaxLayersSetting, maxText)
-		}
 		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
-			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: maxLayers, settings: settingsDigest(in, maxLayers),
+			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: b.MaxLayers, settings: settingsDigest(in, b.MaxLayers),
 			appDir: ctx.ApplicationPath}
 		if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
 			if target.source, err = closure.SourceDigest(ctx.ApplicationPath); err != nil {
@@ -93,12 +60,8 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 			result.Processes = cnbProcesses(procs)
 			return result, nil
 		}
-
 		res, err := pipeline.Run(in, target)
 		if err != nil {
-			return result, err
-		}
-		if err := writeSBOM(res, target.viewPath()); err != nil {
 			return result, err
 		}
 		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
@@ -116,72 +79,43 @@ func cnbProcesses(ps []process.Process) []libcnb.Process {
 	return out
 }
 
-// input reads settings and resolves the Nix dependency.
-func input(ctx libcnb.BuildContext, md libpak.BuildModuleMetadata, cr libpak.ConfigurationResolver, logger log.Logger) (pipeline.Input, error) {
-	strategyName, _ := cr.Resolve(StrategySetting)
-	strategy, err := nixmount.ParseStrategy(strategyName)
+// Input reads the settings (logging them) and turns them into the
+// pipeline's input, with Nix's store in nixDir.
+func Input(ctx libcnb.BuildContext, nixDir string, logger log.Logger) (pipeline.Input, settings.BuildSettings, error) {
+	md, err := libpak.NewBuildModuleMetadata(ctx.Buildpack.Metadata)
 	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("%s: %w", StrategySetting, err)
+		return pipeline.Input{}, settings.BuildSettings{}, fmt.Errorf("unable to read buildpack.toml metadata\n%w", err)
 	}
-	version, _ := cr.Resolve(VersionSetting)
-	dr, err := libpak.NewDependencyResolver(md, ctx.StackID)
+	cr, err := libpak.NewConfigurationResolver(md)
 	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("unable to create dependency resolver\n%w", err)
+		return pipeline.Input{}, settings.BuildSettings{}, fmt.Errorf("unable to resolve configuration\n%w", err)
 	}
-	dep, err := dr.Resolve("nix", version)
+	settings.Log(logger.BodyWriter(), Source(cr))
+	b, err := settings.ParseBuild(Source(cr))
 	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("unable to find the Nix dependency in buildpack.toml\n%w", err)
+		return pipeline.Input{}, b, err
 	}
-	dc, err := libpak.NewDependencyCache(ctx.Buildpack.Info.ID, ctx.Buildpack.Info.Version, ctx.Buildpack.Path, ctx.Platform.Bindings, logger)
-	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("unable to create dependency cache\n%w", err)
+	in, err := pipeline.NewInput(pipeline.Platform{AppDir: ctx.ApplicationPath, NixDir: nixDir,
+		Dependency: nixinstall.Dependency{Buildpack: ctx.Buildpack, Metadata: md, Stack: "", Bindings: ctx.Platform.Bindings},
+		Log:        logger}, b)
+	return in, b, err
+}
+
+// Source reads settings through libpak's ConfigurationResolver: a value
+// counts as set only when the platform set it.
+func Source(cr libpak.ConfigurationResolver) settings.Source {
+	return func(name string) (string, bool) {
+		v, ok := cr.Resolve(name)
+		if !ok {
+			return "", false
+		}
+		return v, true
 	}
-	subs, _ := cr.Resolve(SubstitutersSetting)
-	keys, _ := cr.Resolve(TrustedKeysSetting)
-	limitText, _ := cr.Resolve(SizeLimitSetting)
-	limit, err := pipeline.ParseSize(limitText)
-	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("%s: %w", SizeLimitSetting, err)
-	}
-	maxText, _ := cr.Resolve(CacheMaxSizeSetting)
-	maxSize, err := pipeline.ParseSize(maxText)
-	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("%s: %w", CacheMaxSizeSetting, err)
-	}
-	gcText, _ := cr.Resolve(StoreGCSetting)
-	gc, err := strconv.ParseBool(strings.TrimSpace(gcText))
-	if err != nil {
-		return pipeline.Input{}, fmt.Errorf("%s=%q: expected true or false", StoreGCSetting, gcText)
-	}
-	cs, err := caches(ctx, cr, strings.Fields(keys), logger)
-	if err != nil {
-		return pipeline.Input{}, err
-	}
-	args, _ := cr.Resolve(BuildArgsSetting)
-	return pipeline.Input{
-		AppDir:   ctx.ApplicationPath,
-		Strategy: strategy,
-		Nix: nixinstall.Source{
-			Version:  dep.Version,
-			Checksum: dep.GetChecksum().Hash(),
-			Open: func() (io.ReadCloser, error) {
-				logger.Headerf("Fetching Nix %s", dep.Version)
-				return dc.Artifact(dep)
-			},
-		},
-		Settings:  nixinstall.Settings{Substituters: strings.Fields(subs), TrustedPublicKeys: strings.Fields(keys)},
-		BuildArgs: strings.Fields(args),
-		Caches:    cs,
-		Prune: pipeline.Prune{Unguarded: !cr.ResolveBool(GuardSetting), PruneEmptyDirs: cr.ResolveBool(EmptyDirsSetting),
-			SizeLimit: limit},
-		StoreGC: storegc.Options{Enabled: gc, MaxSize: maxSize},
-		Log:     logger,
-	}, nil
 }
 
 // launchTarget puts the runtime closure into launch layers: store-* layers
-// holding the store paths (see storeLayers), the layer "view" whose nix/store
-// links to them and which carries the launch environment, and the layer
+// holding the store paths, the layer "view" whose nix/store links to them
+// and which carries the launch environment and the SBOM, and the layer
 // "launcher" holding nixbp-launch.
 type launchTarget struct {
 	layers           libcnb.Layers
@@ -204,69 +138,97 @@ type launchTarget struct {
 // store layers that changed (Emit).
 func (t *launchTarget) ClosureDir(string) (string, bool, error) {
 	dir := t.stagingPath()
-	if err := slug.RemoveTree(dir); err != nil {
+	if err := tree.Remove(dir); err != nil {
 		return "", false, err
 	}
 	return dir, false, nil
 }
 
 func (t *launchTarget) stagingPath() string { return filepath.Join(t.layers.Path, ".closure-staging") }
-func (t *launchTarget) viewPath() string    { return filepath.Join(t.layers.Path, viewLayer) }
+func (t *launchTarget) viewPath() string    { return filepath.Join(t.layers.Path, viewLayerName) }
 
+// Launcher is nixbp-launch in the launcher layer, showing the view at /nix.
 func (t *launchTarget) Launcher() pipeline.Launcher {
-	return pipeline.Launcher{Path: filepath.Join(t.layers.Path, launcherLayer, "bin", "nixbp-launch"),
+	return pipeline.Launcher{Path: filepath.Join(t.layers.Path, launcherLayerName, "bin", "nixbp-launch"),
 		NixDir: filepath.Join(t.viewPath(), "nix")}
 }
 
+// Emit is the CNB side's own steps: plan the store layers, fill them, link
+// the view, add the launcher, write the SBOM.
 func (t *launchTarget) Emit(res pipeline.Result) error {
-	defer slug.RemoveTree(t.stagingPath())
-	plan, err := t.storeLayers(res)
+	defer tree.Remove(t.stagingPath())
+	plan, err := t.planLayers(res)
 	if err != nil {
 		return err
 	}
-	if err := t.viewLayer(res, plan); err != nil {
+	if err := t.storeLayers(res, plan); err != nil {
 		return err
 	}
-	return t.launcherLayer()
+	if err := t.contribute(&viewLayer{res: res, plan: plan, layersDir: t.layers.Path, launcher: t.buildpackVersion,
+		source: t.source, settings: t.settings}); err != nil {
+		return err
+	}
+	launcher, err := newLauncherLayer(t.buildpackDir, t.logger)
+	if err != nil {
+		return err
+	}
+	if err := t.contribute(launcher); err != nil {
+		return err
+	}
+	return writeSBOM(res, t.viewPath())
 }
 
-// setEnv writes the launch environment (on the view layer, which changes
-// with the app anyway).
-func setEnv(layer *libcnb.Layer, res pipeline.Result) {
-	env := layer.LaunchEnvironment
-	env.Default("PORT", "8080")
-	env.Default("BIND_ADDRESS", "0.0.0.0")
-	for _, v := range res.Env {
-		if v.Precedence == process.Override {
-			env.Override(v.Name, v.Value)
-		} else {
-			env.Default(v.Name, v.Value)
+// contributor is a layer of this buildpack.
+type contributor interface {
+	Name() string
+	Contribute(layer *libcnb.Layer) error
+}
+
+// contribute makes the named layer and adds it to the build result.
+func (t *launchTarget) contribute(c contributor) error {
+	layer, err := t.layers.Layer(c.Name())
+	if err != nil {
+		return fmt.Errorf("unable to create the layer %s\n%w", c.Name(), err)
+	}
+	if err := c.Contribute(&layer); err != nil {
+		return err
+	}
+	t.contributed = append(t.contributed, layer)
+	return nil
+}
+
+// planLayers splits the pruned closure into store layers (layering.Plan).
+func (t *launchTarget) planLayers(res pipeline.Result) ([]layering.Layer, error) {
+	staged := filepath.Join(t.stagingPath(), "store")
+	entries, err := os.ReadDir(staged)
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the staged closure %s\n%w", staged, err)
+	}
+	kept := make([]string, 0, len(entries))
+	for _, e := range entries {
+		kept = append(kept, "/nix/store/"+e.Name())
+	}
+	return layering.Plan(kept, res.Graph.References, res.Graph.NarSizes, t.maxLayers), nil
+}
+
+// storeLayers contributes one layer per planned group of store paths.
+func (t *launchTarget) storeLayers(res pipeline.Result, plan []layering.Layer) error {
+	reused := 0
+	for _, l := range plan {
+		s := &storeLayer{plan: l, staged: filepath.Join(t.stagingPath(), "store"), rules: res.ExcludeDigest}
+		if err := t.contribute(s); err != nil {
+			return err
+		}
+		if s.reused {
+			reused++
 		}
 	}
-	if len(res.Runtime.Path) > 0 {
-		env.Prepend("PATH", ":", strings.Join(res.Runtime.Path, ":"))
+	if reused == len(plan) {
+		t.logger.Bodyf("Reusing the runtime closure: all %d store layers", len(plan))
+	} else {
+		t.logger.Bodyf("Store layers: %d contributed, %d reused (at most %d, %s)", len(plan)-reused, reused, t.maxLayers, settings.MaxLayersName)
 	}
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("unable to read %s\n%w", src, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o755)
-}
-
-// launcherBinary finds nixbp-launch in a packaged buildpack (bin/) or a
-// checkout with built binaries (lib/linux-<arch>/).
-func launcherBinary(buildpackDir string) string {
-	p := filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "nixbp-launch")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
+	return nil
 }
 
 // writeSBOM writes the view layer's SBOM of the closure from the database

@@ -16,6 +16,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // Keys of the view layer's metadata that let an unchanged rebuild reuse the
@@ -51,10 +52,10 @@ func settingsDigest(in pipeline.Input, maxLayers int) string {
 // build installs no Nix, fetches no NAR and the exporter reuses every
 // launch layer. It reports whether it did, with the processes.
 func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Process, error) {
-	if t.source == "" || caches.Policy == closure.BuildAlways {
+	if t.source == "" || caches.Policy == settings.BuildAlways {
 		return false, nil, nil
 	}
-	view, err := t.layers.Layer(viewLayer)
+	view, err := t.layers.Layer(viewLayerName)
 	if err != nil {
 		return false, nil, fmt.Errorf("unable to read the view layer's metadata\n%w", err)
 	}
@@ -64,7 +65,7 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 		metaString(md, "launcher") != t.buildpackVersion {
 		return false, nil, nil
 	}
-	launcher, err := t.layers.Layer(launcherLayer)
+	launcher, err := t.layers.Layer(launcherLayerName)
 	if err != nil {
 		return false, nil, fmt.Errorf("unable to read the launcher layer's metadata\n%w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 const (
@@ -27,7 +28,7 @@ const (
 // from the previous image's label on a fresh pod: metadata, no contents.
 func previousLayers(t *testing.T, dir string, view map[string]string, launcherSum string, stores map[string]map[string]string) {
 	t.Helper()
-	layers := map[string]map[string]string{viewLayer: view, launcherLayer: {"sha256": launcherSum}}
+	layers := map[string]map[string]string{viewLayerName: view, launcherLayerName: {"sha256": launcherSum}}
 	for name, md := range stores {
 		layers[name] = md
 	}
@@ -60,7 +61,7 @@ func TestReusePrevious(t *testing.T) {
 		edit      func(view map[string]string, stores map[string]map[string]string)
 		pointer   string // output the cache's pointer names; "" for no pointer
 		launcher  string // the launcher layer's recorded digest; "" for this buildpack's
-		policy    closure.Policy
+		policy    settings.Policy
 		wantReuse bool
 	}{
 		{name: "all match", pointer: reuseOutput, wantReuse: true},
@@ -73,7 +74,7 @@ func TestReusePrevious(t *testing.T) {
 		{name: "store layer missing", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { delete(s, "store-b") }},
 		{name: "store layer pruned otherwise", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { s["store-a"]["slugexclude"] = "x0" }},
 		{name: "no runtime recorded (older buildpack)", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { delete(v, metaRuntime) }},
-		{name: "build policy always", pointer: reuseOutput, policy: closure.BuildAlways},
+		{name: "build policy always", pointer: reuseOutput, policy: settings.BuildAlways},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,7 +6,6 @@
 package heroku
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -19,9 +18,10 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // Dirs are compile's arguments.
@@ -39,100 +39,62 @@ type Dirs struct {
 // as the target.
 func Compile(dirs Dirs, buildpackDir string, logger log.Logger) error {
 	start := time.Now()
-	bp, err := readBuildpack(buildpackDir)
+	in, reloc, err := Input(dirs, buildpackDir, logger)
 	if err != nil {
 		return err
 	}
-	logger.Title(bp.Info.Name, bp.Info.Version, bp.Info.Homepage)
-	md, err := libpak.NewBuildModuleMetadata(bp.Metadata)
-	if err != nil {
-		return fmt.Errorf("unable to read buildpack.toml metadata\n%w", err)
-	}
-	env, err := loadConfig(dirs.Env, md)
-	if err != nil {
-		return err
-	}
-	cr, err := libpak.NewConfigurationResolver(md)
-	if err != nil {
-		return fmt.Errorf("unable to resolve configuration\n%w", err)
-	}
-	cr.LogConfiguration(logger)
-	settings, err := ParseSettings(env, func(name string) string { v, _ := cr.Resolve(name); return v })
-	if err != nil {
-		return err
-	}
-	if settings.Relocate, err = parseRelocate(env, func(name string) string { v, _ := cr.Resolve(name); return v }, dirs.Build); err != nil {
-		return err
-	}
-	logVars(env, logger)
 	if err := checkBuildDir(dirs.Build); err != nil {
 		return err
 	}
-	src, err := nixSource(bp, md, settings, stack(env), logger)
-	if err != nil {
-		return err
-	}
-	caches, err := closure.OpenCaches(context.Background(), settings.Caches, logger.BodyWriter())
-	if err != nil {
-		return err
-	}
-	if settings.S3 != nil {
-		logger.Bodyf("Closure cache from the old S3 variables: %s", settings.S3)
-	}
-
-	nixDir := filepath.Join(dirs.Cache, "nix")
-	if kept, err := os.ReadDir(filepath.Join(nixDir, "store")); err == nil && len(kept) > 0 {
+	if kept, err := os.ReadDir(filepath.Join(in.NixDir, "store")); err == nil && len(kept) > 0 {
 		logger.Headerf("Nix store in CACHE_DIR: %d entries kept from earlier builds", len(kept))
 	}
-	in := pipeline.Input{
-		AppDir:    dirs.Build,
-		NixDir:    nixDir,
-		Nix:       src,
-		Strategy:  settings.Strategy,
-		Settings:  nixinstall.Settings{Substituters: settings.Substituters, TrustedPublicKeys: settings.TrustedPublicKeys},
-		BuildArgs: settings.BuildArgs,
-		Caches:    caches,
-		Prune:     settings.Prune,
-		StoreGC:   settings.StoreGC,
-		Log:       logger,
-	}
-	if _, err := pipeline.Run(in, newSlugTarget(dirs.Build, buildpackDir, settings.Relocate, logger)); err != nil {
+	if _, err := pipeline.Run(in, newSlugTarget(dirs.Build, buildpackDir, reloc, logger)); err != nil {
 		return err
 	}
 	logger.Headerf("Compiled in %s", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
-// loadConfig reads the config vars this buildpack uses, and exports the
-// BP_NIX_* ones found in ENV_DIR so that libpak's ConfigurationResolver,
-// which reads the process environment, sees them.
-func loadConfig(envDir string, md libpak.BuildModuleMetadata) (Env, error) {
-	names := append([]string{}, Vars...)
-	for _, c := range md.Configurations {
-		names = append(names, c.Name)
-	}
-	env, err := LoadEnv(envDir, names)
+// Input reads the config vars (logging them) and turns them into the
+// pipeline's input, with Nix's store in CACHE_DIR/nix, and the slug's
+// relocation. Nothing is written.
+func Input(dirs Dirs, buildpackDir string, logger log.Logger) (pipeline.Input, relocate.Options, error) {
+	bp, err := readBuildpack(buildpackDir)
 	if err != nil {
-		return env, err
+		return pipeline.Input{}, relocate.Options{}, err
 	}
-	for _, c := range md.Configurations {
-		if v, ok := env.Lookup(c.Name); ok {
-			if err := os.Setenv(c.Name, v); err != nil {
-				return env, err
-			}
-		}
+	logger.Title(bp.Info.Name, bp.Info.Version, bp.Info.Homepage)
+	md, err := libpak.NewBuildModuleMetadata(bp.Metadata)
+	if err != nil {
+		return pipeline.Input{}, relocate.Options{}, fmt.Errorf("unable to read buildpack.toml metadata\n%w", err)
 	}
-	return env, nil
+	env, err := LoadEnv(dirs.Env, settingNames())
+	if err != nil {
+		return pipeline.Input{}, relocate.Options{}, err
+	}
+	settings.Log(logger.BodyWriter(), env.Lookup)
+	b, err := settings.ParseBuild(env.Lookup)
+	if err != nil {
+		return pipeline.Input{}, relocate.Options{}, err
+	}
+	reloc, err := relocation(b.Relocate, env.Get("HOME"), dirs.Build)
+	if err != nil {
+		return pipeline.Input{}, reloc, err
+	}
+	in, err := pipeline.NewInput(pipeline.Platform{AppDir: dirs.Build, NixDir: filepath.Join(dirs.Cache, "nix"),
+		Dependency: nixinstall.Dependency{Buildpack: bp, Metadata: md, Stack: stack(env)}, Log: logger}, b)
+	return in, reloc, err
 }
 
-func logVars(env Env, logger log.Logger) {
-	for _, name := range env.Names(Vars...) {
-		shown := env.Get(name)
-		if secretVars[name] {
-			shown = "(hidden)"
-		}
-		logger.Bodyf("%s=%s (from %s)", name, shown, env.Source(name))
+// settingNames are the variables compile reads from ENV_DIR: every setting
+// and alias.
+func settingNames() []string {
+	var names []string
+	for _, s := range settings.All {
+		names = append(append(names, s.Name), s.Aliases...)
 	}
+	return names
 }
 
 // stack is the platform's stack name (Heroku and Dokku set STACK), which

@@ -12,44 +12,27 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
-)
-
-// The relocation settings (declared in buildpack.toml).
-const (
-	bpRelocate       = "BP_NIX_RELOCATE"
-	bpRelocateAppDir = "BP_NIX_RELOCATE_APP_DIR"
-	bpRelocateCheck  = "BP_NIX_RELOCATE_CHECK"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // herokuAppDir is where Heroku and Dokku (herokuish) run the slug; both
 // compile with HOME set to it.
 const herokuAppDir = "/app"
 
-// parseRelocate reads the relocation settings. The app's directory at run
-// time is BP_NIX_RELOCATE_APP_DIR, else /app when compile runs with HOME
-// or BUILD_DIR at /app (Heroku, Dokku), else unknown: auto then keeps the
-// store as is (Cloud Foundry runs apps at /home/vcap/app, too long).
-func parseRelocate(env Env, bp func(string) string, buildDir string) (relocate.Options, error) {
-	var o relocate.Options
-	var err error
-	if o.Mode, err = relocate.ParseMode(bp(bpRelocate)); err != nil {
-		return o, fmt.Errorf("%s: %w", bpRelocate, err)
-	}
-	switch check := strings.ToLower(strings.TrimSpace(bp(bpRelocateCheck))); check {
-	case "", "fail":
-	case "warn":
-		o.Warn = true
-	default:
-		return o, fmt.Errorf("%s=%q: expected fail or warn", bpRelocateCheck, check)
-	}
-	o.AppDir = strings.TrimSpace(bp(bpRelocateAppDir))
-	if o.AppDir == "" && (env.Get("HOME") == herokuAppDir || buildDir == herokuAppDir) {
+// relocation turns the relocation settings into options. The app's
+// directory at run time is BP_NIX_RELOCATE_APP_DIR, else /app when compile
+// runs with HOME or BUILD_DIR at /app (Heroku, Dokku), else unknown: auto
+// then keeps the store as is (Cloud Foundry runs apps at /home/vcap/app,
+// too long).
+func relocation(r settings.Relocate, home, buildDir string) (relocate.Options, error) {
+	o := relocate.Options{Mode: relocate.Mode(r.Mode), AppDir: r.AppDir, Warn: r.Warn}
+	if o.AppDir == "" && (home == herokuAppDir || buildDir == herokuAppDir) {
 		o.AppDir = herokuAppDir
 	}
 	if o.AppDir != "" && o.Mode != relocate.Never {
 		if _, err := o.Prefix(); err != nil {
-			return o, fmt.Errorf("%s: %w", bpRelocateAppDir, err)
+			return o, fmt.Errorf("%s: %w", settings.RelocateAppDirName, err)
 		}
 	}
 	return o, nil
@@ -69,7 +52,7 @@ func (t *slugTarget) relocateClosure() (relocate.Prefix, error) {
 	}
 	p, err := o.Prefix()
 	if err != nil {
-		return "", t.notRelocated(err.Error() + "; set " + bpRelocateAppDir + " to the app's directory at run time (/app on Heroku and Dokku)")
+		return "", t.notRelocated(err.Error() + "; set " + settings.RelocateAppDirName + " to the app's directory at run time (/app on Heroku and Dokku)")
 	}
 	store, dst := filepath.Join(nixDir, "store"), filepath.Join(t.buildDir, relocate.SlugDir)
 	entries, err := os.ReadDir(store)
@@ -102,17 +85,17 @@ func (t *slugTarget) relocateClosure() (relocate.Prefix, error) {
 		if o.Mode == relocate.Always && !o.Warn {
 			return "", fmt.Errorf("%s=always, but relocating the closure to %s breaks these files:\n%s\n"+
 				"set %s=warn to relocate anyway, or %s=never to keep the store (then the platform must offer user namespaces or ptrace)",
-				bpRelocate, p.Dir(), list, bpRelocateCheck, bpRelocate)
+				settings.RelocateName, p.Dir(), list, settings.RelocateCheckName, settings.RelocateName)
 		}
 		if o.Mode == relocate.Auto {
-			if err := slug.RemoveTree(dst); err != nil {
+			if err := tree.Remove(dst); err != nil {
 				return "", err
 			}
 			return "", t.notRelocated(fmt.Sprintf("relocating to %s would break these files:\n%s", p.Dir(), list))
 		}
-		t.log.Bodyf("warning (%s=warn): relocated although these files break:\n%s", bpRelocateCheck, list)
+		t.log.Bodyf("warning (%s=warn): relocated although these files break:\n%s", settings.RelocateCheckName, list)
 	}
-	if err := slug.RemoveTree(store); err != nil {
+	if err := tree.Remove(store); err != nil {
 		return "", err
 	}
 	return p, writeFile(filepath.Join(nixDir, launch.RelocatedFile), p.Dir()+"\n", 0o644)
@@ -122,7 +105,7 @@ func (t *slugTarget) relocateClosure() (relocate.Prefix, error) {
 // error under always, a warning under auto.
 func (t *slugTarget) notRelocated(why string) error {
 	if t.reloc.Mode == relocate.Always {
-		return fmt.Errorf("%s=always, but the closure cannot be relocated: %s", bpRelocate, why)
+		return fmt.Errorf("%s=always, but the closure cannot be relocated: %s", settings.RelocateName, why)
 	}
 	t.log.Bodyf("warning: not relocating the closure (it stays in %s/store, shown at /nix at run time, which needs user namespaces or ptrace): %s",
 		NixDir, why)

@@ -13,7 +13,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // The slug's layout, relative to the app root (BUILD_DIR at build time,
@@ -111,7 +111,7 @@ func (t *slugTarget) ClosureDir(key string) (string, bool, error) {
 			return dir, true, nil
 		}
 		for _, d := range []string{dir, filepath.Join(t.buildDir, relocate.SlugDir)} {
-			if err := slug.RemoveTree(d); err != nil {
+			if err := tree.Remove(d); err != nil {
 				return "", false, err
 			}
 		}

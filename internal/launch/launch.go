@@ -18,11 +18,8 @@ import (
 	"syscall"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
-
-// StrategyEnv forces a /nix strategy at run time (auto, native, relocate,
-// userns, proot).
-const StrategyEnv = "NIXBP_STRATEGY"
 
 // inViewEnv marks the launcher re-run inside the view.
 const inViewEnv = "NIXBP_IN_VIEW"
@@ -45,7 +42,7 @@ func Parse(args []string, stderr io.Writer) (Invocation, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&inv.NixDir, "nix-dir", "", "directory holding store/ to show at /nix")
 	fs.StringVar(&inv.Static, "static", "", "serve this directory over HTTP on $BIND_ADDRESS:$PORT")
-	fs.BoolVar(&inv.Quiet, "quiet", os.Getenv("NIXBP_QUIET") != "", "do not log the /nix strategy")
+	fs.BoolVar(&inv.Quiet, "quiet", false, "do not log the /nix strategy")
 	if err := fs.Parse(args); err != nil {
 		return inv, err
 	}
@@ -69,6 +66,12 @@ func Main(args []string) int {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
 		return 2
 	}
+	ls, err := settings.ParseLaunch(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+		return 2
+	}
+	inv.Quiet = inv.Quiet || ls.Quiet
 	for k, v := range Defaults {
 		if os.Getenv(k) == "" {
 			os.Setenv(k, v)
@@ -88,11 +91,7 @@ func Main(args []string) int {
 		}
 		return runWorker(inv)
 	}
-	want, err := parseStrategy(os.Getenv(StrategyEnv))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "nixbp-launch: %s: %v\n", StrategyEnv, err)
-		return 2
-	}
+	want := ls.Strategy
 	view := nixmount.View{Strategy: nixmount.Native}
 	if inv.NixDir != "" {
 		if view, err = open(inv.NixDir, want); err != nil {

@@ -7,29 +7,18 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // Relocate is the strategy of a closure that the build copied out of
 // /nix/store into a directory of the same length, rewriting its store
 // paths (internal/relocate): its programs run natively, with no /nix, no
 // namespace and no ptrace.
-const Relocate nixmount.Strategy = "relocate"
+const Relocate = settings.RelocateStrategy
 
 // RelocatedFile, in the directory given as --nix-dir, names the directory
 // the closure was relocated to (one line). Its presence selects Relocate.
 const RelocatedFile = "relocated"
-
-// parseStrategy reads NIXBP_STRATEGY: nixmount's strategies and relocate.
-func parseStrategy(s string) (nixmount.Strategy, error) {
-	if nixmount.Strategy(strings.ToLower(strings.TrimSpace(s))) == Relocate {
-		return Relocate, nil
-	}
-	st, err := nixmount.ParseStrategy(s)
-	if err != nil {
-		return "", fmt.Errorf("%w (or relocate)", err)
-	}
-	return st, nil
-}
 
 // relocatedView is the Relocate view of nixDir, when the build relocated
 // the closure: ok is false when it did not. The relocated directory must
@@ -39,14 +28,14 @@ func relocatedView(nixDir string, want nixmount.Strategy) (nixmount.View, bool, 
 	if err != nil {
 		if want == Relocate {
 			return nixmount.View{}, false, fmt.Errorf("%s=relocate, but --nix-dir %s holds no relocated closure (no %s file)\n"+
-				"build with BP_NIX_RELOCATE=always, or unset %s", StrategyEnv, nixDir, RelocatedFile, StrategyEnv)
+				"build with BP_NIX_RELOCATE=always, or unset %s", settings.LaunchStrategyName, nixDir, RelocatedFile, settings.LaunchStrategyName)
 		}
 		return nixmount.View{}, false, nil
 	}
 	dir := strings.TrimSpace(string(data))
 	if want != nixmount.Auto && want != Relocate {
 		return nixmount.View{}, false, fmt.Errorf("%s=%s, but the build relocated the closure to %s and kept no store to show at /nix\n"+
-			"unset %s, or build with BP_NIX_RELOCATE=never", StrategyEnv, want, dir, StrategyEnv)
+			"unset %s, or build with BP_NIX_RELOCATE=never", settings.LaunchStrategyName, want, dir, settings.LaunchStrategyName)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {

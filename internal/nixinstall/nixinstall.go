@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // Source is a Nix installer tarball.
@@ -53,6 +54,10 @@ type Nix struct {
 
 const markerName = ".nixbp-installed"
 
+// Key identifies an installation: the tarball's version and checksum. The
+// marker file in the Nix directory holds it; a different key reinstalls.
+func Key(src Source) string { return src.Version + " " + src.Checksum }
+
 // Ensure makes Nix usable in dir: it reuses an installation of the same
 // tarball, or installs it (wiping an installation of another one), opens the
 // /nix view with the wanted strategy, and writes nix.conf.
@@ -65,7 +70,7 @@ func Ensure(dir string, src Source, strategy nixmount.Strategy, settings Setting
 		return Nix{}, err
 	}
 	n := Nix{View: view, Dir: dir, Version: src.Version}
-	want := src.Version + " " + src.Checksum
+	want := Key(src)
 	if marker, err := os.ReadFile(filepath.Join(dir, markerName)); err == nil {
 		lines := strings.SplitN(string(marker), "\n", 3)
 		if len(lines) >= 2 && lines[0] == want && exists(filepath.Join(dir, "store", filepath.Base(lines[1]))) {
@@ -172,15 +177,8 @@ func wipe(dir string) error {
 		return fmt.Errorf("unable to list %s\n%w", dir, err)
 	}
 	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		_ = filepath.Walk(p, func(q string, fi os.FileInfo, err error) error {
-			if err == nil && fi.IsDir() {
-				_ = os.Chmod(q, 0o755)
-			}
-			return nil
-		})
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("unable to remove %s\n%w", p, err)
+		if err := tree.Remove(filepath.Join(dir, e.Name())); err != nil {
+			return err
 		}
 	}
 	return os.MkdirAll(filepath.Join(dir, "store"), 0o755)

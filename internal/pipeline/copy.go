@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 	"github.com/nix-buildpack/nix-buildpack/internal/slug"
@@ -20,63 +19,54 @@ import (
 // ExcludeFile is the app's pruning rules, in rsync's --exclude-from syntax.
 const ExcludeFile = ".slugexclude"
 
-// Prune says how the runtime closure is pruned into the target.
-type Prune struct {
-	// Unguarded lets a pruning remove what the app needs (a warning, not an error).
-	Unguarded bool
-	// SizeLimit warns when the pruned closure is larger (bytes; 0: none).
-	SizeLimit int64
-	// PruneEmptyDirs drops empty directories, as rsync -m.
-	PruneEmptyDirs bool
-}
-
 // readStoreFile reads a file under /nix/store from the on-disk store.
 func readStoreFile(nix nixinstall.Nix, path string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(nix.Dir, strings.TrimPrefix(path, "/nix/")))
 }
 
-// copyClosure copies the runtime closure from root (the directory holding
-// store/) into the target, pruned by the app's .slugexclude, and checks
-// that nothing the app needs was pruned. graph gives the closure's
-// records. It fills in the Result's Graph and ExcludeDigest.
-func copyClosure(in Input, root string, paths []string, output string, rt runtimejson.Runtime, target Target, res *Result,
-	graph func() (closure.Graph, error)) error {
-	rules, digest, err := readRules(in.AppDir)
+// prune copies the runtime closure from root (the directory holding
+// store/) into the target through the app's
+// .slugexclude rules. It returns nil when the target kept an earlier copy
+// of the same closure and rules.
+func prune(in Input, root string, paths []string, output string, rules rules, target Target) (*slug.Report, error) {
+	dir, reused, err := target.ClosureDir(output + " " + rules.digest)
 	if err != nil {
-		return err
-	}
-	res.ExcludeDigest = digest
-	dir, reused, err := target.ClosureDir(output + " " + digest)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	if reused {
 		in.Log.Bodyf("Reusing the runtime closure of %s", output)
-		return nil
-	}
-	opts := slug.Options{Link: true, PruneEmptyDirs: in.Prune.PruneEmptyDirs}
-	for _, p := range paths {
-		opts.Selected = append(opts.Selected, "store/"+filepath.Base(p))
+		return nil, nil
 	}
 	for _, w := range rules.Warnings() {
 		in.Log.Bodyf("warning: %s", w)
 	}
-	rep, err := slug.Copy(root, dir, rules, opts)
+	rep, err := slug.Copy(root, dir, rules.Rules, copyOptions(in, paths))
 	if err != nil {
-		return fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
+		return nil, fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
 	}
 	for _, w := range rep.Warnings {
 		in.Log.Bodyf("warning: %s", w)
 	}
 	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",
 		len(paths), rep.Linked, rep.Copied, len(rep.Dropped), ExcludeFile)
-	if res.Graph, err = graph(); err != nil {
-		return err
+	return rep, nil
+}
+
+func copyOptions(in Input, paths []string) slug.Options {
+	opts := slug.Options{Link: true, PruneEmptyDirs: in.Prune.PruneEmptyDirs}
+	for _, p := range paths {
+		opts.Selected = append(opts.Selected, "store/"+filepath.Base(p))
 	}
-	if err := guard(in, rep, res.Graph.References, rt); err != nil {
-		return err
+	return opts
+}
+
+// measure logs the closure's size before and after pruning, and warns
+// above the size limit.
+func measure(in Input, root string, paths []string, rep *slug.Report) error {
+	if rep == nil {
+		return nil
 	}
-	sizes, err := slug.MeasureSizes(root, rep, opts, in.Prune.SizeLimit)
+	sizes, err := slug.MeasureSizes(root, rep, copyOptions(in, paths), in.Prune.SizeLimit)
 	if err != nil {
 		return err
 	}
@@ -89,6 +79,9 @@ func copyClosure(in Input, root string, paths []string, output string, rt runtim
 // guard fails the build when pruning removed a path runtime.json names or
 // one that a kept path references.
 func guard(in Input, rep *slug.Report, refs map[string][]string, rt runtimejson.Runtime) error {
+	if rep == nil {
+		return nil
+	}
 	err := slug.Guard(rep, Needs(rt), refs)
 	var ge *slug.GuardError
 	if errors.As(err, &ge) && in.Prune.Unguarded {
@@ -134,20 +127,26 @@ func Needs(rt runtimejson.Runtime) []slug.Need {
 	return needs
 }
 
-// readRules reads the app's .slugexclude (no file: keep everything) and a
-// digest of it for the closure layer's cache key.
-func readRules(appDir string) (*slug.Rules, string, error) {
+// rules are the app's .slugexclude rules and a digest of the file, for
+// cache keys.
+type rules struct {
+	*slug.Rules
+	digest string
+}
+
+// readRules reads the app's .slugexclude (no file: keep everything).
+func readRules(appDir string) (rules, error) {
 	p := filepath.Join(appDir, ExcludeFile)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		data = nil
 	} else if err != nil {
-		return nil, "", fmt.Errorf("unable to read %s\n%w", p, err)
+		return rules{}, fmt.Errorf("unable to read %s\n%w", p, err)
 	}
-	rules, err := slug.ParseRules(strings.NewReader(string(data)), ExcludeFile)
+	r, err := slug.ParseRules(strings.NewReader(string(data)), ExcludeFile)
 	if err != nil {
-		return nil, "", err
+		return rules{}, err
 	}
 	sum := sha256.Sum256(data)
-	return rules, "slugexclude:" + hex.EncodeToString(sum[:8]), nil
+	return rules{Rules: r, digest: "slugexclude:" + hex.EncodeToString(sum[:8])}, nil
 }

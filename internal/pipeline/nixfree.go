@@ -12,8 +12,8 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
-	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // restoredDir, under Input.NixDir, keeps what runWithoutNix restored
@@ -27,8 +27,8 @@ const restoredDir = "restored"
 // installed nor run, so this works where no /nix strategy can (a Heroku
 // dyno). ok is false when the pointer misses, or the output has no
 // runtime.json (its attributes need Nix): Run then goes on with Nix.
-func runWithoutNix(in Input, app config.App, target Target) (Result, bool, error) {
-	if in.Caches.Policy == closure.BuildAlways || (len(in.Caches.Read) == 0 && in.Caches.Write == nil) {
+func runWithoutNix(in Input, app config.App, run config.Run, target Target) (Result, bool, error) {
+	if in.Caches.Policy == settings.BuildAlways || (len(in.Caches.Read) == 0 && in.Caches.Write == nil) {
 		return Result{}, false, nil
 	}
 	in.Log.Headerf("Looking up this source in the caches (build policy: %s)", in.Caches.Policy)
@@ -50,19 +50,14 @@ func runWithoutNix(in Input, app config.App, target Target) (Result, bool, error
 	}
 	in.Log.Bodyf("Restored %s by the source digest, without evaluating Nix: 0 Nix builds; Nix neither installed nor run (%d store paths in %s)",
 		r.Output, len(r.Closure), time.Since(start).Round(time.Millisecond))
-	res := Result{App: app, Output: r.Output, Closure: r.Closure, Runtime: rt}
-	graph := func() (closure.Graph, error) { return r.Graph, nil }
-	if err := copyClosure(in, store.Dir, r.Closure, r.Output, rt, target, &res, graph); err != nil {
+	res, err := deliver(in, delivery{root: store.Dir, app: app, run: run, output: r.Output, paths: r.Closure, rt: rt, graph: r.Graph}, target)
+	if err != nil {
 		return Result{}, true, err
 	}
 	if err := store.Keep(r.Closure); err != nil {
 		in.Log.Bodyf("warning: %v", err)
 	}
-	res.Processes = process.FromRuntime(rt, target.Launcher())
-	for _, p := range res.Processes {
-		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
-	}
-	return res, true, target.Emit(res)
+	return res, true, nil
 }
 
 // withoutNixHint adds to a failure to make /nix usable what a platform

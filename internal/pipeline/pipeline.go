@@ -18,6 +18,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
@@ -38,7 +39,7 @@ type Input struct {
 	// Caches are the binary caches to restore from and push to.
 	Caches closure.Caches
 	// Prune says how the closure is pruned into the target.
-	Prune Prune
+	Prune settings.Prune
 	// StoreGC says whether and how NixDir's store is collected after the build.
 	StoreGC storegc.Options
 	// Log receives the build log.
@@ -68,13 +69,14 @@ type Result struct {
 	// platform's config vars) and hop3.toml [env] (giving way to them).
 	Env []process.Var
 	// Graph holds the closure's database records: references, NAR hashes
-	// and sizes (empty when the target reused an earlier copy).
+	// and sizes.
 	Graph closure.Graph
 	// ExcludeDigest identifies the app's .slugexclude, for cache keys.
 	ExcludeDigest string
 }
 
-// Run builds the app and hands its runtime closure and processes to target.
+// Run builds the app and hands its runtime closure and processes to
+// target. Each line is one step; each step lives in its own package.
 func Run(in Input, target Target) (Result, error) {
 	app, err := config.Load(in.AppDir)
 	if err != nil {
@@ -88,56 +90,73 @@ func Run(in Input, target Target) (Result, error) {
 	for _, n := range run.Notes {
 		in.Log.Body(n)
 	}
-
-	if res, ok, err := runWithoutNix(in, app, target); ok || err != nil {
+	if res, ok, err := runWithoutNix(in, app, run, target); ok || err != nil {
 		return res, err
 	}
-
 	nix, err := installNix(in)
 	if err != nil {
 		return Result{}, withoutNixHint(in, app, err)
 	}
-
 	restored, err := restore(in, nix, app)
 	if err != nil {
 		return Result{}, err
 	}
-
 	output, before, err := buildUnlessRestored(in, nix, app, restored)
 	if err != nil {
 		return Result{}, err
 	}
-
-	paths, err := closure.Runtime(nix, output)
+	paths, err := runtimeClosure(in, nix, output)
 	if err != nil {
 		return Result{}, err
 	}
-	in.Log.Bodyf("Runtime closure: %d store paths", len(paths))
-
 	if err := push(in, nix, output, paths, before, restored); err != nil {
 		return Result{}, err
 	}
 	storegc.Step(in.Log, nix, storegc.Build{Output: output}, in.StoreGC)
-
 	rt, err := readRuntime(nix, app, output)
 	if err != nil {
 		return Result{}, err
 	}
-
-	res := Result{App: app, Output: output, Closure: paths, Runtime: rt}
-	graph := func() (closure.Graph, error) { return closure.ReadGraph(nix, paths) }
-	if err := copyClosure(in, nix.Dir, paths, output, rt, target, &res, graph); err != nil {
+	graph, err := closure.ReadGraph(nix, paths)
+	if err != nil {
 		return Result{}, err
 	}
-	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,
-		Env: run.Env, TOML: run.TOML}, target.Launcher())
-	for _, n := range plan.Notes {
-		in.Log.Body(n)
+	return deliver(in, delivery{root: nix.Dir, app: app, run: run, output: output, paths: paths, rt: rt, graph: graph}, target)
+}
+
+// delivery is what is handed to the target: the closure (its store under
+// root) and what describes it.
+type delivery struct {
+	root   string
+	app    config.App
+	run    config.Run
+	output string
+	paths  []string
+	rt     runtimejson.Runtime
+	graph  closure.Graph
+}
+
+// deliver prunes the closure into the target, guards and measures it,
+// describes the processes and has the target emit them: the same steps
+// whether the closure was built or restored without Nix.
+func deliver(in Input, d delivery, target Target) (Result, error) {
+	rules, err := readRules(in.AppDir)
+	if err != nil {
+		return Result{}, err
 	}
-	res.Processes, res.Env = plan.Processes, plan.Env
-	for _, p := range res.Processes {
-		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
+	copied, err := prune(in, d.root, d.paths, d.output, rules, target)
+	if err != nil {
+		return Result{}, err
 	}
+	if err := guard(in, copied, d.graph.References, d.rt); err != nil {
+		return Result{}, err
+	}
+	if err := measure(in, d.root, d.paths, copied); err != nil {
+		return Result{}, err
+	}
+	plan := describe(in, d.rt, d.run, target.Launcher())
+	res := Result{App: d.app, Output: d.output, Closure: d.paths, Runtime: d.rt, Processes: plan.Processes, Env: plan.Env,
+		Graph: d.graph, ExcludeDigest: rules.digest}
 	return res, target.Emit(res)
 }
 
@@ -181,7 +200,7 @@ func buildUnlessRestored(in Input, nix nixinstall.Nix, app config.App, restored 
 	if restored.Output != "" {
 		return restored.Output, nil, nil
 	}
-	if in.Caches.Policy == closure.BuildNever {
+	if in.Caches.Policy == settings.BuildNever {
 		return "", nil, fmt.Errorf("%s: the build policy is never, and the caches do not hold this app's output\n"+
 			"populate the cache from a machine that can build: `nixbp cache push --cache <url> $(nix-build %s -A package)`, "+
 			"or set BP_NIX_BUILD_POLICY=missing", app.NixFile, app.NixFile)
@@ -212,6 +231,31 @@ func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {
 	}
 	in.Log.Bodyf("Built %s in %s", out, time.Since(start).Round(time.Millisecond))
 	return out, nil
+}
+
+// runtimeClosure is every store path the output needs at run time.
+func runtimeClosure(in Input, nix nixinstall.Nix, output string) ([]string, error) {
+	paths, err := closure.Runtime(nix, output)
+	if err != nil {
+		return nil, err
+	}
+	in.Log.Bodyf("Runtime closure: %d store paths", len(paths))
+	return paths, nil
+}
+
+// describe turns the runtime description, hop3.toml's [run] and [env] and
+// the Procfile into processes and their environment, with Hop3's
+// precedence.
+func describe(in Input, rt runtimejson.Runtime, run config.Run, l Launcher) process.Plan {
+	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,
+		Env: run.Env, TOML: run.TOML}, l)
+	for _, n := range plan.Notes {
+		in.Log.Body(n)
+	}
+	for _, p := range plan.Processes {
+		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
+	}
+	return plan
 }
 
 // readRuntime reads $out/hop3/runtime.json, or falls back to the

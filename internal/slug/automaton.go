@@ -85,7 +85,7 @@ func runTokens(toks []token, text string, atBoundary bool) bool {
 	n := len(toks)
 	words := (n + 1 + 63) / 64
 	var small [2][4]uint64
-	cur, next := small[0][:0], small[1][:0]
+	var cur, next []uint64
 	if words <= 4 {
 		cur, next = small[0][:words], small[1][:words]
 	} else {

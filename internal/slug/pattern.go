@@ -22,16 +22,6 @@ type token struct {
 	set  *[256]bool
 }
 
-// matchMode says where in a path a pattern may match, after rsync's
-// exclude.c:rule_matches.
-type matchMode uint8
-
-const (
-	matchWhole    matchMode = iota // the whole text
-	matchLastN                     // the last n path components
-	matchBoundary                  // at the start or after any '/'
-)
-
 // pattern is one compiled rsync include/exclude pattern.
 //
 // rsync decides most behaviour by looking at the raw pattern text (whether it

@@ -1,9 +1,9 @@
-package pipeline_test
+package settings_test
 
 import (
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 func TestParseSize(t *testing.T) {
@@ -17,7 +17,7 @@ func TestParseSize(t *testing.T) {
 		{"lots", 0, true}, {"-1MB", 0, true}, {"MB", 0, true},
 	}
 	for _, tt := range tests {
-		got, err := pipeline.ParseSize(tt.in)
+		got, err := settings.ParseSize(tt.in)
 		if (err != nil) != tt.err || got != tt.want {
 			t.Errorf("ParseSize(%q) = %d, %v; want %d (error %v)", tt.in, got, err, tt.want, tt.err)
 		}

@@ -1,4 +1,7 @@
-package slug
+// Package tree removes directory trees copied from or living in a Nix store,
+// whose directories Nix leaves read-only. It is the one remover every step
+// uses.
+package tree
 
 import (
 	"errors"
@@ -8,10 +11,10 @@ import (
 	"path/filepath"
 )
 
-// RemoveTree removes a tree copied from a Nix store, whose directories are
+// Remove removes a tree copied from a Nix store, whose directories are
 // read-only (0555) as Nix leaves them, so a plain RemoveAll fails as a
 // non-root user. A missing dir is not an error.
-func RemoveTree(dir string) error {
+func Remove(dir string) error {
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			_ = os.Chmod(p, 0o755)

@@ -1,0 +1,86 @@
+package cnb
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/buildpacks/libcnb/v2"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/layering"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
+)
+
+// storeLayer is one launch layer of store paths (store-<hash> for one path,
+// store-group-<digest> for the grouped rest), filled by moving the paths out
+// of the staged, pruned closure. Its key is its store paths and the
+// .slugexclude digest: contents depend on nothing else, so apps that share a
+// path share its blob.
+type storeLayer struct {
+	plan   layering.Layer
+	staged string
+	rules  string
+	// reused is set by Contribute when the previous layer was kept.
+	reused bool
+}
+
+// Name is the layer's name.
+func (s *storeLayer) Name() string { return s.plan.Name }
+
+func (s *storeLayer) key() key {
+	return key{"paths": strings.Join(s.plan.Paths, " "), "slugexclude": s.rules}
+}
+
+// Contribute leaves a layer made from the same paths and rules untouched,
+// else replaces its content.
+func (s *storeLayer) Contribute(layer *libcnb.Layer) error {
+	k := s.key()
+	if s.reused = k.matches(*layer); !s.reused {
+		if err := fillStoreLayer(layer.Path, s.staged, s.plan.Paths); err != nil {
+			return err
+		}
+	}
+	layer.Metadata = k.metadata()
+	layer.LayerTypes = libcnb.LayerTypes{Launch: true}
+	return nil
+}
+
+// fillStoreLayer replaces the layer's content with the named store paths,
+// moved (renamed) out of staged.
+func fillStoreLayer(dir, staged string, names []string) error {
+	if err := tree.Remove(dir); err != nil {
+		return err
+	}
+	store := filepath.Join(dir, "store")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return fmt.Errorf("unable to create %s\n%w", store, err)
+	}
+	for _, n := range names {
+		if err := move(filepath.Join(staged, n), filepath.Join(store, n)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// move renames a store path. Moving a directory to another parent updates
+// its "..", which needs write permission on it (rename(2), EACCES); store
+// directories are read-only, so it is lent for the move.
+func move(src, dst string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return fmt.Errorf("unable to read %s\n%w", src, err)
+	}
+	mode := fi.Mode()
+	if mode.IsDir() && mode.Perm()&0o200 == 0 {
+		if err := os.Chmod(src, mode.Perm()|0o200); err != nil {
+			return fmt.Errorf("unable to make %s writable\n%w", src, err)
+		}
+		defer os.Chmod(dst, mode.Perm()|mode&(os.ModeSetgid|os.ModeSetuid|os.ModeSticky))
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("unable to move %s into its layer\n%w", src, err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+
+	"github.com/buildpacks/libcnb/v2"
+	"github.com/paketo-buildpacks/libpak/v2/log"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
+	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
+)
+
+// CacheBindingType is the binding that holds cache secrets: keys
+// access-key-id, secret-access-key, session-token (S3) and secret-key (the
+// Nix signing key, name:base64). A binding wins over the settings.
+const CacheBindingType = "nix-cache"
+
+// Platform is what a front-end knows of where the build runs.
+type Platform struct {
+	// AppDir is the application's source.
+	AppDir string
+	// NixDir holds Nix's store between builds (a cache layer, CACHE_DIR/nix).
+	NixDir string
+	// Dependency locates the buildpack's Nix dependency.
+	Dependency nixinstall.Dependency
+	// Log receives the build log.
+	Log log.Logger
+}
+
+// NewInput turns settings into the pipeline's input the same way for every
+// front-end: secrets from bindings, the Nix installer tarball resolved and
+// checked, the caches opened.
+func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
+	applyCacheBinding(&b.Caches, p.Dependency.Bindings)
+	src, err := nixinstall.Resolve(p.Dependency, b.NixVersion, b.Tarball, p.Log)
+	if err != nil {
+		return Input{}, err
+	}
+	caches, err := closure.OpenCaches(context.Background(), b.Caches, p.Log.BodyWriter())
+	if err != nil {
+		return Input{}, err
+	}
+	if b.Caches.Write != "" {
+		p.Log.Bodyf("Closure cache (read-write, from %s): %s", b.Caches.WriteFrom, settings.RedactURL(b.Caches.Write))
+	}
+	return Input{
+		AppDir:    p.AppDir,
+		NixDir:    p.NixDir,
+		Nix:       src,
+		Strategy:  b.Strategy,
+		Settings:  nixinstall.Settings{Substituters: b.Substituters, TrustedPublicKeys: b.TrustedPublicKeys},
+		BuildArgs: b.BuildArgs,
+		Caches:    caches,
+		Prune:     b.Prune,
+		StoreGC:   storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
+		Log:       p.Log,
+	}, nil
+}
+
+func applyCacheBinding(c *settings.Caches, bindings libcnb.Bindings) {
+	for _, b := range bindings {
+		if b.Type != CacheBindingType {
+			continue
+		}
+		if id := strings.TrimSpace(b.Secret["access-key-id"]); id != "" {
+			c.Credentials = &settings.Credentials{AccessKeyID: id,
+				SecretAccessKey: strings.TrimSpace(b.Secret["secret-access-key"]),
+				SessionToken:    strings.TrimSpace(b.Secret["session-token"])}
+		}
+		if k := strings.TrimSpace(b.Secret["secret-key"]); k != "" {
+			c.SecretKey = k
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package settings
+
+// The settings' names. The build reads BP_NIX_* (and the old buildpacks'
+// NIX_* names), the launcher NIXBP_*, and the nixbp CLI the build's names.
+const (
+	StrategyName       = "BP_NIX_STRATEGY"
+	BuildArgsName      = "BP_NIX_BUILD_ARGS"
+	SubstitutersName   = "BP_NIX_SUBSTITUTERS"
+	TrustedKeysName    = "BP_NIX_TRUSTED_PUBLIC_KEYS"
+	VersionName        = "BP_NIX_VERSION"
+	TarballName        = "BP_NIX_TARBALL"
+	TarballSHA256      = "BP_NIX_TARBALL_SHA256"
+	CacheName          = "BP_NIX_CACHE"
+	CachesName         = "BP_NIX_CACHES"
+	ExtraCacheName     = "NIX_EXTRA_BINARY_CACHE"
+	PolicyName         = "BP_NIX_BUILD_POLICY"
+	BuildOnPushName    = "NIX_BUILD_ON_PUSH"
+	SecretKeyName      = "BP_NIX_CACHE_SECRET_KEY"
+	S3BucketName       = "NIX_S3_BUCKET"
+	S3KeyName          = "NIX_S3_KEY"
+	S3SecretName       = "NIX_S3_SECRET"
+	AppNameName        = "NIX_APP_NAME"
+	PruneGuardName     = "BP_NIX_PRUNE_GUARD"
+	EmptyDirsName      = "BP_NIX_PRUNE_EMPTY_DIRS"
+	SizeLimitName      = "BP_NIX_SIZE_LIMIT"
+	MaxLayersName      = "BP_NIX_MAX_LAYERS"
+	GCName             = "BP_NIX_GC"
+	RelocateName       = "BP_NIX_RELOCATE"
+	RelocateAppDirName = "BP_NIX_RELOCATE_APP_DIR"
+	RelocateCheckName  = "BP_NIX_RELOCATE_CHECK"
+	CacheMaxSizeName   = "BP_NIX_CACHE_MAX_SIZE"
+	AWSKeyIDName       = "AWS_ACCESS_KEY_ID"
+	AWSSecretName      = "AWS_SECRET_ACCESS_KEY"
+	AWSTokenName       = "AWS_SESSION_TOKEN"
+
+	LaunchStrategyName = "NIXBP_STRATEGY"
+	LaunchQuietName    = "NIXBP_QUIET"
+)
+
+// All lists every setting, in the order the log shows them.
+var All = []Setting{
+	{Name: StrategyName, Aliases: []string{"NIX_STRATEGY"}, Default: "auto",
+		Description: "how /nix is made visible at build time: auto (first that works), native, userns or proot"},
+	{Name: BuildArgsName, Aliases: []string{"NIX_BUILD_FLAGS"},
+		Description: "extra nix-build options, checked against nix-build's own (e.g. --cores 2 --option max-jobs 2)"},
+	{Name: SubstitutersName,
+		Description: "binary caches Nix substitutes from, space separated (empty: none, so an offline build never waits on cache.nixos.org)"},
+	{Name: TrustedKeysName,
+		Description: "public keys (name:base64) that substituted and restored paths must be signed with"},
+	{Name: VersionName, Default: "2.*",
+		Description: "the Nix version to install, a semver constraint over the Nix dependencies of buildpack.toml"},
+	{Name: TarballName, Aliases: []string{"NIXBP_NIX_TARBALL"},
+		Description: "install Nix from this local installer tarball (absolute path or file:// URL) instead of the pinned download"},
+	{Name: TarballSHA256, Aliases: []string{"NIXBP_NIX_TARBALL_SHA256"},
+		Description: "the sha256 BP_NIX_TARBALL must have (empty: the buildpack.toml pin)"},
+	{Name: CacheName, URLs: true,
+		Description: "read-write closure cache: s3://bucket/prefix?region=..&endpoint=.., file:///dir; secrets in a binding of type nix-cache"},
+	{Name: CachesName, URLs: true,
+		Description: "read-only closure caches (http(s)://, s3://, file://), space separated"},
+	{Name: ExtraCacheName, URLs: true,
+		Description: "the old buildpacks' read-only binary caches, added to BP_NIX_CACHES"},
+	{Name: PolicyName,
+		Description: "missing (restore, build the rest), always (build, no restore), never (restore or fail); empty reads NIX_BUILD_ON_PUSH, else missing"},
+	{Name: BuildOnPushName,
+		Description: "the old buildpacks' switch: 0 or false means BP_NIX_BUILD_POLICY=never"},
+	{Name: SecretKeyName, Aliases: []string{"NIXBP_CACHE_SECRET_KEY"}, Secret: true,
+		Description: "the Nix signing key (name:base64) for what is pushed; under CNB prefer the nix-cache binding's secret-key"},
+	{Name: S3BucketName,
+		Description: "the old buildpacks' S3 closure cache: s3://NIX_S3_BUCKET/NIX_APP_NAME"},
+	{Name: S3KeyName, Secret: true, Description: "the old buildpacks' S3 access key id"},
+	{Name: S3SecretName, Secret: true, Description: "the old buildpacks' S3 secret key"},
+	{Name: AppNameName, Description: "the app's key prefix in NIX_S3_BUCKET"},
+	{Name: PruneGuardName, Default: "true",
+		Description: "fail the build when .slugexclude removes a store path runtime.json names or a kept path references (false: warn only)"},
+	{Name: EmptyDirsName, Default: "false",
+		Description: "drop directories left empty by .slugexclude, as rsync --prune-empty-dirs"},
+	{Name: SizeLimitName, Default: "0",
+		Description: "warn when the pruned runtime closure is larger than this (e.g. 500MB, 2GiB; 0: no limit)"},
+	{Name: MaxLayersName, Default: "100",
+		Description: "the most image layers the runtime closure is split into (one per store path for the most shared, the rest grouped; Docker fails beyond about 125 layers in all)"},
+	{Name: GCName, Default: "true",
+		Description: "collect garbage in the build cache's Nix store after each build, keeping Nix, the output, its build inputs and the previous output (false: keep every path, for a shared, hand-managed store)"},
+	{Name: CacheMaxSizeName, Default: "2GiB",
+		Description: "bound on the build cache's Nix store after collection (NAR sizes); over it the previous output, then the build inputs are dropped, never Nix or the output (e.g. 500MB, 2GiB; 0: no bound)"},
+	{Name: RelocateName, Default: "auto",
+		Description: "Heroku-style slugs: copy the closure to <app dir>/.nixs with its store paths rewritten, so it runs with no /nix, user namespaces or ptrace (auto: when the app dir is known and the check passes, else keep the store with a warning; always: fail when the check fails; never)"},
+	{Name: RelocateAppDirName,
+		Description: "the app's directory at run time, at most 4 bytes so that <dir>/.nixs is as long as /nix/store (empty: /app when compile runs with HOME or BUILD_DIR at /app, as on Heroku and Dokku)"},
+	{Name: RelocateCheckName, Default: "fail",
+		Description: "what BP_NIX_RELOCATE=always does when the relocatability check finds files the rewrite breaks: fail, or warn and relocate anyway"},
+	{Name: AWSKeyIDName, Secret: true, External: true, Description: "AWS access key id for s3:// caches"},
+	{Name: AWSSecretName, Secret: true, External: true, Description: "AWS secret access key for s3:// caches"},
+	{Name: AWSTokenName, Secret: true, External: true, Description: "AWS session token for s3:// caches"},
+
+	{Name: LaunchStrategyName, Default: "auto", Phase: Launch,
+		Description: "how /nix is made visible when the app runs: auto (native, then a relocated closure, then userns, then proot), native, relocate, userns or proot"},
+	{Name: LaunchQuietName, Default: "false", Phase: Launch,
+		Description: "true: nixbp-launch does not log the /nix strategy it took"},
+}
