@@ -142,7 +142,7 @@ func TestRestoreRepairsUnregisteredPaths(t *testing.T) {
 	app := pointerApp(t, "repaired")
 	dir := t.TempDir()
 	var log bytes.Buffer
-	caches, err := closure.OpenCaches(t.Context(), closure.CacheSettings{Write: "file://" + dir}, &log)
+	caches, err := closure.OpenCaches(t.Context(), settings.Caches{Write: "file://" + dir, Policy: settings.BuildMissing}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
