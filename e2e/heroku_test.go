@@ -125,7 +125,7 @@ func coldAndWarm(t *testing.T, en herokuEnv, f fixture, uid, gid int) {
 		t.Fatalf("warm compile: %v\n%s", err, out)
 	}
 	t.Logf("warm compile of %s (uid %d): %s", f.app, uid, warm.Round(time.Millisecond))
-	for _, want := range []string{"-----> Nix store in CACHE_DIR: ", "-----> Reusing Nix 2.8.0"} {
+	for _, want := range []string{"-----> Nix store in CACHE_DIR: ", "-----> Reusing Nix " + testenv.NixVersion} {
 		if !strings.Contains(out, want) {
 			t.Errorf("warm compile log lacks %q:\n%s", want, out)
 		}
@@ -382,7 +382,7 @@ func localTarball(t *testing.T, en herokuEnv) {
 	a = newApp(t, official, "hello-web", filepath.Join(openTempDir(t), "cache"),
 		map[string]string{"NIXBP_NIX_TARBALL_SHA256": strings.Fields(sum)[0]}, uid, gid)
 	out, err = a.Compile(nil)
-	if err != nil || !strings.Contains(out, "-----> Using Nix 2.8.0 from "+en.tarball+" (BP_NIX_TARBALL)") {
+	if err != nil || !strings.Contains(out, "-----> Using Nix "+testenv.NixVersion+" from "+en.tarball+" (BP_NIX_TARBALL)") {
 		t.Fatalf("compile with NIXBP_NIX_TARBALL_SHA256: %v\n%s", err, out)
 	}
 	serveSlug(t, a, "web", nil, fixtures[0].body)

@@ -27,4 +27,4 @@ echo "setup: building pinned tools into .tools/ (cached)"
 "$root/scripts/tools.sh" staticcheck
 
 echo "setup: Nix installer tarball fixture"
-"$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures" >/dev/null
+"$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures/nix-tarball" >/dev/null

@@ -77,11 +77,11 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 		return err
 	}
 	defer env.Stop()
-	tarballs, _ := filepath.Glob(filepath.Join(tools, "fixtures", "nix-*-x86_64-linux.tar.xz"))
-	if len(tarballs) != 1 {
-		return fmt.Errorf("no Nix tarball fixture in %s/fixtures (scripts/setup.sh makes it)", tools)
+	tarball := testenv.NixTarballPath(tools)
+	if _, err := os.Stat(tarball); err != nil {
+		return fmt.Errorf("no Nix tarball fixture at %s (scripts/setup.sh makes it)", tarball)
 	}
-	cnb, err := docker.Package(repo, filepath.Join(work, "out"), tarballs[0])
+	cnb, err := docker.Package(repo, filepath.Join(work, "out"), tarball)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 func main() {
@@ -29,9 +30,9 @@ func main() {
 func run(repo, app, tools string) error {
 	repo, _ = filepath.Abs(repo)
 	tools, _ = filepath.Abs(tools)
-	tarballs, _ := filepath.Glob(filepath.Join(tools, "fixtures", "nix-*-x86_64-linux.tar.xz"))
-	if len(tarballs) != 1 {
-		return fmt.Errorf("no Nix tarball in %s/fixtures: run scripts/setup.sh", tools)
+	tarball := testenv.NixTarballPath(tools)
+	if _, err := os.Stat(tarball); err != nil {
+		return fmt.Errorf("no Nix tarball at %s: run scripts/setup.sh", tarball)
 	}
 	root, err := os.MkdirTemp("", "nixbp-demo-")
 	if err != nil {
@@ -41,7 +42,7 @@ func run(repo, app, tools string) error {
 	if err := os.Chmod(root, 0o755); err != nil {
 		return err
 	}
-	tarball, err := e2e.Readable(tarballs[0], root)
+	tarball, err = e2e.Readable(tarball, root)
 	if err != nil {
 		return err
 	}

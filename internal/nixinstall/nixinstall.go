@@ -115,6 +115,9 @@ func install(n Nix, src Source) (string, error) {
 		return "", fmt.Errorf("the Nix %s tarball's .reginfo names no store path ending in -nix-%s", src.Version, src.Version)
 	}
 	n.StorePath = storePath
+	if err := makeStateDirs(n.Dir); err != nil {
+		return "", err
+	}
 	cmd := n.Command("nix-store", "--load-db")
 	cmd.Stdin = bytes.NewReader(reginfo)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -142,6 +145,10 @@ func (n Nix) Env() []string {
 	}
 	return []string{
 		"USER=" + user,
+		// Nix >= 2.20 refuses to run without a home directory, and ignores
+		// $HOME when another uid owns it (then asks /etc/passwd, where an
+		// arbitrary build uid has no entry).
+		"HOME=" + homeDir,
 		"NIX_CONF_DIR=/nix/etc/nix",
 		"NIX_USER_CONF_FILES=",
 		"XDG_CACHE_HOME=/nix/var/nixbp/cache",
@@ -149,13 +156,29 @@ func (n Nix) Env() []string {
 	}
 }
 
+// homeDir is $HOME for Nix's tools, inside the /nix view.
+const homeDir = "/nix/var/nixbp/home"
+
+// makeStateDirs creates what Nix's tools need before their first run:
+// /nix/var/nix (without it, Nix >= 2.20 run by a non-root user silently uses
+// a chroot store under $HOME/.local/share/nix/root instead of /nix/store),
+// $HOME and the cache directory.
+func makeStateDirs(dir string) error {
+	for _, d := range []string{"var/nix", "var/nixbp/home", "var/nixbp/cache"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("unable to create %s\n%w", filepath.Join(dir, d), err)
+		}
+	}
+	return nil
+}
+
 func writeConf(dir string, s Settings) error {
 	confDir := filepath.Join(dir, "etc", "nix")
 	if err := os.MkdirAll(confDir, 0o755); err != nil {
 		return fmt.Errorf("unable to create %s\n%w", confDir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "var", "nixbp", "cache"), 0o755); err != nil {
-		return fmt.Errorf("unable to create Nix's cache directory\n%w", err)
+	if err := makeStateDirs(dir); err != nil {
+		return err
 	}
 	var b strings.Builder
 	b.WriteString("# Written by nix-buildpack on every build.\n")

@@ -54,28 +54,41 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
+// NixVersion is the version of Nix in the tarball fixture: Debian trixie's
+// nix-bin, relinked by fixtures/nix-tarball/make.sh to run on Debian 12.
+const NixVersion = "2.26.3"
+
+// NixTarballPath is where fixtures/nix-tarball/make.sh puts the tarball
+// fixture under the tools directory. It has its own directory so that the
+// older code's glob of tools/fixtures/nix-*.tar.xz does not see it.
+func NixTarballPath(tools string) string {
+	return filepath.Join(tools, "fixtures", "nix-tarball", "nix-"+NixVersion+"-x86_64-linux.tar.xz")
+}
+
 // NixTarball returns a Nix installer tarball in the official layout, made
-// from Debian's nix-bin by fixtures/nix-tarball/make.sh (once, into
-// .tools/fixtures), because the official one cannot be downloaded here.
+// from Debian trixie's nix-bin by fixtures/nix-tarball/make.sh (once, into
+// the tools directory), because the official one cannot be downloaded here.
+// make.sh takes a lock, so test packages running at once share one run.
 func NixTarball(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join(ToolsDir(), "fixtures")
-	if m, _ := filepath.Glob(filepath.Join(dir, "nix-*-x86_64-linux.tar.xz")); len(m) == 1 {
-		return m[0]
+	p := NixTarballPath(ToolsDir())
+	if _, err := os.Stat(p); err == nil {
+		return p
 	}
-	if _, err := exec.LookPath("nix"); err != nil {
-		Missing(t, "nix (Debian nix-bin) is needed to make the Nix tarball fixture")
-		return ""
+	for _, tool := range []string{"nix", "apt-get", "dpkg-deb", "patchelf", "flock"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			Missing(t, tool+" is needed to make the Nix tarball fixture (fixtures/nix-tarball/make.sh)")
+			return ""
+		}
 	}
-	out, err := exec.Command(filepath.Join(RepoRoot(), "fixtures", "nix-tarball", "make.sh"), dir).CombinedOutput()
+	out, err := exec.Command(filepath.Join(RepoRoot(), "fixtures", "nix-tarball", "make.sh"), filepath.Dir(p)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("fixtures/nix-tarball/make.sh: %v\n%s", err, out)
 	}
-	m, _ := filepath.Glob(filepath.Join(dir, "nix-*-x86_64-linux.tar.xz"))
-	if len(m) != 1 {
-		t.Fatalf("fixtures/nix-tarball/make.sh made %v", m)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("fixtures/nix-tarball/make.sh did not make %s\n%s", p, out)
 	}
-	return m[0]
+	return p
 }
 
 // Busybox copies the static busybox into dir/bb/bin with the sh link, as the
