@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/buildpacks/libcnb/v2"
 	"github.com/paketo-buildpacks/libpak/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/launch"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
@@ -26,7 +26,7 @@ type launcherLayer struct {
 
 // newLauncherLayer finds the launcher in the buildpack and keys it.
 func newLauncherLayer(buildpackDir string, logger log.Logger) (*launcherLayer, error) {
-	src := launcherBinary(buildpackDir)
+	src := launch.Binary(buildpackDir)
 	sum, err := launcherDigest(buildpackDir)
 	if err != nil {
 		return nil, err
@@ -53,20 +53,10 @@ func (l *launcherLayer) Contribute(layer *libcnb.Layer) error {
 	})
 }
 
-// launcherBinary finds nixbp-launch in a packaged buildpack (bin/) or a
-// checkout with built binaries (lib/linux-<arch>/).
-func launcherBinary(buildpackDir string) string {
-	p := filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "nixbp-launch")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
-}
-
 // launcherDigest is the sha256 of the buildpack's nixbp-launch, the
 // launcher layer's key.
 func launcherDigest(buildpackDir string) (string, error) {
-	src := launcherBinary(buildpackDir)
+	src := launch.Binary(buildpackDir)
 	sum, err := nixinstall.FileSHA256(src)
 	if err != nil {
 		return "", fmt.Errorf("unable to read %s\n%w", src, err)

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/launch"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
@@ -118,7 +118,7 @@ func (t *slugTarget) ClosureDir(key string) (string, bool, error) {
 	}
 	t.log.Headerf("Copying the runtime closure into the slug (%s)", NixDir)
 	bin := filepath.Join(dir, "bin")
-	if err := copyFile(launcherBinary(t.buildpackDir), filepath.Join(bin, "nixbp-launch"), 0o755); err != nil {
+	if err := copyFile(launch.Binary(t.buildpackDir), filepath.Join(bin, "nixbp-launch"), 0o755); err != nil {
 		return "", false, err
 	}
 	for _, w := range wrappers {
@@ -239,16 +239,6 @@ func shellName(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// launcherBinary finds nixbp-launch in the buildpack: lib/linux-<arch>/ in
-// the Heroku tarball and a checkout, bin/ in a CNB package.
-func launcherBinary(buildpackDir string) string {
-	p := filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "nixbp-launch")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
@@ -44,4 +45,15 @@ func relocatedView(nixDir string, want nixmount.Strategy) (nixmount.View, bool, 
 			"build with BP_NIX_RELOCATE_APP_DIR set to the app's directory at run time, or BP_NIX_RELOCATE=never", dir, err)
 	}
 	return nixmount.View{Strategy: Relocate, NixDir: dir}, true, nil
+}
+
+// Binary finds nixbp-launch in a buildpack: lib/linux-<arch>/ in the
+// Heroku-style tarball and a checkout with built binaries, bin/ in a CNB
+// package. Both front-ends copy it into the image or slug.
+func Binary(buildpackDir string) string {
+	p := filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "nixbp-launch")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return filepath.Join(buildpackDir, "bin", "nixbp-launch")
 }
