@@ -91,6 +91,23 @@ func (c *Cache) lookup(ctx context.Context, r *retrier, storePath string) (*Entr
 	return e, nil
 }
 
+// Has reports whether the cache holds storePath: a narinfo that parses,
+// names it and, with trusted keys, is signed by one. Narinfos are written
+// after their references', so the path's closure is there too.
+func (c *Cache) Has(ctx context.Context, storePath string) (bool, error) {
+	if err := checkStorePath(storePath); err != nil {
+		return false, err
+	}
+	_, err := c.lookup(ctx, newRetrier(c.opts.Attempts, c.opts.RetryDelay), storePath)
+	if errors.Is(err, errNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("unable to look up %s in %s: %v", storePath, c, err)
+	}
+	return true, nil
+}
+
 func sigNames(sigs []string) []string {
 	var names []string
 	for _, s := range sigs {

@@ -128,6 +128,17 @@ func TestSwappedPointerIsRefused(t *testing.T) {
 			if !strings.Contains(log.String(), want) || !strings.Contains(log.String(), "evaluating hop3.nix instead") {
 				t.Errorf("the log does not warn %q", want)
 			}
+			if policy != "missing" {
+				return
+			}
+			// A's output was restored from the write cache by evaluation:
+			// A's pointer is rewritten, so the next restore needs none.
+			log.Reset()
+			res, err = closure.Restore(t.Context(), installNix(t), appA, caches, &log)
+			t.Logf("second restore of A:\n%s", log.String())
+			if err != nil || res.Output != outA || !res.ByPointer {
+				t.Errorf("second restore: %+v, %v; want %s by pointer", res, err, outA)
+			}
 		})
 	}
 }

@@ -60,13 +60,16 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 		return nil, err
 	}
 	res.Digest = digest
+	repoint := false // the write cache's pointer is missing or wrong
 	for _, ch := range c.all() {
 		ptr, err := ch.ReadPointer(ctx, digest)
 		if err != nil {
 			fmt.Fprintf(log, "warning: %v; evaluating %s instead\n", err, app.NixFile)
+			repoint = repoint || ch == c.Write
 			continue
 		}
 		if ptr == nil {
+			repoint = repoint || ch == c.Write
 			continue
 		}
 		// A pointer is followed only to a path the Nix database holds as
@@ -78,6 +81,7 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 		}
 		fmt.Fprintf(log, "warning: the source pointer in %s names %s, whose closure could not be restored; evaluating %s instead\n",
 			ch, ptr.Output, app.NixFile)
+		repoint = repoint || ch == c.Write
 	}
 	drv, err := nixbuild.Instantiate(nix, app)
 	if err != nil {
@@ -89,6 +93,9 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 	}
 	if fetch(ctx, nix, outputs, c, res, log) {
 		res.Output = outputs[len(outputs)-1]
+		if repoint {
+			writePointer(ctx, c.Write, digest, res.Output, log)
+		}
 		return res, nil
 	}
 	// Not all there: fetch the build-time inputs the caches have.
@@ -110,6 +117,20 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 		fetch(ctx, nix, inputs, c, res, log)
 	}
 	return res, nil
+}
+
+// writePointer points digest at output in the write cache, which lacked a
+// good pointer, when that cache holds the output (so no build will push
+// and write it): the next build with this source skips evaluation.
+func writePointer(ctx context.Context, w *cache.Cache, digest, output string, log io.Writer) {
+	if ok, err := w.Has(ctx, output); err != nil || !ok {
+		return
+	}
+	if err := w.WritePointer(ctx, digest, output); err != nil {
+		fmt.Fprintf(log, "warning: %v\n", err)
+		return
+	}
+	fmt.Fprintf(log, "Wrote the source pointer to %s in %s\n", output, w)
 }
 
 // fetch installs paths and their closures from the caches in turn,
