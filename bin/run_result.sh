@@ -26,7 +26,9 @@ case "$cmd" in
     # view. A relocated result (/app/.nixs/...) is where it runs.
     case "$result" in
       /nix/*) in_slug="$nix_dir/${result#/nix/}/$cmd" ;;
-      *) in_slug="$result/$cmd" ;;
+      # Relocated: the slug's .nixs holds it (a /tmp link to it may not
+      # exist before the launcher's first start).
+      *) in_slug="$nix_dir/../.nixs/${result##*/}/$cmd" ;;
     esac
     if [ -n "$result" ] && { [ -e "$in_slug" ] || [ -L "$in_slug" ]; }; then
       cmd="$result/$cmd"

@@ -34,7 +34,10 @@ func TestDyno(t *testing.T) {
 	t.Run("Confinement", func(t *testing.T) { dynoConfinement(t, dyno) })
 	t.Run("PointerMiss", func(t *testing.T) { dynoPointerMiss(t, en, dyno) })
 	t.Run("HelloWeb", func(t *testing.T) {
-		dynoDeploy(t, en, dyno, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), "Hello from hello-web, built by Nix\n")
+		dynoDeploy(t, en, dyno, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), "Hello from hello-web, built by Nix\n", false)
+	})
+	t.Run("TmpLink", func(t *testing.T) {
+		dynoDeploy(t, en, dyno, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web"), "Hello from hello-web, built by Nix\n", true)
 	})
 	t.Run("GzipPath", func(t *testing.T) { relocateCheckFails(t, en) })
 	t.Run("OldProcfile", func(t *testing.T) {
@@ -47,14 +50,14 @@ func TestDyno(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(src, "Procfile"), []byte(procfile), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		dynoDeploy(t, en, dyno, src, "Hello from a dynamic ELF program, libraries in /app/.nixs/")
+		dynoDeploy(t, en, dyno, src, "Hello from a dynamic ELF program, libraries in /app/.nixs/", false)
 	})
 	t.Run("DynamicELF", func(t *testing.T) {
 		src := openTempDir(t)
 		if err := e2e.DynamicELFApp(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "dyn-web"), src); err != nil {
 			t.Fatal(err)
 		}
-		dynoDeploy(t, en, dyno, src, "Hello from a dynamic ELF program, libraries in /app/.nixs/")
+		dynoDeploy(t, en, dyno, src, "Hello from a dynamic ELF program, libraries in /app/.nixs/", false)
 	})
 }
 
@@ -77,7 +80,11 @@ func dynoConfinement(t *testing.T, dyno e2e.Dyno) {
 	}
 }
 
-func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
+// dynoDeploy deploys src through CI and a dyno. With tmpLink, the dyno
+// is like Cloud Foundry's: the app runs where it was compiled, a path too
+// long for <app>/.nixs, so compile relocates for a /tmp link
+// (BP_NIX_RELOCATE=always) that the launcher makes at start.
+func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string, tmpLink bool) {
 	binCache := filepath.Join(openTempDir(t), "bincache")
 	if err := os.MkdirAll(binCache, 0o755); err != nil {
 		t.Fatal(err)
@@ -101,12 +108,17 @@ func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
 	// The dyno: restore-only, confined.
 	deployConfig := copyMap(config)
 	deployConfig["NIX_BUILD_ON_PUSH"] = "0"
+	home, prefix := e2e.AppDir, "/app/.nixs"
+	if tmpLink {
+		deployConfig["BP_NIX_RELOCATE"] = "always"
+		home, prefix = "/home/vcap", "/tmp/"
+	}
 	opts.EnvDir = deployConfig
 	d, err := e2e.NewHerokuApp(openTempDir(t), filepath.Join(openTempDir(t), "cache"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + e2e.AppDir, "TMPDIR=/tmp", "STACK=heroku-24"}
+	env := []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "TMPDIR=/tmp", "STACK=heroku-24"}
 	start := time.Now()
 	outBytes, err := dyno.Command(env, filepath.Join(en.buildpack, "bin", "compile"), d.Build, d.Cache, d.EnvDir).CombinedOutput()
 	out = string(outBytes)
@@ -115,7 +127,7 @@ func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
 		t.Fatalf("dyno compile: %v\n%s", err, out)
 	}
 	t.Logf("dyno compile (restore-only, relocated): %s", elapsed.Round(time.Millisecond))
-	for _, w := range []string{"Nix neither installed nor run", "Relocating the runtime closure to /app/.nixs", "0 problems"} {
+	for _, w := range []string{"Nix neither installed nor run", "Relocating the runtime closure to " + prefix, "0 problems"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("dyno compile log lacks %q:\n%s", w, out)
 		}
@@ -138,11 +150,18 @@ func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := dyno
-	run.Slug = d.Build
+	run, appDir := dyno, e2e.AppDir
+	if tmpLink {
+		appDir = d.Build
+		link := tmpLinkOf(t, d.Build)
+		t.Cleanup(func() { os.Remove(link) })
+		failClosed(t, dyno, env, d.Build, command, link)
+	} else {
+		run.Slug = d.Build
+	}
 	var log strings.Builder
 	cmd := run.Command(append(env, "PORT="+itoa(port), "BIND_ADDRESS=127.0.0.1"),
-		"bash", "-c", `cd /app && for f in .profile.d/*.sh; do . "$f"; done; exec `+command)
+		"bash", "-c", `cd "$0" && for f in .profile.d/*.sh; do . "$f"; done; exec `+command, appDir)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -155,7 +174,7 @@ func dynoDeploy(t *testing.T, en herokuEnv, dyno e2e.Dyno, src, want string) {
 	if stopErr != nil {
 		t.Errorf("stopping: %v\n%s", stopErr, log.String())
 	}
-	if !strings.Contains(log.String(), "no /nix needed: the closure is relocated to /app/.nixs (relocate)") {
+	if !strings.Contains(log.String(), "no /nix needed: the closure is relocated to "+prefix) {
 		t.Errorf("the launcher did not log the relocate strategy:\n%s", log.String())
 	}
 	t.Logf("web answered %q", body)
@@ -216,4 +235,34 @@ func relocateCheckFails(t *testing.T, en herokuEnv) {
 		t.Errorf("auto left a relocated copy beside the store")
 	}
 	serveSlug(t, auto, "web", nil, "Hello from gzip-path\n")
+}
+
+// tmpLinkOf reads the /tmp link a slug relocated for one names.
+func tmpLinkOf(t *testing.T, slug string) string {
+	data, err := os.ReadFile(filepath.Join(slug, ".nix", "relocated"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, rest, _ := strings.Cut(string(data), "\n")
+	if !strings.HasPrefix(link, "/tmp/") || len(link) != len("/nix/store") || !strings.HasPrefix(rest, "link ../.nixs") {
+		t.Fatalf(".nix/relocated = %q, want a /tmp/<5 characters> link to ../.nixs", data)
+	}
+	return link
+}
+
+// failClosed puts another user's link where the slug's /tmp link goes:
+// the web process must refuse to start, naming it; then removes it.
+func failClosed(t *testing.T, dyno e2e.Dyno, env []string, slug, command, link string) {
+	os.Remove(link)
+	if err := os.Symlink("/", link); err != nil { // as root: another user's link
+		t.Fatal(err)
+	}
+	out, err := dyno.Command(append(env, "PORT=1"), "bash", "-c",
+		`cd "$0" && for f in .profile.d/*.sh; do . "$f"; done; exec `+command, slug).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), link+" exists and belongs to another user (uid 0)") {
+		t.Errorf("with root's %s in place, web: %v\n%s", link, err, out)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
 }

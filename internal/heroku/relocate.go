@@ -30,10 +30,8 @@ func relocation(r settings.Relocate, home, buildDir string) (relocate.Options, e
 	if o.AppDir == "" && (home == herokuAppDir || buildDir == herokuAppDir) {
 		o.AppDir = herokuAppDir
 	}
-	if o.AppDir != "" && o.Mode != relocate.Never {
-		if _, err := o.Prefix(); err != nil {
-			return o, fmt.Errorf("%s: %w", settings.RelocateAppDirName, err)
-		}
+	if o.AppDir != "" && !strings.HasPrefix(o.AppDir, "/") {
+		return o, fmt.Errorf("%s=%q: expected an absolute directory (where the slug is when the app runs)", settings.RelocateAppDirName, o.AppDir)
 	}
 	return o, nil
 }
@@ -44,15 +42,25 @@ func relocation(r settings.Relocate, home, buildDir string) (relocate.Options, e
 func (t *slugTarget) relocateClosure() (relocate.Prefix, error) {
 	nixDir := filepath.Join(t.buildDir, NixDir)
 	if data, err := os.ReadFile(filepath.Join(nixDir, launch.RelocatedFile)); err == nil {
-		return relocate.ParsePrefix(strings.TrimSpace(string(data))) // reused from an earlier compile
+		// Reused from an earlier compile.
+		dir, rest, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+		t.linked = strings.HasPrefix(rest, "link ")
+		return relocate.ParsePrefix(dir)
 	}
 	o := t.reloc
 	if o.Mode == relocate.Never {
 		return "", nil
 	}
 	p, err := o.Prefix()
+	link := false
 	if err != nil {
-		return "", t.notRelocated(err.Error() + "; set " + settings.RelocateAppDirName + " to the app's directory at run time (/app on Heroku and Dokku)")
+		if o.Mode != relocate.Always && o.AppDir == "" {
+			return "", t.notRelocated(err.Error() + "; set " + settings.RelocateAppDirName + " to the app's directory at run time (/app on Heroku and Dokku), " +
+				"or " + settings.RelocateName + "=always to relocate to a /tmp link the launcher makes")
+		}
+		// Unknown or too long: a /tmp link named from the closure, made
+		// by the launcher at start (Cloud Foundry's /home/vcap/app).
+		p, link = relocate.LinkPrefix(t.key), true
 	}
 	store, dst := filepath.Join(nixDir, "store"), filepath.Join(t.buildDir, relocate.SlugDir)
 	entries, err := os.ReadDir(store)
@@ -98,8 +106,23 @@ func (t *slugTarget) relocateClosure() (relocate.Prefix, error) {
 	if err := tree.Remove(store); err != nil {
 		return "", err
 	}
-	return p, writeFile(filepath.Join(nixDir, launch.RelocatedFile), p.Dir()+"\n", 0o644)
+	if err := writeFile(filepath.Join(dst, launch.ClosureIDFile), t.key+"\n", 0o444); err != nil {
+		return "", err
+	}
+	marker := p.Dir() + "\n"
+	t.linked = link
+	if link {
+		marker += "link ../" + relocate.SlugDir + "\n"
+		t.log.Bodyf("The launcher links %s to the slug's %s at start (the app's directory at run time is unknown or longer than %d bytes)",
+			p.Dir(), relocate.SlugDir, len(relocate.StoreDir)-len(relocate.SlugDir)-1)
+	}
+	return p, writeFile(filepath.Join(nixDir, launch.RelocatedFile), marker, 0o644)
 }
+
+// linkLine, in .profile.d/nix.sh of a slug relocated for a /tmp link,
+// makes the link when a shell starts (heroku run bash, before any process
+// started the launcher), so that PATH's relocated entries resolve.
+const linkLine = `"$` + NixDirVar + `/bin/nixbp-launch" --quiet --nix-dir "$` + NixDirVar + `" -- true || true` + "\n"
 
 // notRelocated is the outcome when the closure cannot be relocated: an
 // error under always, a warning under auto.

@@ -64,6 +64,9 @@ type slugTarget struct {
 	key string
 	// reloc says whether Emit relocates the closure.
 	reloc relocate.Options
+	// linked is true when the relocated closure is reached through a /tmp
+	// link the launcher makes.
+	linked bool
 }
 
 // checkBuildDir refuses, before anything is written, an app whose files
@@ -148,7 +151,11 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 	if err := os.Symlink(res.Output, link); err != nil {
 		return fmt.Errorf("unable to link %s\n%w", link, err)
 	}
-	if err := writeFile(filepath.Join(t.buildDir, ProfileScript), profile(res), 0o644); err != nil {
+	script := profile(res)
+	if t.linked {
+		script += linkLine
+	}
+	if err := writeFile(filepath.Join(t.buildDir, ProfileScript), script, 0o644); err != nil {
 		return err
 	}
 	lines := processLines(res.Processes)

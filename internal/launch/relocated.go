@@ -18,7 +18,9 @@ import (
 const Relocate = settings.RelocateStrategy
 
 // RelocatedFile, in the directory given as --nix-dir, names the directory
-// the closure was relocated to (one line). Its presence selects Relocate.
+// the closure was relocated to (first line). Its presence selects
+// Relocate. A second line "link REL" says that directory is a /tmp link the
+// launcher makes, to REL (relative to --nix-dir): see linkPrefix.
 const RelocatedFile = "relocated"
 
 // relocatedView is the Relocate view of nixDir, when the build relocated
@@ -33,10 +35,19 @@ func relocatedView(nixDir string, want nixmount.Strategy) (nixmount.View, bool, 
 		}
 		return nixmount.View{}, false, nil
 	}
-	dir := strings.TrimSpace(string(data))
+	dir, rest, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
 	if want != nixmount.Auto && want != Relocate {
 		return nixmount.View{}, false, fmt.Errorf("%s=%s, but the build relocated the closure to %s and kept no store to show at /nix\n"+
 			"unset %s, or build with BP_NIX_RELOCATE=never", settings.LaunchStrategyName, want, dir, settings.LaunchStrategyName)
+	}
+	if rel, ok := strings.CutPrefix(strings.TrimSpace(rest), "link "); ok {
+		target, err := filepath.Abs(filepath.Join(nixDir, rel))
+		if err == nil {
+			err = linkPrefix(dir, target)
+		}
+		if err != nil {
+			return nixmount.View{}, false, err
+		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil || len(entries) == 0 {

@@ -1,6 +1,7 @@
 package relocate
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"path"
 	"strings"
@@ -57,4 +58,18 @@ func (o Options) Prefix() (Prefix, error) {
 		return "", fmt.Errorf("the app runs at %s: %w", o.AppDir, err)
 	}
 	return p, nil
+}
+
+// LinkPrefix is the prefix of a closure relocated for a /tmp link:
+// /tmp/<5 characters named from id>, exactly as long as /nix/store. The
+// launcher makes it a symlink to the relocated tree at start, for apps
+// whose directory is unknown at build time or too long for AppDir/SlugDir.
+func LinkPrefix(id string) Prefix {
+	const alphabet = "0123456789abcdfghijklmnpqrsvwxyz" // nixbase32's
+	sum := sha256.Sum256([]byte(id))
+	name := make([]byte, 5)
+	for i := range name {
+		name[i] = alphabet[sum[i]%32]
+	}
+	return Prefix("/tmp/" + string(name))
 }
