@@ -12,6 +12,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/launch"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/profiled"
 	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
@@ -36,7 +37,6 @@ const (
 	// generatedProcfile is a copy of the Procfile compile wrote, to tell
 	// it from the app's own when compile runs again in the same directory.
 	generatedProcfile = ".nix/Procfile"
-	profileHeader     = "# Written by nix-buildpack (bin/compile)"
 )
 
 // NixDirVar names the slug's .nix directory at run time. .profile.d/nix.sh
@@ -87,7 +87,7 @@ func checkBuildDir(buildDir string) error {
 		}
 	}
 	data, err := os.ReadFile(filepath.Join(buildDir, ProfileScript))
-	if err == nil && !strings.HasPrefix(string(data), profileHeader) {
+	if err == nil && !strings.HasPrefix(string(data), profiled.Header) {
 		return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
 			"the buildpack writes the app's runtime environment there; rename it (any .profile.d/*.sh is sourced)", ProfileScript)
 	}
@@ -151,7 +151,10 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 	if err := os.Symlink(res.Output, link); err != nil {
 		return fmt.Errorf("unable to link %s\n%w", link, err)
 	}
-	script := profile(res)
+	script, err := profile(res)
+	if err != nil {
+		return fmt.Errorf("unable to write %s\n%w", ProfileScript, err)
+	}
 	if t.linked {
 		script += linkLine
 	}
@@ -213,39 +216,9 @@ func releaseYAML(lines [][2]string, userProcfile bool) string {
 	return b.String()
 }
 
-// profile is .profile.d/nix.sh. runtime.json's env overrides config vars;
-// hop3.toml's [env] gives way to them, as a buildpack default does. PORT
-// stays the platform's. Every value is quoted for the shell.
-func profile(res pipeline.Result) string {
-	var b strings.Builder
-	b.WriteString(profileHeader + ": the app's Nix store and runtime environment.\n")
-	b.WriteString("# Platforms source .profile.d in the app root, where compile put .nix.\n")
-	fmt.Fprintf(&b, "export %s=\"${%s:-$PWD/%s}\"\n", NixDirVar, NixDirVar, NixDir)
-	path := ""
-	for _, p := range res.Runtime.Path {
-		path += process.ShellQuote(p) + ":"
-	}
-	fmt.Fprintf(&b, "export PATH=%s\"$%s/bin:$PATH\"\n", path, NixDirVar)
-	for _, v := range res.Env {
-		if !shellName(v.Name) || v.Name == NixDirVar || v.Name == "PATH" {
-			continue
-		}
-		if v.Precedence == process.Override {
-			fmt.Fprintf(&b, "export %s=%s\n", v.Name, process.ShellQuote(v.Value))
-		} else {
-			fmt.Fprintf(&b, "if [ -z \"${%s+x}\" ]; then export %s=%s; fi\n", v.Name, v.Name, process.ShellQuote(v.Value))
-		}
-	}
-	return b.String()
-}
-
-func shellName(s string) bool {
-	for i, c := range s {
-		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return s != ""
+// profile is .profile.d/nix.sh: see internal/profiled.
+func profile(res pipeline.Result) (string, error) {
+	return profiled.Script(profiled.Slug{NixDirVar: NixDirVar, NixDir: NixDir, Path: res.Runtime.Path, Env: res.Env})
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/profiled"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
@@ -60,7 +61,11 @@ func TestProfileInBash(t *testing.T) {
 	rt.Path = []string{"/nix/store/abc-bb/bin", "/x\"; touch " + pwned + "; echo \"", "/$(touch " + pwned + ")"}
 	plan := process.Describe(rt, process.Declared{Env: map[string]string{"FROM_TOML": "toml", "SET_BY_PLATFORM": "toml", "MODE": "toml"},
 		TOML: "hop3.toml"}, slugLauncher)
-	if err := writeFile(filepath.Join(app, ProfileScript), profile(pipeline.Result{Runtime: rt, Env: plan.Env}), 0o644); err != nil {
+	script, err := profile(pipeline.Result{Runtime: rt, Env: plan.Env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(filepath.Join(app, ProfileScript), script, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bash, "-c", `for f in .profile.d/*.sh; do . "$f"; done; `+
@@ -89,7 +94,7 @@ func TestCheckBuildDir(t *testing.T) {
 	}{
 		{name: "fresh app"},
 		{name: "app's own .nix", files: map[string]string{".nix/shell.nix": "{}"}, err: ".nix already exists in the app and was not written by nix-buildpack"},
-		{name: "earlier compile", files: map[string]string{markerFile: "x\n", ProfileScript: profileHeader + ": ...\n"}},
+		{name: "earlier compile", files: map[string]string{markerFile: "x\n", ProfileScript: profiled.Header + ": ...\n"}},
 		{name: "app's own nix.sh", files: map[string]string{ProfileScript: "export A=1\n"}, err: ".profile.d/nix.sh already exists"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
