@@ -289,7 +289,7 @@ func TestLauncherRefusesWhatItCannotDo(t *testing.T) {
 		msgs     []string
 	}{
 		{"native", 126, []string{"unable to make " + nixDir + " visible at /nix", "native:", "fix one of:", "/nix -> " + nixDir}},
-		{"chroot", 2, []string{`NIXBP_STRATEGY: unknown /nix strategy "chroot"`}},
+		{"chroot", 2, []string{`NIXBP_STRATEGY="chroot": unknown /nix strategy "chroot"`, "expected one of auto, native"}},
 	}
 	for _, c := range cases {
 		cmd := launcher(t, nixDir, c.strategy, worker("exit.sh", "0"))
