@@ -38,6 +38,11 @@ type HerokuOptions struct {
 	Buildpack string
 	// Busybox is copied into the app as bb/bin/busybox (with bb/bin/sh).
 	Busybox string
+	// Nixpkgs makes the nixpkgs-shaped test channel (fixtures/nixpkgs, with
+	// Busybox copied in) at root/nixpkgs, sets the config var BP_NIX_NIXPKGS
+	// to it unless EnvDir does, and locks an app's flake.nix to it when there
+	// is no flake.lock.
+	Nixpkgs bool
 	// EnvDir holds config vars, one file each (the Heroku buildpack API).
 	EnvDir map[string]string
 	// BuildPath and RunPath are the app's directory during compile and at
@@ -55,7 +60,9 @@ type HerokuOptions struct {
 // default_process_types, with .profile.d/*.sh sourced.
 type HerokuApp struct {
 	Root, Build, Cache, EnvDir, Run, Buildpack string
-	UID, GID                                   int
+	// Nixpkgs is the test channel's directory when HerokuOptions.Nixpkgs is set.
+	Nixpkgs  string
+	UID, GID int
 }
 
 // NewHerokuApp lays out the build dir (a copy of the app), a cache dir and
@@ -89,6 +96,17 @@ func NewHerokuApp(root, cache string, o HerokuOptions) (*HerokuApp, error) {
 	}
 	if err := os.MkdirAll(a.EnvDir, 0o755); err != nil {
 		return nil, err
+	}
+	if o.Nixpkgs {
+		var err error
+		if a.Nixpkgs, err = makeNixpkgs(root, a.Build, o.Busybox); err != nil {
+			return nil, err
+		}
+		if _, ok := o.EnvDir["BP_NIX_NIXPKGS"]; !ok {
+			if err := os.WriteFile(filepath.Join(a.EnvDir, "BP_NIX_NIXPKGS"), []byte(a.Nixpkgs), 0o644); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for k, v := range o.EnvDir {
 		if err := os.WriteFile(filepath.Join(a.EnvDir, k), []byte(v), 0o644); err != nil {

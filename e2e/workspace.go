@@ -25,6 +25,8 @@ const PlatformAPI = "0.13"
 // (the lifecycle refuses to build as root).
 type Workspace struct {
 	Root, App, Layers, Platform, Buildpacks string
+	// Nixpkgs is the test channel's directory when Options.Nixpkgs is set.
+	Nixpkgs string
 	// Lifecycle is the directory with lifecycle and launcher.
 	Lifecycle string
 	UID, GID  int
@@ -41,6 +43,11 @@ type Options struct {
 	NixTarball string
 	// Busybox is copied into the app as bb/bin/busybox (with bb/bin/sh).
 	Busybox string
+	// Nixpkgs makes the nixpkgs-shaped test channel (fixtures/nixpkgs, with
+	// Busybox copied in) at Root/nixpkgs, sets BP_NIX_NIXPKGS to it unless
+	// Env does, and locks an app's flake.nix to it when there is no
+	// flake.lock.
+	Nixpkgs bool
 	// Env is set as platform env vars (platform/env/NAME).
 	Env map[string]string
 	// Bindings are platform bindings: name -> key -> value ("type" included).
@@ -68,6 +75,17 @@ func NewWorkspace(root, lifecycle string, o Options) (*Workspace, error) {
 		}
 		if err := os.Symlink("busybox", filepath.Join(w.App, "bb", "bin", "sh")); err != nil {
 			return nil, err
+		}
+	}
+	if o.Nixpkgs {
+		var err error
+		if w.Nixpkgs, err = makeNixpkgs(root, w.App, o.Busybox); err != nil {
+			return nil, err
+		}
+		if _, ok := o.Env["BP_NIX_NIXPKGS"]; !ok {
+			if err := write(filepath.Join(w.Platform, "env", "BP_NIX_NIXPKGS"), w.Nixpkgs); err != nil {
+				return nil, err
+			}
 		}
 	}
 	version, err := buildpackVersion(o.Buildpack)
