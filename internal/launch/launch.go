@@ -21,8 +21,13 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
-// inViewEnv marks the launcher re-run inside the view.
+// inViewEnv marks the launcher re-run inside the view: its value is the
+// strategy, or prootWorker for the launcher that runs an interpreted line
+// under proot.
 const inViewEnv = "NIXBP_IN_VIEW"
+
+// prootWorker marks the launcher that runs the worker under proot.
+const prootWorker = "proot-worker"
 
 // Defaults for the variables every worker may use.
 var Defaults = map[string]string{"PORT": "8080", "BIND_ADDRESS": "0.0.0.0"}
@@ -89,7 +94,7 @@ func Main(args []string) int {
 			}
 			return report(supervise(cmd, supervision{}))
 		}
-		return runWorker(inv)
+		return runWorker(inv, via == prootWorker)
 	}
 	want := ls.Strategy
 	view := nixmount.View{Strategy: nixmount.Native}
@@ -107,7 +112,7 @@ func Main(args []string) int {
 		view = nixmount.View{Strategy: nixmount.Native, NixDir: view.NixDir}
 	}
 	if view.Strategy == nixmount.Native && os.Getpid() != 1 {
-		return runWorker(inv)
+		return runWorker(inv, false)
 	}
 	cmd, err := relaunch(view, args)
 	if err != nil {

@@ -31,7 +31,8 @@ func TestLauncherSignalsEveryProcess(t *testing.T) {
 		{"list", busybox + " sleep %d; echo after"},
 		{"pipe", busybox + " sleep %d | " + busybox + " cat; echo after"},
 	}
-	for _, strategy := range strategies(t) {
+	slugNix, prefix := relocatedSlug(t)
+	for _, strategy := range append(strategies(t), "relocate") {
 		for _, l := range lines {
 			for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 				t.Run(fmt.Sprintf("%s/%s/%s", strategy, l.name, sig), func(t *testing.T) {
@@ -43,9 +44,16 @@ func TestLauncherSignalsEveryProcess(t *testing.T) {
 					)
 					for attempt := 1; ; attempt++ {
 						secs = uniqueSeconds()
-						cmd = launcher(t, nixDir, strategy, fmt.Sprintf(l.line, secs))
-						if strategy == "native" {
+						line := fmt.Sprintf(l.line, secs)
+						switch strategy {
+						case "relocate":
+							cmd = launcher(t, slugNix, strategy, prefix.StorePath(line))
+							underSeccomp(cmd, true) // the filter execs the launcher: cmd.Process is it
+						case "native":
+							cmd = launcher(t, nixDir, strategy, line)
 							asNative(cmd, nixDir) // unshare execs: cmd.Process is the launcher
+						default:
+							cmd = launcher(t, nixDir, strategy, line)
 						}
 						out = &lockedBuffer{}
 						cmd.Stdout, cmd.Stderr = out, out

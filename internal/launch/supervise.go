@@ -59,6 +59,7 @@ func workerCommand(inv Invocation, args []string) (*exec.Cmd, int) {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
 		return nil, 126
 	}
+	cmd.Env = append(cmd.Env, inViewEnv+"="+prootWorker) // the last value counts
 	return cmd, 0
 }
 

@@ -13,8 +13,9 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// runWorker runs the worker in this process's view of /nix.
-func runWorker(inv Invocation) int {
+// runWorker runs the worker in this process's view of /nix (underProot:
+// the view is proot's).
+func runWorker(inv Invocation, underProot bool) int {
 	if inv.Static != "" {
 		return serveStatic(inv.Static)
 	}
@@ -33,7 +34,7 @@ func runWorker(inv Invocation) int {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: unable to run %s: %v\n", path, err)
 		return 126
 	}
-	return interpret(inv.Command)
+	return interpret(inv.Command, underProot)
 }
 
 // SimpleCommand expands a command line that is one simple command (words,
