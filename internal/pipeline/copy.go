@@ -37,14 +37,14 @@ func prune(in Input, root string, paths []string, output string, rules rules, ta
 		in.Log.Bodyf("Reusing the runtime closure of %s", output)
 		return nil, nil
 	}
-	for _, w := range rules.Warnings() {
+	for _, w := range slug.Summarize(rules.Warnings()) {
 		in.Log.Bodyf("warning: %s", w)
 	}
 	rep, err := slug.Copy(root, dir, rules.Rules, copyOptions(in, paths))
 	if err != nil {
 		return nil, fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
 	}
-	for _, w := range rep.Warnings {
+	for _, w := range slug.Summarize(rep.Warnings) {
 		in.Log.Bodyf("warning: %s", w)
 	}
 	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",

@@ -222,3 +222,22 @@ func (rs *Rules) index(rel string, isDir bool) int {
 	}
 	return -1
 }
+
+// MaxWarnings is how many warnings Summarize shows one by one.
+const MaxWarnings = 10
+
+// Summarize renders warnings as log lines: the first MaxWarnings in full,
+// then one line counting the rest, so that a rule file of thousands of
+// unused rules does not flood the build log.
+func Summarize(ws []Warning) []string {
+	lines := make([]string, 0, min(len(ws), MaxWarnings+1))
+	for i, w := range ws {
+		if i == MaxWarnings {
+			lines = append(lines, fmt.Sprintf("... and %d more warnings (%s:%d to %s:%d); run nixbp prune --dry-run to see them all",
+				len(ws)-i, w.File, w.Line, ws[len(ws)-1].File, ws[len(ws)-1].Line))
+			break
+		}
+		lines = append(lines, w.String())
+	}
+	return lines
+}
