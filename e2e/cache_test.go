@@ -71,7 +71,7 @@ func buildApp(t *testing.T, en env, app string, platformEnv map[string]string, b
 	root := openTempDir(t)
 	w, err := e2e.NewWorkspace(root, en.lifecycle, e2e.Options{
 		AppSource: filepath.Join(testenv.RepoRoot(), "fixtures", "apps", app), Buildpack: en.buildpack,
-		NixTarball: en.tarball, Busybox: en.busybox, Env: platformEnv, Bindings: bindings, UID: uid, GID: gid})
+		NixTarball: en.tarball, Busybox: en.busybox, Env: e2e.Offline(platformEnv), Bindings: bindings, UID: uid, GID: gid})
 	if err != nil {
 		t.Fatal(err)
 	}

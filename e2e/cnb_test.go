@@ -70,7 +70,7 @@ func TestFixturesThroughTheLifecycle(t *testing.T) {
 			root := openTempDir(t)
 			w, err := e2e.NewWorkspace(root, en.lifecycle, e2e.Options{
 				AppSource: filepath.Join(testenv.RepoRoot(), "fixtures", "apps", f.app), Buildpack: en.buildpack,
-				NixTarball: en.tarball, Busybox: en.busybox, Env: f.env, UID: uid, GID: gid})
+				NixTarball: en.tarball, Busybox: en.busybox, Env: e2e.Offline(f.env), UID: uid, GID: gid})
 			if err != nil {
 				t.Fatal(err)
 			}

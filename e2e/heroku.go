@@ -43,7 +43,8 @@ type HerokuOptions struct {
 	// to it unless EnvDir does, and locks an app's flake.nix to it when there
 	// is no flake.lock.
 	Nixpkgs bool
-	// EnvDir holds config vars, one file each (the Heroku buildpack API).
+	// EnvDir holds config vars, one file each (the Heroku buildpack API),
+	// with BP_NIX_SUBSTITUTERS=none unless set (Offline).
 	EnvDir map[string]string
 	// BuildPath and RunPath are the app's directory during compile and at
 	// run time, relative to the root (Heroku compiles in /tmp/build_<id>
@@ -108,7 +109,7 @@ func NewHerokuApp(root, cache string, o HerokuOptions) (*HerokuApp, error) {
 			}
 		}
 	}
-	for k, v := range o.EnvDir {
+	for k, v := range Offline(o.EnvDir) {
 		if err := os.WriteFile(filepath.Join(a.EnvDir, k), []byte(v), 0o644); err != nil {
 			return nil, err
 		}

@@ -62,15 +62,33 @@ func TestHeroku(t *testing.T) {
 	t.Run("FailingFixtures", func(t *testing.T) { failingFixtures(t, en) })
 	t.Run("Tarball", func(t *testing.T) { localTarball(t, en) })
 	t.Run("OneOffBuild", func(t *testing.T) { oneOffBuild(t, en) })
+	t.Run("DefaultSubstituters", func(t *testing.T) { defaultSubstituters(t, en) })
+}
+
+// defaultSubstituters compiles with the buildpack's default substituters
+// (cache.nixos.org, unreachable from this offline machine): the build must
+// pass, after a bounded delay that the test logs.
+func defaultSubstituters(t *testing.T, en herokuEnv) {
+	a := newApp(t, en, "hello-web", filepath.Join(openTempDir(t), "cache"), map[string]string{"BP_NIX_SUBSTITUTERS": ""}, uid, gid)
+	start := time.Now()
+	out, err := a.Compile(nil)
+	if err != nil {
+		t.Fatalf("compile with the default substituters: %v\n%s", err, out)
+	}
+	t.Logf("cold compile with the default substituters, offline: %s", time.Since(start).Round(time.Millisecond))
+	for _, want := range []string{"Substituters: https://cache.nixos.org (1 trusted keys", "disabling binary cache 'https://cache.nixos.org'"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("compile log lacks %q:\n%s", want, out)
+		}
+	}
+	serveSlug(t, a, "web", nil, fixtures[0].body)
 }
 
 // newApp lays out a fixture for compile; cache is shared between compiles
 // of the same app.
 func newApp(t *testing.T, en herokuEnv, app, cache string, envDir map[string]string, uid, gid int) *e2e.HerokuApp {
 	t.Helper()
-	if envDir == nil {
-		envDir = map[string]string{}
-	}
+	envDir = e2e.Offline(envDir)
 	if _, ok := envDir["NIXBP_NIX_TARBALL"]; !ok {
 		envDir["NIXBP_NIX_TARBALL"] = en.tarball
 	}

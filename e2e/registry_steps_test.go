@@ -94,7 +94,7 @@ func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 		}
 	}
 	w, err := e2e.NewWorkspace(openTempDir(t), r.lifecycle, e2e.Options{AppSource: src, Buildpack: r.buildpack,
-		NixTarball: r.tarball, Busybox: r.busybox, Env: env, Bindings: r.bindings, UID: uid, GID: gid})
+		NixTarball: r.tarball, Busybox: r.busybox, Env: e2e.Offline(env), Bindings: r.bindings, UID: uid, GID: gid})
 	if err != nil {
 		t.Fatal(err)
 	}

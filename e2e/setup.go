@@ -67,3 +67,16 @@ func Readable(path, dir string) (string, error) {
 	}
 	return dst, os.Chmod(dst, 0o644)
 }
+
+// Offline returns env with BP_NIX_SUBSTITUTERS=none added unless env sets
+// it: the workspaces and Heroku apps of the tests switch substituters off,
+// so that each Nix command does not first spend seconds failing to reach
+// cache.nixos.org from this offline machine. A test about the default sets
+// BP_NIX_SUBSTITUTERS to "", which the buildpack reads as its default.
+func Offline(env map[string]string) map[string]string {
+	out := map[string]string{"BP_NIX_SUBSTITUTERS": "none"}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}

@@ -30,7 +30,7 @@ func TestBoundedBuildCache(t *testing.T) {
 		root := openTempDir(t)
 		w, err := e2e.NewWorkspace(root, en.lifecycle, e2e.Options{
 			AppSource: filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "growing-web"), Buildpack: en.buildpack,
-			NixTarball: en.tarball, Busybox: en.busybox, UID: uid, GID: gid})
+			NixTarball: en.tarball, Busybox: en.busybox, Env: e2e.Offline(nil), UID: uid, GID: gid})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,7 +48,8 @@ type Options struct {
 	// Env does, and locks an app's flake.nix to it when there is no
 	// flake.lock.
 	Nixpkgs bool
-	// Env is set as platform env vars (platform/env/NAME).
+	// Env is set as platform env vars (platform/env/NAME), with
+	// BP_NIX_SUBSTITUTERS=none unless set (Offline).
 	Env map[string]string
 	// Bindings are platform bindings: name -> key -> value ("type" included).
 	Bindings map[string]map[string]string
@@ -123,7 +124,7 @@ func NewWorkspace(root, lifecycle string, o Options) (*Workspace, error) {
 			}
 		}
 	}
-	for k, v := range o.Env {
+	for k, v := range Offline(o.Env) {
 		if err := write(filepath.Join(w.Platform, "env", k), v); err != nil {
 			return nil, err
 		}

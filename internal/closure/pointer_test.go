@@ -52,7 +52,7 @@ func buildAndPush(t *testing.T, nix nixinstall.Nix, app config.App, caches closu
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := nixbuild.Build(nix, app, nil, log)
+	out, err := nixbuild.Build(nix, app, nixbuild.Options{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

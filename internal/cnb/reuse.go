@@ -40,7 +40,8 @@ const (
 // layers hold although the source does not.
 func settingsDigest(in pipeline.Input, maxLayers int) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "nix %s %s\nargs %q\nprune %+v\nmax-layers %d\n", in.Nix.Version, in.Nix.Checksum, in.BuildArgs, in.Prune, maxLayers)
+	fmt.Fprintf(h, "nix %s %s\nargs %q\nnixpkgs %q\nflake-attr %q\nprune %+v\nmax-layers %d\n",
+		in.Nix.Version, in.Nix.Checksum, in.Build.Args, in.Nixpkgs, in.FlakeAttr, in.Prune, maxLayers)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

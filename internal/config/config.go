@@ -1,5 +1,6 @@
 // Package config finds the Nix expression that describes an app: hop3.nix,
-// the expression hop3.toml names, or the old buildpacks' default.nix.
+// the expression hop3.toml names, a flake.nix, or the old buildpacks'
+// default.nix.
 package config
 
 import (
@@ -14,6 +15,7 @@ const (
 	Hop3Nix    = "hop3.nix"
 	Hop3TOML   = "hop3.toml"
 	DefaultNix = "default.nix"
+	FlakeNix   = "flake.nix"
 )
 
 // App is an application that Nix builds.
@@ -24,6 +26,15 @@ type App struct {
 	NixFile string
 	// Source says how the expression was found (for the log).
 	Source string
+	// Flake says NixFile is a flake.nix, built as a flake output.
+	Flake bool
+	// Nixpkgs is hop3.toml's [build.nix] nixpkgs ("" when unset): what
+	// <nixpkgs> is, over the buildpack's setting. NixpkgsKey names it for
+	// messages ("hop3.toml:7 [build.nix] nixpkgs").
+	Nixpkgs, NixpkgsKey string
+	// Attr is hop3.toml's [build.nix] attr ("" when unset): the flake output
+	// to build, over the buildpack's setting. AttrKey names it.
+	Attr, AttrKey string
 }
 
 // NixPath is the absolute path of the expression.
@@ -37,32 +48,53 @@ var ErrNotNix = errors.New("no hop3.nix, no hop3.toml selecting nix, no default.
 // none and a descriptive error when hop3.toml is malformed or names a file
 // that does not exist.
 func Load(dir string) (App, error) {
-	if place := FindTOML(dir); place != "" {
-		tomlPath := filepath.Join(dir, place)
-		b, err := readBuild(tomlPath)
-		if err != nil {
-			return App{}, err
+	app, b, place, err := find(dir)
+	if err != nil {
+		return app, err
+	}
+	if b.nixpkgs != "" {
+		app.Nixpkgs, app.NixpkgsKey = b.nixpkgs, fmt.Sprintf("%s:%d [build.nix] nixpkgs", place, b.nixpkgsLine)
+	}
+	if b.attr != "" {
+		app.Attr, app.AttrKey = b.attr, fmt.Sprintf("%s:%d [build.nix] attr", place, b.attrLine)
+	}
+	return app, nil
+}
+
+// find selects the expression, and returns what hop3.toml's [build] says
+// and where hop3.toml is ("" when there is none).
+func find(dir string) (App, buildTable, string, error) {
+	var b buildTable
+	place := FindTOML(dir)
+	if place != "" {
+		var err error
+		if b, err = readBuild(filepath.Join(dir, place)); err != nil {
+			return App{}, b, place, err
 		}
 		if b.selected != "" && b.selected != "nix" {
-			return App{}, ErrNotNix
+			return App{}, b, place, ErrNotNix
 		}
 		if b.file != "" {
-			return appFromTOML(dir, b)
+			app, err := appFromTOML(dir, b)
+			return app, b, place, err
 		}
 		if b.selected == "nix" {
 			if exists(filepath.Join(dir, Hop3Nix)) {
-				return App{Dir: dir, NixFile: Hop3Nix, Source: "hop3.toml [build] selects nix; using hop3.nix"}, nil
+				return App{Dir: dir, NixFile: Hop3Nix, Source: "hop3.toml [build] selects nix; using hop3.nix"}, b, place, nil
 			}
-			return App{}, fmt.Errorf("%s:%d: [build] selects nix but [build.nix] file is not set and %s does not exist\n"+
+			if exists(filepath.Join(dir, FlakeNix)) {
+				return App{Dir: dir, NixFile: FlakeNix, Flake: true, Source: "hop3.toml [build] selects nix; using flake.nix"}, b, place, nil
+			}
+			return App{}, b, place, fmt.Errorf("%s:%d: [build] selects nix but [build.nix] file is not set and %s does not exist\n"+
 				"add `file = \"<expression>.nix\"` under [build.nix], or add a %s", Hop3TOML, b.selectedLine, Hop3Nix, Hop3Nix)
 		}
 	}
-	for _, name := range []string{Hop3Nix, DefaultNix} {
+	for _, name := range []string{Hop3Nix, FlakeNix, DefaultNix} {
 		if exists(filepath.Join(dir, name)) {
-			return App{Dir: dir, NixFile: name, Source: name}, nil
+			return App{Dir: dir, NixFile: name, Source: name, Flake: name == FlakeNix}, b, place, nil
 		}
 	}
-	return App{}, ErrNotNix
+	return App{}, b, place, ErrNotNix
 }
 
 func appFromTOML(dir string, b buildTable) (App, error) {
@@ -78,7 +110,8 @@ func appFromTOML(dir string, b buildTable) (App, error) {
 	if !exists(filepath.Join(dir, clean)) {
 		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q does not exist in the app\ncreate it, or correct the name", Hop3TOML, b.fileLine, b.file)
 	}
-	return App{Dir: dir, NixFile: clean, Source: fmt.Sprintf("%s [build.nix] file", Hop3TOML)}, nil
+	return App{Dir: dir, NixFile: clean, Source: fmt.Sprintf("%s [build.nix] file", Hop3TOML),
+		Flake: filepath.Base(clean) == FlakeNix}, nil
 }
 
 func exists(p string) bool {

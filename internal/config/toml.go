@@ -16,6 +16,10 @@ type buildTable struct {
 	selectedLine int
 	file         string
 	fileLine     int
+	// nixpkgs and attr are [build.nix] nixpkgs (what <nixpkgs> is) and
+	// attr (the flake output to build), with their lines.
+	nixpkgs, attr         string
+	nixpkgsLine, attrLine int
 }
 
 // readBuild reads [build] builder/method and [build.nix] file, checking types
@@ -81,6 +85,26 @@ func readBuild(path string) (buildTable, error) {
 		if b.selected == "" {
 			b.selected, b.selectedLine = "nix", b.fileLine
 		}
+	}
+	for _, k := range []struct {
+		key, example string
+		value        *string
+		line         *int
+	}{
+		{"nixpkgs", `nixpkgs = "channel:nixos-24.11"`, &b.nixpkgs, &b.nixpkgsLine},
+		{"attr", `attr = "packages.x86_64-linux.default"`, &b.attr, &b.attrLine},
+	} {
+		v, ok := nix[k.key]
+		if !ok {
+			continue
+		}
+		s, ok := v.(string)
+		*k.line = lineOf(data, "build.nix", k.key)
+		if !ok || strings.TrimSpace(s) == "" {
+			return b, fmt.Errorf("%s:%d: [build.nix] %s must be a non-empty string, got %s\nwrite e.g. %s",
+				Hop3TOML, *k.line, k.key, typeName(v), k.example)
+		}
+		*k.value = strings.TrimSpace(s)
 	}
 	return b, nil
 }

@@ -1,41 +1,70 @@
-// Package nixbuild builds an app's Nix expression: the `package` attribute of
-// hop3.nix (Hop3's convention), or the expression itself when its top level
-// is a derivation; a function is called with its defaults.
+// Package nixbuild builds an app's Nix expression as Hop3 does:
+// `nix-build <file> -A package` when the expression has a package attribute
+// (Hop3's convention), the expression itself when its top level is a
+// derivation, or a flake's output with `nix build`; a function at the top
+// level is called with its defaults, as nix-build does.
 package nixbuild
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
-// wrapper selects what to build from the user's expression.
-const wrapper = `{ file }:
-let
-  e = import file;
-  v = if builtins.isFunction e then e { } else e;
-in
-  if builtins.isAttrs v && v ? package then v.package
-  else if builtins.isAttrs v && v ? type && v.type == "derivation" then v
-  else throw "${toString file}: expected { package = <derivation>; } or a derivation at the top level"`
+// Hop3's limits on a build (plugins/build/nix/builder.py: a 30-minute wall
+// clock and a 5-minute no-output watchdog).
+const (
+	DefaultTimeout       = 30 * time.Minute
+	DefaultMaxSilentTime = 5 * time.Minute
+)
 
-// Build runs nix-build on the app's expression and returns the output path.
-// Nix's own messages go to log; a failure carries the last of them and names
-// the file.
-func Build(nix nixinstall.Nix, app config.App, extraArgs []string, log io.Writer) (string, error) {
-	args := append([]string{"--no-out-link", "--arg", "file", app.NixPath(), "-E", wrapper}, extraArgs...)
-	cmd := nix.Command("nix-build", args...)
-	cmd.Dir = app.Dir
-	var stdout, tail bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = io.MultiWriter(log, &tailWriter{buf: &tail, max: 4096})
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%s: nix-build failed (%v)\n%s\nfix the expression and build it locally with `nix-build %s -A package`",
-			app.NixFile, err, strings.TrimSpace(tail.String()), app.NixFile)
+// Options says how Nix builds the app.
+type Options struct {
+	// Args are extra arguments for nix-build (or nix build for a flake).
+	Args []string
+	// Timeout stops a build running longer (Nix's timeout; 0: no limit).
+	Timeout time.Duration
+	// MaxSilentTime stops a build that prints nothing for longer (Nix's
+	// max-silent-time; 0: no limit).
+	MaxSilentTime time.Duration
+}
+
+// limits are the --option arguments for Timeout and MaxSilentTime.
+func (o Options) limits() []string {
+	var args []string
+	if o.Timeout > 0 {
+		args = append(args, "--option", "timeout", seconds(o.Timeout))
+	}
+	if o.MaxSilentTime > 0 {
+		args = append(args, "--option", "max-silent-time", seconds(o.MaxSilentTime))
+	}
+	return args
+}
+
+func seconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	return strconv.FormatInt(s, 10)
+}
+
+// Build builds the app and returns the output path. Nix's own messages go to
+// log; a failure carries the last of them and names the file.
+func Build(nix nixinstall.Nix, app config.App, opts Options, log io.Writer) (string, error) {
+	if app.Flake {
+		return buildFlake(nix, app, opts, log)
+	}
+	target := Target(nix, app)
+	args := append(append(append(append([]string{}, target...), "--no-out-link"), opts.limits()...), opts.Args...)
+	fmt.Fprintf(log, "nix-build %s\n", strings.Join(append(localTarget(app, target), args[len(target):]...), " "))
+	var stdout bytes.Buffer
+	if rerr := run(nix, app, "nix-build", args, &stdout, log); rerr != nil {
+		return "", fmt.Errorf("%s: nix-build failed (%v)\n%s\nfix the expression and build it locally with `nix-build %s`",
+			app.NixFile, rerr.cause, rerr.tail, strings.Join(localTarget(app, target), " "))
 	}
 	paths := nixinstall.ReadLines(stdout.Bytes())
 	if len(paths) == 0 {
@@ -44,28 +73,76 @@ func Build(nix nixinstall.Nix, app config.App, extraArgs []string, log io.Writer
 	return paths[len(paths)-1], nil
 }
 
-// Attributes evaluates the expression's top-level workers/env/path
-// attributes (the ADR 006 style) as JSON, for apps without runtime.json.
-// It returns nil when there are no such attributes.
-func Attributes(nix nixinstall.Nix, app config.App) ([]byte, error) {
-	expr := `{ file }:
+// probe tells whether the expression, called with its defaults when it is
+// a function, has a package attribute.
+const probe = `{ file }:
 let
   e = import file;
   v = if builtins.isFunction e then e { } else e;
-  pick = n: if builtins.isAttrs v && v ? ${n} then { ${n} = v.${n}; } else { };
-in pick "workers" // pick "env" // pick "path"`
-	cmd := nix.Command("nix-instantiate", "--eval", "--strict", "--json", "--arg", "file", app.NixPath(), "-E", expr)
+in
+  builtins.isAttrs v && v ? package`
+
+// Target is what nix-build and nix-instantiate are given: the file and
+// `-A package` when the expression has a package attribute (Hop3's
+// convention), the file alone when its top level is something else (a
+// derivation). When the probe cannot tell (a function whose arguments have
+// no defaults), it is `-A package`, and Nix reports what is wrong.
+func Target(nix nixinstall.Nix, app config.App) []string {
+	cmd := nix.Command("nix-instantiate", "--eval", "--arg", "file", app.NixPath(), "-E", probe)
 	cmd.Dir = app.Dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s: unable to evaluate workers/env/path attributes\n%s", app.NixFile, strings.TrimSpace(stderr.String()))
+	if err == nil && strings.TrimSpace(string(out)) == "false" {
+		return []string{app.NixPath()}
 	}
-	if strings.TrimSpace(string(out)) == "{}" {
-		return nil, nil
+	return []string{app.NixPath(), "-A", "package"}
+}
+
+// localTarget is target as the user would type it in the app's directory.
+func localTarget(app config.App, target []string) []string {
+	return append([]string{app.NixFile}, target[1:]...)
+}
+
+// Instantiate evaluates the app's expression to its derivation (.drv path)
+// without building anything.
+func Instantiate(nix nixinstall.Nix, app config.App) (string, error) {
+	if app.Flake {
+		return instantiateFlake(nix, app)
 	}
-	return out, nil
+	target := Target(nix, app)
+	var stdout bytes.Buffer
+	if rerr := run(nix, app, "nix-instantiate", target, &stdout, io.Discard); rerr != nil {
+		return "", fmt.Errorf("%s: evaluation failed (%v)\n%s\nfix the expression and evaluate it locally with `nix-instantiate %s`",
+			app.NixFile, rerr.cause, rerr.tail, strings.Join(localTarget(app, target), " "))
+	}
+	lines := nixinstall.ReadLines(stdout.Bytes())
+	if len(lines) == 0 {
+		return "", fmt.Errorf("%s: nix-instantiate printed no derivation", app.NixFile)
+	}
+	return lines[len(lines)-1], nil
+}
+
+// runError is a failed Nix command: its error and the end of its stderr,
+// with advice when Nix stopped a build for a limit.
+type runError struct {
+	cause error
+	tail  string
+}
+
+// run runs one of Nix's tools in the app's directory, stderr to log.
+func run(nix nixinstall.Nix, app config.App, tool string, args []string, stdout, log io.Writer) *runError {
+	cmd := nix.Command(tool, args...)
+	cmd.Dir = app.Dir
+	var tail bytes.Buffer
+	cmd.Stdout = stdout
+	cmd.Stderr = io.MultiWriter(log, &tailWriter{buf: &tail, max: 4096})
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(tail.String())
+		if strings.Contains(msg, "timed out after") {
+			msg += "\nthe build ran out of time: raise BP_NIX_BUILD_TIMEOUT (wall clock) or BP_NIX_MAX_SILENT_TIME (no output), 0 for no limit"
+		}
+		return &runError{cause: err, tail: msg}
+	}
+	return nil
 }
 
 // tailWriter keeps the last max bytes written to it.
@@ -80,23 +157,4 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 		w.buf.Next(over)
 	}
 	return len(p), nil
-}
-
-// Instantiate evaluates the app's expression to its derivation (.drv path)
-// without building anything.
-func Instantiate(nix nixinstall.Nix, app config.App) (string, error) {
-	cmd := nix.Command("nix-instantiate", "--arg", "file", app.NixPath(), "-E", wrapper)
-	cmd.Dir = app.Dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s: evaluation failed (%v)\n%s\nfix the expression and evaluate it locally with `nix-instantiate %s -A package`",
-			app.NixFile, err, strings.TrimSpace(stderr.String()), app.NixFile)
-	}
-	lines := nixinstall.ReadLines(out)
-	if len(lines) == 0 {
-		return "", fmt.Errorf("%s: nix-instantiate printed no derivation", app.NixFile)
-	}
-	return lines[len(lines)-1], nil
 }

@@ -28,16 +28,6 @@ type Source struct {
 	Open func() (io.ReadCloser, error)
 }
 
-// Settings is the Nix configuration the buildpack writes.
-type Settings struct {
-	// Substituters are binary caches Nix may substitute from; empty by
-	// default, because Nix spends about 5 s per build retrying
-	// cache.nixos.org when it is unreachable.
-	Substituters []string
-	// TrustedPublicKeys verify what substituters serve.
-	TrustedPublicKeys []string
-}
-
 // Nix is an installed Nix and the view its tools run through.
 type Nix struct {
 	// View shows Dir at /nix.
@@ -50,6 +40,8 @@ type Nix struct {
 	Version string
 	// Reused says whether an earlier build's installation was kept.
 	Reused bool
+	// Nixpkgs is what <nixpkgs> resolves to in evaluations and builds.
+	Nixpkgs Nixpkgs
 }
 
 const markerName = ".nixbp-installed"
@@ -69,7 +61,7 @@ func Ensure(dir string, src Source, strategy nixmount.Strategy, settings Setting
 	if err != nil {
 		return Nix{}, err
 	}
-	n := Nix{View: view, Dir: dir, Version: src.Version}
+	n := Nix{View: view, Dir: dir, Version: src.Version, Nixpkgs: settings.Nixpkgs}
 	want := Key(src)
 	if marker, err := os.ReadFile(filepath.Join(dir, markerName)); err == nil {
 		lines := strings.SplitN(string(marker), "\n", 3)
@@ -132,64 +124,6 @@ func (n Nix) Command(tool string, args ...string) *exec.Cmd {
 	cmd := n.View.Command(n.StorePath+"/bin/"+tool, args...)
 	cmd.Env = append(os.Environ(), n.Env()...)
 	return cmd
-}
-
-// Env is the environment Nix's tools run with: the configuration written by
-// Ensure, and caches kept inside the store directory rather than in $HOME.
-func (n Nix) Env() []string {
-	user := os.Getenv("USER")
-	if user == "" {
-		// Nix needs a user name and asks $USER when the uid has no
-		// /etc/passwd entry (as on builders that run as an arbitrary uid).
-		user = fmt.Sprintf("uid%d", os.Getuid())
-	}
-	return []string{
-		"USER=" + user,
-		// Nix >= 2.20 refuses to run without a home directory, and ignores
-		// $HOME when another uid owns it (then asks /etc/passwd, where an
-		// arbitrary build uid has no entry).
-		"HOME=" + homeDir,
-		"NIX_CONF_DIR=/nix/etc/nix",
-		"NIX_USER_CONF_FILES=",
-		"XDG_CACHE_HOME=/nix/var/nixbp/cache",
-		"NIX_PATH=",
-	}
-}
-
-// homeDir is $HOME for Nix's tools, inside the /nix view.
-const homeDir = "/nix/var/nixbp/home"
-
-// makeStateDirs creates what Nix's tools need before their first run:
-// /nix/var/nix (without it, Nix >= 2.20 run by a non-root user silently uses
-// a chroot store under $HOME/.local/share/nix/root instead of /nix/store),
-// $HOME and the cache directory.
-func makeStateDirs(dir string) error {
-	for _, d := range []string{"var/nix", "var/nixbp/home", "var/nixbp/cache"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return fmt.Errorf("unable to create %s\n%w", filepath.Join(dir, d), err)
-		}
-	}
-	return nil
-}
-
-func writeConf(dir string, s Settings) error {
-	confDir := filepath.Join(dir, "etc", "nix")
-	if err := os.MkdirAll(confDir, 0o755); err != nil {
-		return fmt.Errorf("unable to create %s\n%w", confDir, err)
-	}
-	if err := makeStateDirs(dir); err != nil {
-		return err
-	}
-	var b strings.Builder
-	b.WriteString("# Written by nix-buildpack on every build.\n")
-	fmt.Fprintf(&b, "substituters = %s\n", strings.Join(s.Substituters, " "))
-	fmt.Fprintf(&b, "trusted-public-keys = %s\n", strings.Join(s.TrustedPublicKeys, " "))
-	b.WriteString("build-users-group =\nsandbox = false\nexperimental-features = nix-command\n")
-	p := filepath.Join(confDir, "nix.conf")
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("unable to write %s\n%w", p, err)
-	}
-	return nil
 }
 
 // wipe empties dir of a previous installation, making read-only store

@@ -22,12 +22,12 @@ import (
 
 // summary is what a pipeline input means, comparable across front-ends.
 type summary struct {
-	Strategy, Settings, BuildArgs, Prune, GC, Write, Read, Policy, Nix string
+	Strategy, Settings, Nixpkgs, FlakeAttr, Build, Prune, GC, Write, Read, Policy, Nix string
 }
 
 func summarize(in pipeline.Input) summary {
 	s := summary{Strategy: string(in.Strategy), Settings: fmt.Sprintf("%+v", in.Settings),
-		BuildArgs: fmt.Sprint(in.BuildArgs), Prune: fmt.Sprintf("%+v", in.Prune), GC: fmt.Sprintf("%+v", in.StoreGC),
+		Nixpkgs: in.Nixpkgs, FlakeAttr: in.FlakeAttr, Build: fmt.Sprintf("%+v", in.Build), Prune: fmt.Sprintf("%+v", in.Prune), GC: fmt.Sprintf("%+v", in.StoreGC),
 		Policy: string(in.Caches.Policy), Nix: in.Nix.Version + " " + in.Nix.Checksum}
 	if in.Caches.Write != nil {
 		s.Write = in.Caches.Write.String()
@@ -66,7 +66,11 @@ func TestFrontEndsAgree(t *testing.T) {
 			"BP_NIX_SUBSTITUTERS": "https://c.example.org", "BP_NIX_TRUSTED_PUBLIC_KEYS": "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY=",
 			"BP_NIX_CACHE": "file:///srv/rw", "BP_NIX_CACHES": "https://ro.example.org", "NIX_EXTRA_BINARY_CACHE": "file:///srv/ro",
 			"BP_NIX_BUILD_POLICY": "always", "BP_NIX_PRUNE_GUARD": "false", "BP_NIX_PRUNE_EMPTY_DIRS": "true", "BP_NIX_SIZE_LIMIT": "1MB",
-			"BP_NIX_GC": "false", "BP_NIX_CACHE_MAX_SIZE": "1GiB"}},
+			"BP_NIX_GC": "false", "BP_NIX_CACHE_MAX_SIZE": "1GiB", "BP_NIX_NIXPKGS": "channel:nixos-24.05",
+			"BP_NIX_EXTRA_SUBSTITUTERS": "https://extra.example.org", "BP_NIX_EXTRA_TRUSTED_PUBLIC_KEYS": "extra-1:AAAA",
+			"BP_NIX_FLAKE_ATTR": "web", "BP_NIX_BUILD_TIMEOUT": "1h", "BP_NIX_MAX_SILENT_TIME": "600"}},
+		{name: "no substituters", env: map[string]string{"BP_NIX_SUBSTITUTERS": "none"}},
+		{name: "bad time limit", env: map[string]string{"BP_NIX_BUILD_TIMEOUT": "soon"}, err: `BP_NIX_BUILD_TIMEOUT="soon": expected seconds`},
 		{name: "old names", env: map[string]string{"NIX_STRATEGY": "userns", "NIX_BUILD_FLAGS": "--keep-going", "NIX_BUILD_ON_PUSH": "0",
 			"NIX_S3_BUCKET": "bkt", "NIX_APP_NAME": "web", "NIX_S3_KEY": "AK", "NIX_S3_SECRET": "SK"}},
 		{name: "local tarball", env: map[string]string{"NIXBP_NIX_TARBALL": tarball, "BP_NIX_TARBALL_SHA256": sum}},

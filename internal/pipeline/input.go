@@ -8,6 +8,7 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
@@ -47,12 +48,15 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 		p.Log.Bodyf("Closure cache (read-write, from %s): %s", b.Caches.WriteFrom, settings.RedactURL(b.Caches.Write))
 	}
 	return Input{
-		AppDir:    p.AppDir,
-		NixDir:    p.NixDir,
-		Nix:       src,
-		Strategy:  b.Strategy,
-		Settings:  nixinstall.Settings{Substituters: b.Substituters, TrustedPublicKeys: b.TrustedPublicKeys},
-		BuildArgs: b.BuildArgs,
+		AppDir:   p.AppDir,
+		NixDir:   p.NixDir,
+		Nix:      src,
+		Strategy: b.Strategy,
+		Settings: nixinstall.Settings{Substituters: b.Substituters, ExtraSubstituters: b.ExtraSubstituters,
+			TrustedPublicKeys: b.TrustedPublicKeys, ExtraTrustedPublicKeys: b.ExtraTrustedPublicKeys},
+		Nixpkgs:   b.Nixpkgs,
+		FlakeAttr: b.FlakeAttr,
+		Build:     nixbuild.Options{Args: b.BuildArgs, Timeout: b.BuildTimeout, MaxSilentTime: b.MaxSilentTime},
 		Caches:    caches,
 		Prune:     b.Prune,
 		StoreGC:   storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},

@@ -7,6 +7,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
@@ -32,10 +33,18 @@ type Input struct {
 	Nix nixinstall.Source
 	// Strategy is the /nix strategy to use at build time (Auto tries all).
 	Strategy nixmount.Strategy
-	// Settings is the Nix configuration to write.
+	// Settings is the Nix configuration to write. Its Nixpkgs is resolved
+	// here, from Nixpkgs or hop3.toml; the closure caches' read URLs are
+	// added to its ExtraSubstituters.
 	Settings nixinstall.Settings
-	// BuildArgs are extra nix-build arguments.
-	BuildArgs []string
+	// Nixpkgs is the nixpkgs setting (channel:<name>, a URL or a path in the
+	// app); hop3.toml's [build.nix] nixpkgs wins over it.
+	Nixpkgs string
+	// FlakeAttr is the flake output to build when hop3.toml has no
+	// [build.nix] attr ("": packages.<system>.default).
+	FlakeAttr string
+	// Build says how nix-build runs (extra arguments, time limits).
+	Build nixbuild.Options
 	// Caches are the binary caches to restore from and push to.
 	Caches closure.Caches
 	// Prune says how the closure is pruned into the target.
@@ -60,8 +69,12 @@ type Target interface {
 
 // Result is what the pipeline produced.
 type Result struct {
-	App       config.App
-	Output    string
+	App    config.App
+	Output string
+	// Extra are store paths outside Output's closure that the app refers to
+	// (its workers/env/path attributes' string context); their closures are
+	// in Closure.
+	Extra     []string
 	Closure   []string
 	Runtime   runtimejson.Runtime
 	Processes []process.Process
@@ -83,6 +96,7 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 	in.Log.Headerf("Nix expression: %s (%s)", app.NixFile, app.Source)
+	app = withFlakeAttr(in, app)
 	run, err := config.ReadRun(in.AppDir)
 	if err != nil {
 		return Result{}, err
@@ -92,6 +106,9 @@ func Run(in Input, target Target) (Result, error) {
 	}
 	if res, ok, err := runWithoutNix(in, app, run, target); ok || err != nil {
 		return res, err
+	}
+	if in.Settings, err = nixSettings(in, app); err != nil {
+		return Result{}, err
 	}
 	nix, err := installNix(in)
 	if err != nil {
@@ -105,7 +122,11 @@ func Run(in Input, target Target) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	paths, err := runtimeClosure(in, nix, output)
+	rt, extra, err := readRuntime(in, nix, app, output)
+	if err != nil {
+		return Result{}, err
+	}
+	paths, err := runtimeClosure(in, nix, append([]string{output}, extra...)...)
 	if err != nil {
 		return Result{}, err
 	}
@@ -113,15 +134,11 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 	storegc.Step(in.Log, nix, storegc.Build{Output: output}, in.StoreGC)
-	rt, err := readRuntime(nix, app, output)
-	if err != nil {
-		return Result{}, err
-	}
 	graph, err := closure.ReadGraph(nix, paths)
 	if err != nil {
 		return Result{}, err
 	}
-	return deliver(in, delivery{root: nix.Dir, app: app, run: run, output: output, paths: paths, rt: rt, graph: graph}, target)
+	return deliver(in, delivery{root: nix.Dir, app: app, run: run, output: output, extra: extra, paths: paths, rt: rt, graph: graph}, target)
 }
 
 // delivery is what is handed to the target: the closure (its store under
@@ -131,9 +148,12 @@ type delivery struct {
 	app    config.App
 	run    config.Run
 	output string
-	paths  []string
-	rt     runtimejson.Runtime
-	graph  closure.Graph
+	// extra are store paths outside output's closure that the app refers
+	// to (see Result.Extra).
+	extra []string
+	paths []string
+	rt    runtimejson.Runtime
+	graph closure.Graph
 }
 
 // deliver prunes the closure into the target, guards and measures it,
@@ -144,7 +164,7 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	copied, err := prune(in, d.root, d.paths, d.output, rules, target)
+	copied, err := prune(in, d.root, d.paths, strings.Join(append([]string{d.output}, d.extra...), " "), rules, target)
 	if err != nil {
 		return Result{}, err
 	}
@@ -155,7 +175,7 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 		return Result{}, err
 	}
 	plan := describe(in, d.rt, d.run, target.Launcher())
-	res := Result{App: d.app, Output: d.output, Closure: d.paths, Runtime: d.rt, Processes: plan.Processes, Env: plan.Env,
+	res := Result{App: d.app, Output: d.output, Extra: d.extra, Closure: d.paths, Runtime: d.rt, Processes: plan.Processes, Env: plan.Env,
 		Graph: d.graph, ExcludeDigest: rules.digest}
 	return res, target.Emit(res)
 }
@@ -224,8 +244,12 @@ func push(in Input, nix nixinstall.Nix, output string, paths []string, before ma
 
 func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {
 	start := time.Now()
-	in.Log.Headerf("Building %s with nix-build", app.NixFile)
-	out, err := nixbuild.Build(nix, app, in.BuildArgs, in.Log.BodyWriter())
+	tool := "nix-build"
+	if app.Flake {
+		tool = "nix build"
+	}
+	in.Log.Headerf("Building %s with %s", app.NixFile, tool)
+	out, err := nixbuild.Build(nix, app, in.Build, in.Log.BodyWriter())
 	if err != nil {
 		return "", err
 	}
@@ -233,9 +257,10 @@ func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {
 	return out, nil
 }
 
-// runtimeClosure is every store path the output needs at run time.
-func runtimeClosure(in Input, nix nixinstall.Nix, output string) ([]string, error) {
-	paths, err := closure.Runtime(nix, output)
+// runtimeClosure is every store path the roots (the output, and the store
+// paths its attributes refer to) need at run time.
+func runtimeClosure(in Input, nix nixinstall.Nix, roots ...string) ([]string, error) {
+	paths, err := closure.Runtime(nix, roots...)
 	if err != nil {
 		return nil, err
 	}
@@ -259,23 +284,62 @@ func describe(in Input, rt runtimejson.Runtime, run config.Run, l Launcher) proc
 }
 
 // readRuntime reads $out/hop3/runtime.json, or falls back to the
-// expression's workers/env/path attributes.
-func readRuntime(nix nixinstall.Nix, app config.App, output string) (runtimejson.Runtime, error) {
+// expression's workers/env/path attributes; extra are the store paths those
+// attributes refer to outside the output's closure, realised.
+func readRuntime(in Input, nix nixinstall.Nix, app config.App, output string) (rt runtimejson.Runtime, extra []string, err error) {
 	file := output + "/" + runtimejson.RelPath
 	data, err := readStoreFile(nix, file)
 	if err == nil {
-		return runtimejson.Parse(data, file)
+		rt, err = runtimejson.Parse(data, file)
+		return rt, nil, err
 	}
-	attrs, aerr := nixbuild.Attributes(nix, app)
-	if aerr != nil {
-		return runtimejson.Runtime{}, aerr
+	if app.Flake {
+		return rt, nil, fmt.Errorf("%s: the output %s of %s has no %s\n"+
+			"write $out/hop3/runtime.json ({\"workers\": {\"web\": \"<command>\"}}) in the build",
+			app.NixFile, output, nixbuild.FlakeRef(app), runtimejson.RelPath)
 	}
-	if attrs == nil {
-		return runtimejson.Runtime{}, fmt.Errorf("%s: the output %s has no %s and the expression has no workers attribute\n"+
+	attrs, err := nixbuild.Attributes(nix, app, in.Build, in.Log.BodyWriter())
+	if err != nil {
+		return rt, nil, err
+	}
+	if attrs.JSON == nil {
+		return rt, nil, fmt.Errorf("%s: the output %s has no %s and the expression has no workers attribute\n"+
 			"write $out/hop3/runtime.json ({\"workers\": {\"web\": \"<command>\"}}) in the build, or add workers = { web = \"<command>\"; }; beside package",
 			app.NixFile, output, runtimejson.RelPath)
 	}
-	return runtimejson.Parse(attrs, app.NixFile+" (workers/env/path attributes)")
+	if rt, err = runtimejson.Parse(attrs.JSON, app.NixFile+" (workers/env/path attributes)"); err != nil {
+		return rt, nil, err
+	}
+	if extra, err = outside(nix, output, attrs.StorePaths); err != nil {
+		return rt, nil, err
+	}
+	if len(extra) > 0 {
+		in.Log.Bodyf("The workers/env/path attributes refer to %d store paths outside %s's closure; they join the runtime closure: %s",
+			len(extra), output, strings.Join(extra, " "))
+	}
+	return rt, extra, nil
+}
+
+// outside returns the paths that are not in output's closure.
+func outside(nix nixinstall.Nix, output string, paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	own, err := closure.Runtime(nix, output)
+	if err != nil {
+		return nil, err
+	}
+	in := map[string]bool{}
+	for _, p := range own {
+		in[p] = true
+	}
+	var out []string
+	for _, p := range paths {
+		if !in[p] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 // Launcher says how processes start the launcher at run time.

@@ -3,6 +3,7 @@ package settings
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 )
@@ -14,8 +15,19 @@ type BuildSettings struct {
 	Strategy nixmount.Strategy
 	// BuildArgs are extra nix-build arguments, checked against its options.
 	BuildArgs []string
-	// Substituters and TrustedPublicKeys go to nix.conf.
-	Substituters, TrustedPublicKeys []string
+	// Substituters replace cache.nixos.org (nil: none); ExtraSubstituters
+	// come after them. Both go to nix.conf.
+	Substituters, ExtraSubstituters []string
+	// TrustedPublicKeys verify substituted and restored paths;
+	// ExtraTrustedPublicKeys Nix's substituters only.
+	TrustedPublicKeys, ExtraTrustedPublicKeys []string
+	// Nixpkgs is what <nixpkgs> is, unresolved (it may name a path in the
+	// app, which the pipeline resolves).
+	Nixpkgs string
+	// FlakeAttr is the flake output to build ("": packages.<system>.default).
+	FlakeAttr string
+	// BuildTimeout and MaxSilentTime limit each Nix build (0: no limit).
+	BuildTimeout, MaxSilentTime time.Duration
 	// NixVersion constrains the buildpack.toml Nix dependency.
 	NixVersion string
 	// Tarball is a local Nix installer tarball overriding the download.
@@ -73,8 +85,14 @@ func ParseBuild(src Source) (BuildSettings, error) {
 	r := reader{src: src}
 	b.Strategy = r.strategy(StrategyName)
 	b.BuildArgs = r.buildArgs(BuildArgsName)
-	b.Substituters = r.words(SubstitutersName)
-	b.TrustedPublicKeys = r.words(TrustedKeysName)
+	b.Substituters = r.substituters(SubstitutersName)
+	b.ExtraSubstituters = r.storeURLs(ExtraSubstName)
+	b.TrustedPublicKeys = r.keys(TrustedKeysName)
+	b.ExtraTrustedPublicKeys = r.keys(ExtraKeysName)
+	b.Nixpkgs = strings.TrimSpace(r.text(NixpkgsName))
+	b.FlakeAttr = strings.TrimSpace(r.text(FlakeAttrName))
+	b.BuildTimeout = r.limit(BuildTimeoutName)
+	b.MaxSilentTime = r.limit(MaxSilentName)
 	b.NixVersion = strings.TrimSpace(r.text(VersionName))
 	b.Tarball = r.tarball()
 	b.Caches = r.caches(b.TrustedPublicKeys)

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -79,6 +80,33 @@ func TestParseBuild(t *testing.T) {
 			return s.Strategy == nixmount.Auto && s.BuildArgs == nil && s.Caches.Write == "" && !s.Prune.Unguarded &&
 				s.MaxLayers == 100 && s.NixVersion == "2.*" && s.Caches.Policy == settings.BuildMissing
 		}},
+		{name: "Nix defaults", env: nil, check: func(s settings.BuildSettings) bool {
+			return reflect.DeepEqual(s.Substituters, []string{"https://cache.nixos.org"}) && s.ExtraSubstituters == nil &&
+				s.Nixpkgs == "channel:nixos-24.11" && s.FlakeAttr == "" && s.BuildTimeout == 30*time.Minute && s.MaxSilentTime == 5*time.Minute
+		}},
+		{name: "no substituters", env: map[string]string{"BP_NIX_SUBSTITUTERS": "None"},
+			check: func(s settings.BuildSettings) bool { return s.Substituters == nil }},
+		{name: "empty substituters are the default", env: map[string]string{"BP_NIX_SUBSTITUTERS": " "},
+			check: func(s settings.BuildSettings) bool {
+				return reflect.DeepEqual(s.Substituters, []string{"https://cache.nixos.org"})
+			}},
+		{name: "Nix settings", env: map[string]string{"BP_NIX_SUBSTITUTERS": "https://a.example.org file:///srv/c",
+			"BP_NIX_EXTRA_SUBSTITUTERS": "https://b.example.org", "BP_NIX_EXTRA_TRUSTED_PUBLIC_KEYS": "b-1:AAAA",
+			"BP_NIX_NIXPKGS": " vendor/nixpkgs ", "BP_NIX_FLAKE_ATTR": "web", "BP_NIX_BUILD_TIMEOUT": "0", "BP_NIX_MAX_SILENT_TIME": "90"},
+			check: func(s settings.BuildSettings) bool {
+				return reflect.DeepEqual(s.Substituters, []string{"https://a.example.org", "file:///srv/c"}) &&
+					reflect.DeepEqual(s.ExtraSubstituters, []string{"https://b.example.org"}) &&
+					reflect.DeepEqual(s.ExtraTrustedPublicKeys, []string{"b-1:AAAA"}) && s.Nixpkgs == "vendor/nixpkgs" &&
+					s.FlakeAttr == "web" && s.BuildTimeout == 0 && s.MaxSilentTime == 90*time.Second
+			}},
+		{name: "substituter not a URL", env: map[string]string{"BP_NIX_SUBSTITUTERS": "cache.example.org"},
+			err: `BP_NIX_SUBSTITUTERS="cache.example.org": "cache.example.org" is not a store URL`},
+		{name: "none among URLs", env: map[string]string{"BP_NIX_EXTRA_SUBSTITUTERS": "none https://a.example.org"},
+			err: `BP_NIX_EXTRA_SUBSTITUTERS="none https://a.example.org": "none" is not a store URL`},
+		{name: "key not a key", env: map[string]string{"BP_NIX_EXTRA_TRUSTED_PUBLIC_KEYS": "AAAA"},
+			err: `BP_NIX_EXTRA_TRUSTED_PUBLIC_KEYS="AAAA": "AAAA" is not a public key`},
+		{name: "bad silent time", env: map[string]string{"BP_NIX_MAX_SILENT_TIME": "-5m"},
+			err: `BP_NIX_MAX_SILENT_TIME="-5m": expected seconds (1800) or a duration (30m, 1h), 0 for no limit`},
 		{name: "old flags alias", env: map[string]string{"NIX_BUILD_FLAGS": "--show-trace"},
 			check: func(s settings.BuildSettings) bool { return reflect.DeepEqual(s.BuildArgs, []string{"--show-trace"}) }},
 		{name: "BP args", env: map[string]string{"BP_NIX_BUILD_ARGS": "--cores 1"},
@@ -239,6 +267,22 @@ func TestParseBuildFlags(t *testing.T) {
 		}
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("ParseBuildFlags(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestParseLimit(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{"", 0, false}, {"0", 0, false}, {"1800", 30 * time.Minute, false}, {"5m", 5 * time.Minute, false},
+		{" 1h30m ", 90 * time.Minute, false}, {"-1", 0, true}, {"soon", 0, true}, {"-5m", 0, true},
+	} {
+		got, err := settings.ParseLimit(tt.in)
+		if (err != nil) != tt.err || got != tt.want {
+			t.Errorf("ParseLimit(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }

@@ -7,6 +7,12 @@ const (
 	BuildArgsName      = "BP_NIX_BUILD_ARGS"
 	SubstitutersName   = "BP_NIX_SUBSTITUTERS"
 	TrustedKeysName    = "BP_NIX_TRUSTED_PUBLIC_KEYS"
+	NixpkgsName        = "BP_NIX_NIXPKGS"
+	ExtraSubstName     = "BP_NIX_EXTRA_SUBSTITUTERS"
+	ExtraKeysName      = "BP_NIX_EXTRA_TRUSTED_PUBLIC_KEYS"
+	FlakeAttrName      = "BP_NIX_FLAKE_ATTR"
+	BuildTimeoutName   = "BP_NIX_BUILD_TIMEOUT"
+	MaxSilentName      = "BP_NIX_MAX_SILENT_TIME"
 	VersionName        = "BP_NIX_VERSION"
 	TarballName        = "BP_NIX_TARBALL"
 	TarballSHA256      = "BP_NIX_TARBALL_SHA256"
@@ -43,10 +49,22 @@ var All = []Setting{
 		Description: "how /nix is made visible at build time: auto (first that works), native, userns or proot"},
 	{Name: BuildArgsName, Aliases: []string{"NIX_BUILD_FLAGS"},
 		Description: "extra nix-build options, checked against nix-build's own (e.g. --cores 2 --option max-jobs 2)"},
-	{Name: SubstitutersName,
-		Description: "binary caches Nix substitutes from, space separated (empty: none, so an offline build never waits on cache.nixos.org)"},
+	{Name: NixpkgsName, Default: "channel:nixos-24.11",
+		Description: "what <nixpkgs> is (Hop3's channel by default): channel:<name>, an https:// tarball URL (pin a commit: https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz), a file:// URL, or a directory or tarball in the app; hop3.toml [build.nix] nixpkgs wins"},
+	{Name: SubstitutersName, Default: "https://cache.nixos.org",
+		Description: "binary caches Nix substitutes from, space separated, replacing the default; none: no substituter (air-gapped builders). An unreachable one costs a few seconds, then Nix builds"},
+	{Name: ExtraSubstName,
+		Description: "binary caches added after BP_NIX_SUBSTITUTERS, space separated (the http(s):// and file:// closure caches are added too when a key is trusted)"},
 	{Name: TrustedKeysName,
-		Description: "public keys (name:base64) that substituted and restored paths must be signed with"},
+		Description: "public keys (name:base64) that substituted and restored paths must be signed with (cache.nixos.org's key is added while it is a substituter)"},
+	{Name: ExtraKeysName,
+		Description: "more public keys (name:base64) trusted for Nix's substituters only, e.g. for a BP_NIX_EXTRA_SUBSTITUTERS cache"},
+	{Name: FlakeAttrName,
+		Description: "the flake output built for an app with flake.nix (empty: packages.<system>.default); hop3.toml [build.nix] attr wins"},
+	{Name: BuildTimeoutName, Default: "30m",
+		Description: "stop a Nix build running longer than this (seconds or a duration such as 30m; 0: no limit), as Hop3 does"},
+	{Name: MaxSilentName, Default: "5m",
+		Description: "stop a Nix build that prints nothing for this long (seconds or a duration; 0: no limit), as Hop3 does"},
 	{Name: VersionName, Default: "2.*",
 		Description: "the Nix version to install, a semver constraint over the Nix dependencies of buildpack.toml"},
 	{Name: TarballName, Aliases: []string{"NIXBP_NIX_TARBALL"},

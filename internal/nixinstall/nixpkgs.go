@@ -1,0 +1,125 @@
+package nixinstall
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// DefaultNixpkgs is the channel Hop3's server installer subscribes its Nix
+// to as nixpkgs (hop3_installer/server_installer/nix.py), so that an app's
+// `import <nixpkgs> {}` evaluates here as it does on a Hop3 server.
+const DefaultNixpkgs = "channel:nixos-24.11"
+
+// PinHint is the one-line advice logged when <nixpkgs> follows a channel.
+const PinHint = "a channel moves: the same app can build against another nixpkgs tomorrow; " +
+	"pin a commit with https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz"
+
+// Nixpkgs is where <nixpkgs> comes from in evaluations and builds.
+type Nixpkgs struct {
+	// Spec is what was asked for: channel:<name>, an http(s):// or file://
+	// URL, or a path inside the app.
+	Spec string
+	// Entry is its NIX_PATH value: a tarball URL, which Nix downloads into
+	// the store (and keeps for tarball-ttl), or a directory.
+	Entry string
+}
+
+// PathEntry is the NIX_PATH value, nixpkgs=<Entry>, or "" for none.
+func (n Nixpkgs) PathEntry() string {
+	if n.Entry == "" {
+		return ""
+	}
+	return "nixpkgs=" + n.Entry
+}
+
+// String names the source for the log.
+func (n Nixpkgs) String() string {
+	if n.Entry == "" || n.Entry == n.Spec {
+		return n.Spec
+	}
+	return n.Spec + " (" + n.Entry + ")"
+}
+
+var (
+	channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	pinnedRev   = regexp.MustCompile(`/archive/[0-9a-f]{40}\.tar\.(gz|xz)$`)
+)
+
+// Moves says whether the source follows a branch, so that the same spec can
+// give another nixpkgs later: a channel, or a branch's archive.
+func (n Nixpkgs) Moves() bool {
+	switch {
+	case strings.HasPrefix(n.Spec, "channel:"):
+		return true
+	case strings.Contains(n.Entry, "nixos.org/channels/"), strings.Contains(n.Entry, "/archive/refs/heads/"):
+		return true
+	case strings.HasPrefix(n.Entry, "https://github.com/") && strings.Contains(n.Entry, "/archive/"):
+		return !pinnedRev.MatchString(n.Entry)
+	}
+	return false
+}
+
+// ParseNixpkgs resolves a nixpkgs spec: channel:<name> (as Nix does, the
+// channel's nixexprs.tar.xz on nixos.org), an http(s):// tarball URL, a
+// file:// URL of a tarball or a directory, or a tarball or directory given
+// relative to appDir. An empty spec is no nixpkgs.
+func ParseNixpkgs(spec, appDir string) (Nixpkgs, error) {
+	spec = strings.TrimSpace(spec)
+	n := Nixpkgs{Spec: spec}
+	switch {
+	case spec == "":
+		return Nixpkgs{}, nil
+	case strings.HasPrefix(spec, "channel:"):
+		name := strings.TrimPrefix(spec, "channel:")
+		if !channelName.MatchString(name) {
+			return n, fmt.Errorf("%q: expected channel:<name>, e.g. channel:nixos-24.11", spec)
+		}
+		n.Entry = "https://nixos.org/channels/" + name + "/nixexprs.tar.xz"
+	case strings.HasPrefix(spec, "http://"), strings.HasPrefix(spec, "https://"):
+		u, err := url.Parse(spec)
+		if err != nil || u.Host == "" || strings.ContainsAny(spec, " \t") {
+			return n, fmt.Errorf("%q is not a URL: expected a tarball URL such as https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz", spec)
+		}
+		n.Entry = spec
+	case strings.HasPrefix(spec, "file://"):
+		u, err := url.Parse(spec)
+		if err != nil || u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) {
+			return n, fmt.Errorf("%q: expected file:///absolute/path of a nixpkgs tarball or directory", spec)
+		}
+		return local(n, filepath.Clean(u.Path))
+	case strings.Contains(spec, "://"):
+		return n, fmt.Errorf("%q: unsupported scheme; expected channel:<name>, an https:// or file:// URL, or a path inside the app", spec)
+	default:
+		clean := filepath.Clean(spec)
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return n, fmt.Errorf("%q must be a path inside the app (relative to its root), or a file:// URL for a path elsewhere", spec)
+		}
+		return local(n, filepath.Join(appDir, clean))
+	}
+	return n, nil
+}
+
+// local makes a NIX_PATH entry of a local directory (used in place) or
+// tarball (a file:// URL, which Nix unpacks into the store).
+func local(n Nixpkgs, path string) (Nixpkgs, error) {
+	if strings.ContainsAny(path, ": \t") {
+		return n, fmt.Errorf("%q: a nixpkgs path cannot contain ':' or spaces (NIX_PATH separates entries with ':')", n.Spec)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return n, fmt.Errorf("%q: %s does not exist\ngive a nixpkgs directory (with default.nix) or tarball", n.Spec, path)
+	}
+	if fi.IsDir() {
+		if _, err := os.Stat(filepath.Join(path, "default.nix")); err != nil {
+			return n, fmt.Errorf("%q: the directory %s has no default.nix, so it is not a nixpkgs", n.Spec, path)
+		}
+		n.Entry = path
+		return n, nil
+	}
+	n.Entry = "file://" + path
+	return n, nil
+}
