@@ -73,7 +73,8 @@ func TestParseNixpkgs(t *testing.T) {
 		{spec: "empty", err: "has no default.nix"},
 		{spec: "missing", err: "does not exist"},
 		{spec: "../outside", err: "must be a path inside the app"},
-		{spec: "/abs/nixpkgs", err: "must be a path inside the app"},
+		{spec: "/abs/nixpkgs", err: "/abs/nixpkgs does not exist"},
+		{spec: app + "/vendor/nixpkgs", entry: app + "/vendor/nixpkgs"},
 		{spec: "git://example.org/nixpkgs", err: "unsupported scheme"},
 	}
 	for _, tt := range tests {

@@ -21,7 +21,7 @@ const PinHint = "a channel moves: the same app can build against another nixpkgs
 // Nixpkgs is where <nixpkgs> comes from in evaluations and builds.
 type Nixpkgs struct {
 	// Spec is what was asked for: channel:<name>, an http(s):// or file://
-	// URL, or a path inside the app.
+	// URL, an absolute path, or a path inside the app.
 	Spec string
 	// Entry is its NIX_PATH value: a tarball URL, which Nix downloads into
 	// the store (and keeps for tarball-ttl), or a directory.
@@ -65,8 +65,8 @@ func (n Nixpkgs) Moves() bool {
 
 // ParseNixpkgs resolves a nixpkgs spec: channel:<name> (as Nix does, the
 // channel's nixexprs.tar.xz on nixos.org), an http(s):// tarball URL, a
-// file:// URL of a tarball or a directory, or a tarball or directory given
-// relative to appDir. An empty spec is no nixpkgs.
+// file:// URL or an absolute path of a tarball or a directory, or a tarball
+// or directory relative to appDir. An empty spec is no nixpkgs.
 func ParseNixpkgs(spec, appDir string) (Nixpkgs, error) {
 	spec = strings.TrimSpace(spec)
 	n := Nixpkgs{Spec: spec}
@@ -93,10 +93,12 @@ func ParseNixpkgs(spec, appDir string) (Nixpkgs, error) {
 		return local(n, filepath.Clean(u.Path))
 	case strings.Contains(spec, "://"):
 		return n, fmt.Errorf("%q: unsupported scheme; expected channel:<name>, an https:// or file:// URL, or a path inside the app", spec)
+	case filepath.IsAbs(spec):
+		return local(n, filepath.Clean(spec))
 	default:
 		clean := filepath.Clean(spec)
-		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-			return n, fmt.Errorf("%q must be a path inside the app (relative to its root), or a file:// URL for a path elsewhere", spec)
+		if clean == ".." || strings.HasPrefix(clean, "../") {
+			return n, fmt.Errorf("%q must be a path inside the app (relative to its root), or an absolute path", spec)
 		}
 		return local(n, filepath.Join(appDir, clean))
 	}

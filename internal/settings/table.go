@@ -50,7 +50,7 @@ var All = []Setting{
 	{Name: BuildArgsName, Aliases: []string{"NIX_BUILD_FLAGS"},
 		Description: "extra nix-build options, checked against nix-build's own (e.g. --cores 2 --option max-jobs 2)"},
 	{Name: NixpkgsName, Default: "channel:nixos-24.11",
-		Description: "what <nixpkgs> is (Hop3's channel by default): channel:<name>, an https:// tarball URL (pin a commit: https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz), a file:// URL, or a directory or tarball in the app; hop3.toml [build.nix] nixpkgs wins"},
+		Description: "what <nixpkgs> is (Hop3's channel by default): channel:<name>, an https:// tarball URL (pin a commit: https://github.com/NixOS/nixpkgs/archive/<commit>.tar.gz), a file:// URL or absolute path, or a directory or tarball in the app; hop3.toml [build.nix] nixpkgs wins"},
 	{Name: SubstitutersName, Default: "https://cache.nixos.org",
 		Description: "binary caches Nix substitutes from, space separated, replacing the default; none: no substituter (air-gapped builders). An unreachable one costs a few seconds, then Nix builds"},
 	{Name: ExtraSubstName,
