@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo: builds fixtures/apps/hello-web with this buildpack through the
-# official CNB lifecycle and prints the HTTP answer of its web process.
+# The demo: builds an app (default fixtures/apps/hello-web) with this
+# buildpack through the official CNB lifecycle and prints the HTTP answers of
+# its web process. Arguments go to e2e/demo:
+#   scripts/demo.sh -app DIR -env NAME=VALUE ... -get PATH ...
 # Installs what it needs first (scripts/setup.sh); run as root on Debian 12.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"

@@ -45,10 +45,15 @@ func (e *Env) Run(image string, args ...string) (*Container, error) {
 
 // Get polls the app's / until it answers or the time is up.
 func (c *Container) Get(within time.Duration) (int, string, error) {
+	return c.GetPath("/", within)
+}
+
+// GetPath is Get of another path.
+func (c *Container) GetPath(path string, within time.Duration) (int, string, error) {
 	deadline := time.Now().Add(within)
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/", c.Port))
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", c.Port, path))
 		if err == nil {
 			body, rerr := io.ReadAll(resp.Body)
 			resp.Body.Close()
