@@ -193,4 +193,5 @@ func printTable(modes []mode, figures map[string]map[string][]float64, rounds, r
 	}
 	fmt.Println("\nplain: the workloads on the closure layer's real path, no launcher; *: under --security-opt seccomp=unconfined")
 	fmt.Println("(user namespaces need it: Docker's default profile refuses them). start-up for plain is `busybox true` alone.")
+	fmt.Println("target (issue 15): native/plain <= 1.02 for the exec loop, find and tar")
 }

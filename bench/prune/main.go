@@ -12,7 +12,8 @@
 // hard-linking (--link-dest=SRC, its way of linking unchanged files). All
 // destinations are deleted only after the last timed run (deleting a lot at
 // once slows file creation on these machines for minutes). It prints each
-// run, the medians, and rsync's median over ours.
+// run, the medians, and rsync's median over ours with the target of issue 15
+// next to it (copy 1.5x, link 5x).
 package main
 
 import (
@@ -157,9 +158,10 @@ func run(dir string, rounds, minFiles int, minBytes int64, workers int, keep boo
 		med[i] = median(times[i])
 		fmt.Printf("median %-18s %.3fs\n", variants[i].name, med[i].Seconds())
 	}
-	fmt.Printf("copying:      rsync / ours = %.2fx\n", med[1].Seconds()/med[0].Seconds())
-	fmt.Printf("hard links:   rsync --link-dest / ours --link = %.2fx\n", med[3].Seconds()/med[2].Seconds())
-	fmt.Printf("              rsync copy / ours --link = %.2fx\n", med[1].Seconds()/med[2].Seconds())
+	// Targets from issue 15: how many times faster than rsync ours must be.
+	fmt.Printf("copy: %.2fx rsync -a (target 1.5x)\n", med[1].Seconds()/med[0].Seconds())
+	fmt.Printf("link: %.2fx rsync --link-dest (target 5x)\n", med[3].Seconds()/med[2].Seconds())
+	fmt.Printf("link: %.2fx rsync -a (no target)\n", med[1].Seconds()/med[2].Seconds())
 	return nil
 }
 
