@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,4 +144,46 @@ func getAll(t *testing.T, port int, gets map[string][]string, log *strings.Build
 		}
 		t.Logf("GET %s: 200, contains %q", path, wants)
 	}
+}
+
+// TestNixpkgsTarballKeptBetweenBuilds compiles flask-shaped twice with the
+// same CACHE_DIR and <nixpkgs> a file:// tarball of the test channel, which
+// is deleted after the first compile: the second finds nixpkgs in the
+// build cache (Nix's tarball cache and the unpacked store path, kept from
+// the store collection), so it fetches nothing.
+func TestNixpkgsTarballKeptBetweenBuilds(t *testing.T) {
+	en := setupHeroku(t)
+	cache := filepath.Join(openTempDir(t), "cache")
+	tarball := filepath.Join(openTempDir(t), "nixpkgs.tar.xz")
+	src := filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "flask-shaped")
+	compile := func(label string) string {
+		a, err := e2e.NewHerokuApp(openTempDir(t), cache, e2e.HerokuOptions{AppSource: src, Buildpack: en.buildpack,
+			Busybox: en.busybox, Nixpkgs: true, UID: uid, GID: gid,
+			EnvDir: map[string]string{"NIXBP_NIX_TARBALL": en.tarball, "BP_NIX_NIXPKGS": "file://" + tarball}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if label == "first" {
+			if out, err := exec.Command("tar", "-cJf", tarball, "-C", filepath.Dir(a.Nixpkgs), filepath.Base(a.Nixpkgs)).CombinedOutput(); err != nil {
+				t.Fatalf("tar: %v\n%s", err, out)
+			}
+			if err := os.Chmod(tarball, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := a.Compile(nil)
+		if err != nil {
+			t.Fatalf("%s compile: %v\n%s", label, err, out)
+		}
+		return out
+	}
+	first := compile("first")
+	if !strings.Contains(first, "Keeping <nixpkgs> (file://"+tarball) || !strings.Contains(first, "Store kept") {
+		t.Fatalf("first compile does not keep <nixpkgs> through the store collection:\n%s", first)
+	}
+	if err := os.Remove(tarball); err != nil {
+		t.Fatal(err)
+	}
+	second := compile("second")
+	t.Logf("second compile, tarball gone:\n%s", second)
 }

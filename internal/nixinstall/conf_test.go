@@ -67,6 +67,7 @@ func TestParseNixpkgs(t *testing.T) {
 		{spec: "file://" + app + "/vendor/nixpkgs", entry: app + "/vendor/nixpkgs"},
 		{spec: "file://" + app + "/nixpkgs.tar.xz", entry: "file://" + app + "/nixpkgs.tar.xz"},
 		{spec: "file://relative/x", err: "expected file:///absolute/path"},
+		{spec: "file:///gone/nixpkgs.tar.xz", entry: "file:///gone/nixpkgs.tar.xz"},
 		{spec: "vendor/nixpkgs", entry: app + "/vendor/nixpkgs"},
 		{spec: "./vendor/nixpkgs/", entry: app + "/vendor/nixpkgs"},
 		{spec: "nixpkgs.tar.xz", entry: "file://" + app + "/nixpkgs.tar.xz"},

@@ -90,7 +90,14 @@ func ParseNixpkgs(spec, appDir string) (Nixpkgs, error) {
 		if err != nil || u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) {
 			return n, fmt.Errorf("%q: expected file:///absolute/path of a nixpkgs tarball or directory", spec)
 		}
-		return local(n, filepath.Clean(u.Path))
+		path := filepath.Clean(u.Path)
+		if _, err := os.Stat(path); err != nil {
+			// A tarball Nix fetched before is served from its tarball
+			// cache: Nix says what is wrong if it is not there either.
+			n.Entry = spec
+			return n, nil
+		}
+		return local(n, path)
 	case strings.Contains(spec, "://"):
 		return n, fmt.Errorf("%q: unsupported scheme; expected channel:<name>, an https:// or file:// URL, or a path inside the app", spec)
 	case filepath.IsAbs(spec):
@@ -124,4 +131,58 @@ func local(n Nixpkgs, path string) (Nixpkgs, error) {
 	}
 	n.Entry = "file://" + path
 	return n, nil
+}
+
+// NixpkgsRootDir holds the GC root of the store path Nix unpacked a
+// <nixpkgs> tarball into (relative to the Nix directory).
+const NixpkgsRootDir = "var/nix/gcroots/nixbp-nixpkgs"
+
+// KeepNixpkgs roots the store path Nix unpacked a <nixpkgs> tarball into,
+// so that a collection of the store between builds keeps it and the next
+// build finds it through Nix's tarball cache instead of downloading it
+// again. It does nothing when <nixpkgs> is a directory, or when no Nix
+// command has fetched it (an app that does not import <nixpkgs>: evaluating
+// it here would download it for nothing). It returns the store path kept.
+func (n Nix) KeepNixpkgs() (string, error) {
+	dir := filepath.Join(n.Dir, NixpkgsRootDir)
+	if !strings.Contains(n.Nixpkgs.Entry, "://") || !fetched(filepath.Join(n.Dir, "var", "nixbp", "cache"), n.Nixpkgs.Entry) {
+		return "", os.RemoveAll(dir)
+	}
+	out, err := n.Command("nix-instantiate", "--eval", "--json", "-E", "builtins.toString <nixpkgs>").Output()
+	if err != nil {
+		return "", fmt.Errorf("unable to find where <nixpkgs> (%s) was unpacked\n%w", n.Nixpkgs.Entry, err)
+	}
+	path := strings.Trim(strings.TrimSpace(string(out)), `"`)
+	parts := strings.SplitN(strings.TrimPrefix(path, "/nix/store/"), "/", 2)
+	if !strings.HasPrefix(path, "/nix/store/") || parts[0] == "" {
+		return "", fmt.Errorf("<nixpkgs> (%s) is %q, not a store path", n.Nixpkgs.Entry, path)
+	}
+	storePath := "/nix/store/" + parts[0]
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("unable to create %s\n%w", dir, err)
+	}
+	if err := os.Symlink(storePath, filepath.Join(dir, "nixpkgs")); err != nil {
+		return "", fmt.Errorf("unable to write the GC root of %s\n%w", storePath, err)
+	}
+	return storePath, nil
+}
+
+// fetched says whether Nix's cache under cacheDir mentions url: Nix records
+// each tarball it downloads in its fetcher cache, an SQLite database whose
+// text (the URL) is stored as is.
+func fetched(cacheDir, url string) bool {
+	found := false
+	_ = filepath.WalkDir(cacheDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || found || d.IsDir() || !strings.Contains(d.Name(), "fetcher-cache") {
+			return nil
+		}
+		if data, err := os.ReadFile(p); err == nil && strings.Contains(string(data), url) {
+			found = true
+		}
+		return nil
+	})
+	return found
 }

@@ -71,6 +71,9 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 	if got := buildHello(t, n, root); got != "from-the-directory" {
 		t.Fatalf("built %q from the directory channel", got)
 	}
+	if kept, err := n.KeepNixpkgs(); err != nil || kept != "" {
+		t.Fatalf("KeepNixpkgs of a directory = %q, %v; want nothing to keep", kept, err)
+	}
 
 	channel(t, root, "packed", "from-the-tarball")
 	archive := filepath.Join(root, "nixpkgs.tar.xz")
@@ -90,6 +93,18 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 	if entries, err := os.ReadDir(filepath.Join(dir, "var", "nixbp", "cache", "nix")); err != nil || len(entries) == 0 {
 		t.Fatalf("Nix's cache under the Nix directory: %v, %v", entries, err)
 	}
+	// The unpacked tarball survives a collection of the store (as the
+	// build cache's collection after each build).
+	kept, err := n.KeepNixpkgs()
+	if err != nil || !strings.HasPrefix(kept, "/nix/store/") {
+		t.Fatalf("KeepNixpkgs = %q, %v", kept, err)
+	}
+	if out, err := n.Command("nix-store", "--gc").CombinedOutput(); err != nil {
+		t.Fatalf("nix-store --gc: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store", filepath.Base(kept))); err != nil {
+		t.Fatalf("the collection removed the unpacked nixpkgs %s: %v", kept, err)
+	}
 	if err := os.Remove(archive); err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +118,22 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 	if out, err := n.Command("nix-instantiate", "--eval", "-E", `(import <nixpkgs> { }).hello.name`).CombinedOutput(); err != nil ||
 		strings.TrimSpace(string(out)) != `"hello-chan"` {
 		t.Fatalf("warm evaluation of <nixpkgs> with the tarball gone: %v\n%s", err, out)
+	}
+
+	// A tarball no Nix command fetched is not fetched to be kept.
+	other := filepath.Join(root, "other.tar.xz")
+	if err := os.WriteFile(other, []byte("not fetched"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	np, err = nixinstall.ParseNixpkgs("file://"+other, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Settings{Nixpkgs: np}); err != nil {
+		t.Fatal(err)
+	}
+	if kept, err := n.KeepNixpkgs(); err != nil || kept != "" {
+		t.Fatalf("KeepNixpkgs of a tarball never fetched = %q, %v; want nothing", kept, err)
 	}
 }
 

@@ -133,6 +133,7 @@ func Run(in Input, target Target) (Result, error) {
 	if err := push(in, nix, output, paths, before, restored); err != nil {
 		return Result{}, err
 	}
+	keepNixpkgs(in, nix)
 	storegc.Step(in.Log, nix, storegc.Build{Output: output}, in.StoreGC)
 	graph, err := closure.ReadGraph(nix, paths)
 	if err != nil {
