@@ -68,25 +68,25 @@ func find(dir string) (App, buildTable, string, error) {
 	place := FindTOML(dir)
 	if place != "" {
 		var err error
-		if b, err = readBuild(filepath.Join(dir, place)); err != nil {
+		if b, err = readBuild(filepath.Join(dir, place), place); err != nil {
 			return App{}, b, place, err
 		}
 		if b.selected != "" && b.selected != "nix" {
 			return App{}, b, place, ErrNotNix
 		}
 		if b.file != "" {
-			app, err := appFromTOML(dir, b)
+			app, err := appFromTOML(dir, place, b)
 			return app, b, place, err
 		}
 		if b.selected == "nix" {
 			if exists(filepath.Join(dir, Hop3Nix)) {
-				return App{Dir: dir, NixFile: Hop3Nix, Source: "hop3.toml [build] selects nix; using hop3.nix"}, b, place, nil
+				return App{Dir: dir, NixFile: Hop3Nix, Source: place + " [build] selects nix; using hop3.nix"}, b, place, nil
 			}
 			if exists(filepath.Join(dir, FlakeNix)) {
-				return App{Dir: dir, NixFile: FlakeNix, Flake: true, Source: "hop3.toml [build] selects nix; using flake.nix"}, b, place, nil
+				return App{Dir: dir, NixFile: FlakeNix, Flake: true, Source: place + " [build] selects nix; using flake.nix"}, b, place, nil
 			}
 			return App{}, b, place, fmt.Errorf("%s:%d: [build] selects nix but [build.nix] file is not set and %s does not exist\n"+
-				"add `file = \"<expression>.nix\"` under [build.nix], or add a %s", Hop3TOML, b.selectedLine, Hop3Nix, Hop3Nix)
+				"add `file = \"<expression>.nix\"` under [build.nix], or add a %s", place, b.selectedLine, Hop3Nix, Hop3Nix)
 		}
 	}
 	for _, name := range []string{Hop3Nix, FlakeNix, DefaultNix} {
@@ -97,20 +97,20 @@ func find(dir string) (App, buildTable, string, error) {
 	return App{}, b, place, ErrNotNix
 }
 
-func appFromTOML(dir string, b buildTable) (App, error) {
+func appFromTOML(dir, place string, b buildTable) (App, error) {
 	clean := filepath.Clean(b.file)
 	if filepath.IsAbs(clean) || clean == ".." || len(clean) > 2 && clean[:3] == "../" {
 		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q must be a path inside the app\nname a file relative to the app's root, e.g. \"hop3.nix\"",
-			Hop3TOML, b.fileLine, b.file)
+			place, b.fileLine, b.file)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, clean)); err == nil && fi.IsDir() {
 		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q is a directory, not a Nix expression\nname the expression file, e.g. \"hop3.nix\"",
-			Hop3TOML, b.fileLine, b.file)
+			place, b.fileLine, b.file)
 	}
 	if !exists(filepath.Join(dir, clean)) {
-		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q does not exist in the app\ncreate it, or correct the name", Hop3TOML, b.fileLine, b.file)
+		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q does not exist in the app\ncreate it, or correct the name", place, b.fileLine, b.file)
 	}
-	return App{Dir: dir, NixFile: clean, Source: fmt.Sprintf("%s [build.nix] file", Hop3TOML),
+	return App{Dir: dir, NixFile: clean, Source: fmt.Sprintf("%s [build.nix] file", place),
 		Flake: filepath.Base(clean) == FlakeNix}, nil
 }
 

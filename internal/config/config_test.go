@@ -57,6 +57,12 @@ func TestLoad(t *testing.T) {
 			want: "a.nix"},
 		{name: "hop3/hop3.toml selecting another builder", files: map[string]string{
 			"hop3/hop3.toml": "[build]\nbuilder = \"docker\"\n", "hop3.nix": "{}"}, notNix: true},
+		{name: "errors name hop3/hop3.toml", files: map[string]string{
+			"hop3/hop3.toml": "[build]\nbuilder = \"nix\"\n\n[build.nix]\nfile = \"missing.nix\"\n"},
+			errWant: `hop3/hop3.toml:5: [build.nix] file = "missing.nix" does not exist in the app`},
+		{name: "type errors name hop3/hop3.toml", files: map[string]string{
+			"hop3/hop3.toml": "[build]\nbuilder = true\n"},
+			errWant: "hop3/hop3.toml:2: [build] builder must be a string, got boolean"},
 		{name: "file is a directory", files: map[string]string{
 			"hop3.toml": "[build.nix]\nfile = \".\"\n"},
 			errWant: `hop3.toml:2: [build.nix] file = "." is a directory, not a Nix expression`},

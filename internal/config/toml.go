@@ -23,8 +23,9 @@ type buildTable struct {
 }
 
 // readBuild reads [build] builder/method and [build.nix] file, checking types
-// and naming the line of anything malformed.
-func readBuild(path string) (buildTable, error) {
+// and naming the line of anything malformed; place names the file in
+// messages ("hop3.toml", "hop3/hop3.toml").
+func readBuild(path, place string) (buildTable, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return buildTable{}, fmt.Errorf("unable to read %s\n%w", path, err)
@@ -34,9 +35,9 @@ func readBuild(path string) (buildTable, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			return buildTable{}, fmt.Errorf("%s:%d: invalid TOML: %s\nfix the syntax at that line (see https://toml.io)",
-				Hop3TOML, pe.Position.Line, pe.Message)
+				place, pe.Position.Line, pe.Message)
 		}
-		return buildTable{}, fmt.Errorf("%s: invalid TOML\n%w", Hop3TOML, err)
+		return buildTable{}, fmt.Errorf("%s: invalid TOML\n%w", place, err)
 	}
 	var b buildTable
 	rawBuild, ok := doc["build"]
@@ -46,7 +47,7 @@ func readBuild(path string) (buildTable, error) {
 	build, ok := rawBuild.(map[string]any)
 	if !ok {
 		return b, fmt.Errorf("%s:%d: build must be a table, got %s\nwrite it as a [build] section",
-			Hop3TOML, lineOf(data, "", "build"), typeName(rawBuild))
+			place, lineOf(data, "", "build"), typeName(rawBuild))
 	}
 	for _, key := range []string{"builder", "method"} {
 		v, ok := build[key]
@@ -56,11 +57,11 @@ func readBuild(path string) (buildTable, error) {
 		s, ok := v.(string)
 		if !ok {
 			return b, fmt.Errorf("%s:%d: [build] %s must be a string, got %s\nwrite e.g. %s = \"nix\"",
-				Hop3TOML, lineOf(data, "build", key), key, typeName(v), key)
+				place, lineOf(data, "build", key), key, typeName(v), key)
 		}
 		if b.selected != "" && !strings.EqualFold(s, b.selected) {
 			return b, fmt.Errorf("%s:%d: [build] builder and method conflict: one says %q, the other %q\n"+
-				"keep one of them (method is ADR 006's name for builder)", Hop3TOML, lineOf(data, "build", key), b.selected, s)
+				"keep one of them (method is ADR 006's name for builder)", place, lineOf(data, "build", key), b.selected, s)
 		}
 		if b.selected == "" || strings.EqualFold(s, "nix") {
 			b.selected, b.selectedLine = strings.ToLower(s), lineOf(data, "build", key)
@@ -73,13 +74,13 @@ func readBuild(path string) (buildTable, error) {
 	nix, ok := rawNix.(map[string]any)
 	if !ok {
 		return b, fmt.Errorf("%s:%d: [build] nix must be a table, got %s\nwrite it as a [build.nix] section",
-			Hop3TOML, lineOf(data, "build", "nix"), typeName(rawNix))
+			place, lineOf(data, "build", "nix"), typeName(rawNix))
 	}
 	if v, ok := nix["file"]; ok {
 		s, ok := v.(string)
 		if !ok || s == "" {
 			return b, fmt.Errorf("%s:%d: [build.nix] file must be a non-empty string, got %s\nwrite e.g. file = \"hop3.nix\"",
-				Hop3TOML, lineOf(data, "build.nix", "file"), typeName(v))
+				place, lineOf(data, "build.nix", "file"), typeName(v))
 		}
 		b.file, b.fileLine = s, lineOf(data, "build.nix", "file")
 		if b.selected == "" {
@@ -102,7 +103,7 @@ func readBuild(path string) (buildTable, error) {
 		*k.line = lineOf(data, "build.nix", k.key)
 		if !ok || strings.TrimSpace(s) == "" {
 			return b, fmt.Errorf("%s:%d: [build.nix] %s must be a non-empty string, got %s\nwrite e.g. %s",
-				Hop3TOML, *k.line, k.key, typeName(v), k.example)
+				place, *k.line, k.key, typeName(v), k.example)
 		}
 		*k.value = strings.TrimSpace(s)
 	}
