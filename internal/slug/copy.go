@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,29 +21,36 @@ import (
 // DST's own included. DST is created when missing; entries already in DST are
 // replaced or merged into, never deleted.
 func Copy(src, dst string, rules *Rules, opts Options) (*Report, error) {
-	rep, err := Plan(src, rules, opts)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dst, 0o700); err != nil {
-		return nil, fmt.Errorf("unable to create destination %s\n%w", dst, err)
-	}
 	c := &copier{src: src, dst: dst, opts: opts, root: os.Geteuid() == 0, gid: uint32(os.Getegid()), uid: uint32(os.Geteuid())}
-	if fi, err := os.Stat(dst); err == nil && fi.Mode()&fs.ModeSetgid != 0 {
-		c.forceChown = true // files would take DST's group instead of their own
-	}
-	// Entries are created by a pool of workers, each directory before what
-	// it holds; a directory's children are queued once it exists.
-	kids, top := children(rep.Kept)
-	err = c.pool(len(rep.Kept), top, func(i int) ([]int, error) {
-		e := &rep.Kept[i]
-		if !e.Mode.IsDir() {
-			return nil, c.create(e)
+	var (
+		rep *Report
+		err error
+	)
+	if c.canStream() {
+		// Entries are created while SRC is read: reading and creating overlap.
+		if rep, err = plan(src, rules, opts, c); err != nil {
+			return nil, err
 		}
-		return kids[i], c.mkdir(e)
-	})
-	if err != nil {
-		return nil, err
+	} else {
+		if rep, err = Plan(src, rules, opts); err != nil {
+			return nil, err
+		}
+		if err := c.prepare(); err != nil {
+			return nil, err
+		}
+		// Entries are created by a pool of workers, each directory before what
+		// it holds; a directory's children are queued once it exists.
+		kids, top := children(rep.Kept)
+		err = c.pool(len(rep.Kept), top, func(i int) ([]int, error) {
+			e := &rep.Kept[i]
+			if !e.Mode.IsDir() {
+				return nil, c.create(e)
+			}
+			return kids[i], c.mkdir(e)
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	// Directory attributes go last: filling a directory changes its time, and
 	// a read-only directory cannot be filled. Once all exists, any order does.
@@ -83,6 +91,53 @@ func children(kept []Entry) ([][]int, []int) {
 	return kids, top
 }
 
+// canStream says whether entries can be created while SRC is read: not when
+// empty directories are pruned (only the end of a subtree tells), when a
+// selected path is missing (Plan refuses that before anything is written),
+// nor when DST is inside SRC (the walk would read what it creates).
+func (c *copier) canStream() bool {
+	if c.opts.PruneEmptyDirs {
+		return false
+	}
+	src, err1 := filepath.Abs(c.src)
+	dst, err2 := filepath.Abs(c.dst)
+	rel, err3 := filepath.Rel(src, dst)
+	if err1 != nil || err2 != nil || err3 != nil || (rel != ".." && !strings.HasPrefix(rel, "../")) {
+		return false
+	}
+	for _, p := range c.opts.Selected {
+		if _, err := os.Lstat(filepath.Join(c.src, p)); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// prepare creates DST and notes whether its group would be forced on files.
+func (c *copier) prepare() error {
+	if err := os.MkdirAll(c.dst, 0o700); err != nil {
+		return fmt.Errorf("unable to create destination %s\n%w", c.dst, err)
+	}
+	if fi, err := os.Stat(c.dst); err == nil && fi.Mode()&fs.ModeSetgid != 0 {
+		c.forceChown = true // files would take DST's group instead of their own
+	}
+	return nil
+}
+
+func (c *copier) createOrMkdir(e *Entry) error {
+	if e.Mode.IsDir() {
+		return c.mkdir(e)
+	}
+	return c.create(e)
+}
+
+func (c *copier) workers() int {
+	if c.opts.Workers > 0 {
+		return c.opts.Workers
+	}
+	return 4 * runtime.GOMAXPROCS(0)
+}
+
 type copier struct {
 	src, dst   string
 	opts       Options
@@ -101,10 +156,7 @@ func (c *copier) pool(total int, start []int, do func(i int) ([]int, error)) err
 	if len(start) == 0 {
 		return nil
 	}
-	workers := c.opts.Workers
-	if workers <= 0 {
-		workers = 4 * runtime.GOMAXPROCS(0)
-	}
+	workers := c.workers()
 	queue := make(chan int, total)
 	var (
 		pending sync.WaitGroup

@@ -81,6 +81,12 @@ func (r *Report) KeptPaths() []string {
 // Plan walks SRC and applies the rules as `rsync -a --exclude-from` does,
 // without writing anything: the report lists what Copy would create.
 func Plan(src string, rules *Rules, opts Options) (*Report, error) {
+	return plan(src, rules, opts, nil)
+}
+
+// plan is Plan; with a copier, each kept entry is also created in DST as
+// soon as it is judged, a directory before anything below it is read.
+func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 	sel, err := newSelection(opts.Selected)
 	if err != nil {
 		return nil, err
@@ -93,6 +99,12 @@ func Plan(src string, rules *Rules, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("unable to prune %s: not a directory", src)
 	}
 	s := newScanner(rules, opts)
+	if c != nil {
+		if err := c.prepare(); err != nil {
+			return nil, err
+		}
+		s.create, s.slots = c.createOrMkdir, make(chan struct{}, c.workers()-1)
+	}
 	s.rep.root, s.rep.rootMode = metaOf(fi), fi.Mode()
 	top, err := s.scan(src, "", sel)
 	if err != nil {

@@ -16,6 +16,9 @@ type scanner struct {
 	rules *Rules
 	opts  Options
 	slots chan struct{} // free goroutines for reading directories
+	// create, when set, makes each kept entry in DST as soon as it is
+	// judged, before a kept directory is read.
+	create func(e *Entry) error
 
 	mu   sync.Mutex // guards what follows
 	hits []int
@@ -117,6 +120,12 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 		if err != nil {
 			fail(err)
 			break
+		}
+		if s.create != nil {
+			if err := s.create(&e); err != nil {
+				fail(err)
+				break
+			}
 		}
 		d.kept = append(d.kept, e)
 		d.subs = append(d.subs, nil)
