@@ -11,7 +11,9 @@
 // ours copying, rsync copying, ours hard-linking (--link), and rsync
 // hard-linking (--link-dest=SRC, its way of linking unchanged files). All
 // destinations are deleted only after the last timed run (deleting a lot at
-// once slows file creation on these machines for minutes). It prints each
+// once slows file creation on these machines for minutes). Before each timed
+// run the page cache is synced, untimed (-sync=false to not): otherwise the
+// run after a copy pays for that copy's writeback. It prints each
 // run, the medians, and rsync's median over ours with the target of issue 15
 // next to it (copy 1.5x, link 5x).
 package main
@@ -26,6 +28,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/slug"
@@ -46,14 +49,15 @@ func main() {
 	mb := flag.Int64("mb", 250, "at least this many MB (1e6 bytes) in the store")
 	workers := flag.Int("workers", 0, "slug.Options.Workers (0: default)")
 	keep := flag.Bool("keep", false, "keep the directory afterwards")
+	flush := flag.Bool("sync", true, "sync(2) before each timed run, untimed, so no run pays for the previous one's writeback")
 	flag.Parse()
-	if err := run(*dir, *rounds, *files, *mb*1e6, *workers, *keep); err != nil {
+	if err := run(*dir, *rounds, *files, *mb*1e6, *workers, *keep, *flush); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/prune:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string, rounds, minFiles int, minBytes int64, workers int, keep bool) error {
+func run(dir string, rounds, minFiles int, minBytes int64, workers int, keep, flush bool) error {
 	rsync, err := exec.LookPath("rsync")
 	if err != nil {
 		return fmt.Errorf("unable to find rsync\n%w", err)
@@ -143,6 +147,9 @@ func run(dir string, rounds, minFiles int, minBytes int64, workers int, keep boo
 		var line []string
 		for i, v := range variants {
 			dst := fresh(strings.ReplaceAll(v.name, " ", ""))
+			if flush {
+				syscall.Sync()
+			}
 			t0 := time.Now()
 			if err := v.run(dst); err != nil {
 				return fmt.Errorf("%s: %w", v.name, err)

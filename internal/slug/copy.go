@@ -51,21 +51,21 @@ func Copy(src, dst string, rules *Rules, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-	}
-	// Directory attributes go last: filling a directory changes its time, and
-	// a read-only directory cannot be filled. Once all exists, any order does.
-	var dirs []int
-	for i := range rep.Kept {
-		if rep.Kept[i].Mode.IsDir() {
-			dirs = append(dirs, i)
+		// Directory attributes go last: filling a directory changes its time,
+		// and a read-only directory cannot be filled. Once all exists, any
+		// order does. (Streaming, each directory is finished once filled.)
+		var dirs []int
+		for i := range rep.Kept {
+			if rep.Kept[i].Mode.IsDir() {
+				dirs = append(dirs, i)
+			}
 		}
-	}
-	err = c.pool(len(dirs), dirs, func(i int) ([]int, error) {
-		e := &rep.Kept[i]
-		return nil, c.finish(filepath.Join(dst, e.Path), e.Mode, e.meta)
-	})
-	if err != nil {
-		return nil, err
+		err = c.pool(len(dirs), dirs, func(i int) ([]int, error) {
+			return nil, c.finishDir(&rep.Kept[i])
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := c.finish(dst, rep.rootMode, rep.root); err != nil {
 		return nil, err
@@ -291,6 +291,10 @@ func (c *copier) mkdir(e *Entry) error {
 		return fmt.Errorf("unable to create directory %s\n%w", to, err)
 	}
 	return nil
+}
+
+func (c *copier) finishDir(e *Entry) error {
+	return c.finish(filepath.Join(c.dst, e.Path), e.Mode, e.meta)
 }
 
 // finish gives a directory or special file its owner, mode and mtime.

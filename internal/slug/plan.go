@@ -103,7 +103,7 @@ func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 		if err := c.prepare(); err != nil {
 			return nil, err
 		}
-		s.create, s.slots = c.createOrMkdir, make(chan struct{}, c.workers()-1)
+		s.create, s.done, s.slots = c.createOrMkdir, c.finishDir, make(chan struct{}, c.workers()-1)
 	}
 	s.rep.root, s.rep.rootMode = metaOf(fi), fi.Mode()
 	top, err := s.scan(src, "", sel)

@@ -19,6 +19,9 @@ type scanner struct {
 	// create, when set, makes each kept entry in DST as soon as it is
 	// judged, before a kept directory is read.
 	create func(e *Entry) error
+	// done, when set, is called on a kept directory once everything below
+	// it was read (and created).
+	done func(e *Entry) error
 
 	mu   sync.Mutex // guards what follows
 	hits []int
@@ -143,6 +146,11 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 				return
 			}
 			p.sub = sub
+			if s.done != nil {
+				if err := s.done(&e); err != nil {
+					fail(err)
+				}
+			}
 		}
 		select {
 		case s.slots <- struct{}{}:
