@@ -113,10 +113,6 @@ func (fc *fileCheck) report(rel, format string, args ...any) {
 	fc.broken = append(fc.broken, finding(rel, fmt.Sprintf(format, args...)))
 }
 
-func (fc *fileCheck) uninspected(rel, format string, args ...any) {
-	fc.notInspected = append(fc.notInspected, finding(rel, fmt.Sprintf(format, args...)))
-}
-
 // check runs every check that applies to one file.
 func (fc *fileCheck) check(rel string) {
 	path := filepath.Join(fc.dir, rel)
