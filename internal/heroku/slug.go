@@ -64,9 +64,6 @@ type slugTarget struct {
 	key string
 	// reloc says whether Emit relocates the closure.
 	reloc relocate.Options
-	// linked is true when the relocated closure is reached through a /tmp
-	// link the launcher makes.
-	linked bool
 }
 
 // checkBuildDir refuses, before anything is written, an app whose files
@@ -138,12 +135,12 @@ func (t *slugTarget) Launcher() pipeline.Launcher { return slugLauncher }
 // Emit writes .profile.d/nix.sh, the Procfile (when the app has none),
 // .nix/release.yml and the result link, and marks the closure complete.
 func (t *slugTarget) Emit(res pipeline.Result) error {
-	p, err := t.relocateClosure()
+	rel, err := t.relocateClosure()
 	if err != nil {
 		return err
 	}
-	if p != "" {
-		res = relocatedResult(res, p)
+	if rel.Prefix != "" {
+		res = res.MapStorePaths(rel.Prefix.StorePath)
 	}
 	dir := filepath.Join(t.buildDir, NixDir)
 	link := filepath.Join(dir, "result")
@@ -155,7 +152,7 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 	if err != nil {
 		return fmt.Errorf("unable to write %s\n%w", ProfileScript, err)
 	}
-	if t.linked {
+	if rel.Link {
 		script += linkLine
 	}
 	if err := writeFile(filepath.Join(t.buildDir, ProfileScript), script, 0o644); err != nil {

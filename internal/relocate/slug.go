@@ -1,0 +1,109 @@
+package relocate
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/paketo-buildpacks/libpak/v2/log"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
+)
+
+// Outcome is what Slug did with a closure.
+type Outcome struct {
+	// Prefix is where the relocated closure lives at run time; "" when the
+	// closure was not relocated.
+	Prefix Prefix
+	// Link is true when Prefix is a /tmp link the launcher makes at start
+	// (the app's directory at run time is unknown or too long).
+	Link bool
+	// Skipped says why Auto kept the store as is, for the front-end's
+	// warning; "" when relocated or under Never.
+	Skipped string
+}
+
+// Slug is the relocation step of a slug: it copies the closure in store
+// (the on-disk directory holding its store paths) to dst, rewritten for
+// the run-time directory o asks for, checks the copy and decides: under
+// Auto a closure that cannot be relocated, or that the check finds broken,
+// stays in store (dst is removed); under Always that is an error unless
+// o.Warn. Once relocated, store is removed. id names the closure, for the
+// /tmp link's name.
+func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, error) {
+	if o.Mode == Never {
+		return Outcome{}, nil
+	}
+	out := Outcome{}
+	p, err := o.Prefix()
+	if err != nil {
+		if o.Mode != Always && o.AppDir == "" {
+			return Outcome{Skipped: err.Error() + "; set " + settings.RelocateAppDirName + " to the app's directory at run time (/app on Heroku and Dokku), " +
+				"or " + settings.RelocateName + "=always to relocate to a /tmp link the launcher makes"}, nil
+		}
+		// Unknown or too long: a /tmp link named from the closure, made
+		// by the launcher at start (Cloud Foundry's /home/vcap/app).
+		p, out.Link = LinkPrefix(id), true
+	}
+	entries, err := os.ReadDir(store)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("unable to read %s\n%w", store, err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	logger.Headerf("Relocating the runtime closure to %s (%s in the slug)", p.Dir(), SlugDir)
+	start := time.Now()
+	rep, err := Copy(store, dst, names, p)
+	if err != nil {
+		return Outcome{}, err
+	}
+	logger.Bodyf("Copied %d store paths (%d files, %.1f MiB) in %s: %d store path references rewritten in %d files, %d checked .pyc fixed",
+		rep.Paths, rep.Files, float64(rep.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), rep.Rewritten, rep.RewrittenFiles, len(rep.PycFixed))
+	start = time.Now()
+	chk, err := Check(store, dst, p)
+	if err != nil {
+		return Outcome{}, err
+	}
+	logger.Bodyf("Checked %d files (%.1f MiB) in %s: %d problems", chk.Files, float64(chk.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), len(chk.Broken))
+	for _, f := range chk.NotInspected {
+		logger.Bodyf("not inspected: %s", f)
+	}
+	if len(chk.Broken) > 0 {
+		list := findingList(chk.Broken)
+		switch {
+		case o.Mode == Always && !o.Warn:
+			return Outcome{}, fmt.Errorf("%s=always, but relocating the closure to %s breaks these files:\n%s\n"+
+				"set %s=warn to relocate anyway, or %s=never to keep the store (then the platform must offer user namespaces or ptrace)",
+				settings.RelocateName, p.Dir(), list, settings.RelocateCheckName, settings.RelocateName)
+		case o.Mode == Auto:
+			return Outcome{Skipped: fmt.Sprintf("relocating to %s would break these files:\n%s", p.Dir(), list)}, tree.Remove(dst)
+		}
+		logger.Bodyf("warning (%s=warn): relocated although these files break:\n%s", settings.RelocateCheckName, list)
+	}
+	if err := tree.Remove(store); err != nil {
+		return Outcome{}, err
+	}
+	if out.Link {
+		logger.Bodyf("The launcher links %s to the slug's %s at start (the app's directory at run time is unknown or longer than %d bytes)",
+			p.Dir(), SlugDir, len(StoreDir)-len(SlugDir)-1)
+	}
+	out.Prefix = p
+	return out, nil
+}
+
+// findingList lists the first 20 findings, one a line, indented.
+func findingList(fs []Finding) string {
+	var b strings.Builder
+	for i, f := range fs {
+		if i == 20 {
+			fmt.Fprintf(&b, "  ... and %d more", len(fs)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s\n", f)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
