@@ -69,7 +69,7 @@ func Input(dirs Dirs, buildpackDir string, logger log.Logger) (pipeline.Input, r
 	if err != nil {
 		return pipeline.Input{}, relocate.Options{}, fmt.Errorf("unable to read buildpack.toml metadata\n%w", err)
 	}
-	env, err := LoadEnv(dirs.Env, settingNames())
+	env, err := LoadEnv(dirs.Env, settings.Names())
 	if err != nil {
 		return pipeline.Input{}, relocate.Options{}, err
 	}
@@ -85,16 +85,6 @@ func Input(dirs Dirs, buildpackDir string, logger log.Logger) (pipeline.Input, r
 	in, err := pipeline.NewInput(pipeline.Platform{AppDir: dirs.Build, NixDir: filepath.Join(dirs.Cache, "nix"),
 		Dependency: nixinstall.Dependency{Buildpack: bp, Metadata: md, Stack: stack(env)}, Log: logger}, b)
 	return in, reloc, err
-}
-
-// settingNames are the variables compile reads from ENV_DIR: every setting
-// and alias.
-func settingNames() []string {
-	var names []string
-	for _, s := range settings.All {
-		names = append(append(names, s.Name), s.Aliases...)
-	}
-	return names
 }
 
 // stack is the platform's stack name (Heroku and Dokku set STACK), which

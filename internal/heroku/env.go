@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -57,16 +56,6 @@ func LoadEnv(envDir string, names []string) (Env, error) {
 	return e, nil
 }
 
-// NewEnv makes an Env from a map, for tests and callers that resolved the
-// variables themselves.
-func NewEnv(vars map[string]string) Env {
-	e := Env{vars: map[string]string{}, source: map[string]string{}}
-	for k, v := range vars {
-		e.vars[k], e.source[k] = v, "the environment"
-	}
-	return e
-}
-
 // Get returns a variable's value ("" when unset).
 func (e Env) Get(name string) string { return e.vars[name] }
 
@@ -79,15 +68,3 @@ func (e Env) Lookup(name string) (string, bool) {
 // Source says where a variable came from (an ENV_DIR file or the
 // environment), for messages.
 func (e Env) Source(name string) string { return e.source[name] }
-
-// Names lists the set variables among names, sorted.
-func (e Env) Names(names ...string) []string {
-	var set []string
-	for _, n := range names {
-		if _, ok := e.vars[n]; ok {
-			set = append(set, n)
-		}
-	}
-	sort.Strings(set)
-	return set
-}

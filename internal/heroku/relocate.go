@@ -1,7 +1,6 @@
 package heroku
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,14 +20,10 @@ const herokuAppDir = "/app"
 // then keeps the store as is (Cloud Foundry runs apps at /home/vcap/app,
 // too long).
 func relocation(r settings.Relocate, home, buildDir string) (relocate.Options, error) {
-	o := relocate.Options{Mode: relocate.Mode(r.Mode), AppDir: r.AppDir, Warn: r.Warn}
-	if o.AppDir == "" && (home == herokuAppDir || buildDir == herokuAppDir) {
-		o.AppDir = herokuAppDir
+	if home == herokuAppDir || buildDir == herokuAppDir {
+		return relocate.NewOptions(r, herokuAppDir)
 	}
-	if o.AppDir != "" && !strings.HasPrefix(o.AppDir, "/") {
-		return o, fmt.Errorf("%s=%q: expected an absolute directory (where the slug is when the app runs)", settings.RelocateAppDirName, o.AppDir)
-	}
-	return o, nil
+	return relocate.NewOptions(r, "")
 }
 
 // relocateClosure replaces the slug's .nix/store by a copy relocated to

@@ -70,17 +70,11 @@ type slugTarget struct {
 // would be overwritten: a .nix or .profile.d/nix.sh that compile did not
 // write.
 func checkBuildDir(buildDir string) error {
-	nixDir := filepath.Join(buildDir, NixDir)
-	if _, err := os.Lstat(nixDir); err == nil {
-		if _, err := os.Stat(filepath.Join(buildDir, markerFile)); err != nil {
+	_, unmarked := os.Stat(filepath.Join(buildDir, markerFile))
+	for _, d := range [][2]string{{NixDir, "Nix store"}, {relocate.SlugDir, "relocated Nix store"}} {
+		if _, err := os.Lstat(filepath.Join(buildDir, d[0])); err == nil && unmarked != nil {
 			return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
-				"the buildpack puts the app's Nix store there; rename or remove it from the repository", NixDir)
-		}
-	}
-	if _, err := os.Lstat(filepath.Join(buildDir, relocate.SlugDir)); err == nil {
-		if _, err := os.Stat(filepath.Join(buildDir, markerFile)); err != nil {
-			return fmt.Errorf("%s already exists in the app and was not written by nix-buildpack\n"+
-				"the buildpack puts the app's relocated Nix store there; rename or remove it from the repository", relocate.SlugDir)
+				"the buildpack puts the app's %s there; rename or remove it from the repository", d[0], d[1])
 		}
 	}
 	data, err := os.ReadFile(filepath.Join(buildDir, ProfileScript))
@@ -163,15 +157,17 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 		t.log.Bodyf("Keeping the app's Procfile; its lines can start commands of the result with run_result.sh")
 	} else {
 		var b strings.Builder
+		var types []string
 		for _, l := range lines {
 			fmt.Fprintf(&b, "%s: %s\n", l[0], l[1])
+			types = append(types, l[0])
 		}
 		for _, p := range []string{"Procfile", generatedProcfile} {
 			if err := writeFile(filepath.Join(t.buildDir, p), b.String(), 0o644); err != nil {
 				return err
 			}
 		}
-		t.log.Bodyf("Wrote Procfile with process types %s", strings.Join(types(lines), ", "))
+		t.log.Bodyf("Wrote Procfile with process types %s", strings.Join(types, ", "))
 	}
 	if err := writeFile(filepath.Join(t.buildDir, ReleaseFile), releaseYAML(lines, t.userProcfile), 0o644); err != nil {
 		return err
@@ -188,14 +184,6 @@ func processLines(procs []process.Process) [][2]string {
 		lines = append(lines, [2]string{p.Type, `"` + p.Launcher + `" --nix-dir "` + p.NixDir + `" ` + rest})
 	}
 	return lines
-}
-
-func types(lines [][2]string) []string {
-	var ts []string
-	for _, l := range lines {
-		ts = append(ts, l[0])
-	}
-	return ts
 }
 
 // releaseYAML is bin/release's output. With the app's own Procfile there

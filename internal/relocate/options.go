@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // Mode says when a build relocates the runtime closure.
@@ -46,6 +48,20 @@ type Options struct {
 	AppDir string
 	// Warn turns findings into warnings under Always.
 	Warn bool
+}
+
+// NewOptions turns the relocation settings into Options. appDir is the
+// front-end's own idea of the app's directory at run time ("" when it has
+// none), used when the settings name no directory.
+func NewOptions(r settings.Relocate, appDir string) (Options, error) {
+	o := Options{Mode: Mode(r.Mode), AppDir: r.AppDir, Warn: r.Warn}
+	if o.AppDir == "" {
+		o.AppDir = appDir
+	}
+	if o.AppDir != "" && !strings.HasPrefix(o.AppDir, "/") {
+		return o, fmt.Errorf("%s=%q: expected an absolute directory (where the slug is when the app runs)", settings.RelocateAppDirName, o.AppDir)
+	}
+	return o, nil
 }
 
 // Prefix is where the closure lives at run time: AppDir/SlugDir, padded.

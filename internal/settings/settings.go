@@ -58,6 +58,16 @@ func Env(vars map[string]string) Source {
 	}
 }
 
+// Names lists every setting's name and aliases: the variables the
+// Heroku-style front-end takes from ENV_DIR.
+func Names() []string {
+	var names []string
+	for _, s := range All {
+		names = append(append(names, s.Name), s.Aliases...)
+	}
+	return names
+}
+
 // Lookup finds a setting by name or alias.
 func Lookup(name string) (Setting, bool) {
 	for _, s := range All {
