@@ -78,7 +78,7 @@ func Input(dirs Dirs, buildpackDir string, logger log.Logger) (pipeline.Input, r
 	if err != nil {
 		return pipeline.Input{}, relocate.Options{}, err
 	}
-	reloc, err := relocation(b.Relocate, env.Get("HOME"), dirs.Build)
+	reloc, err := relocate.NewOptions(b.Relocate, runDir(env.Get("HOME"), dirs.Build))
 	if err != nil {
 		return pipeline.Input{}, reloc, err
 	}

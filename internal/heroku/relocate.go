@@ -7,23 +7,22 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/launch"
 	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
-	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // herokuAppDir is where Heroku and Dokku (herokuish) run the slug; both
-// compile with HOME set to it.
+// compile with HOME set to it. It is the app's directory at run time for
+// relocation unless BP_NIX_RELOCATE_APP_DIR names one; elsewhere that
+// directory is unknown and auto keeps the store as is (Cloud Foundry runs
+// apps at /home/vcap/app, too long).
 const herokuAppDir = "/app"
 
-// relocation turns the relocation settings into options. The app's
-// directory at run time is BP_NIX_RELOCATE_APP_DIR, else /app when compile
-// runs with HOME or BUILD_DIR at /app (Heroku, Dokku), else unknown: auto
-// then keeps the store as is (Cloud Foundry runs apps at /home/vcap/app,
-// too long).
-func relocation(r settings.Relocate, home, buildDir string) (relocate.Options, error) {
+// runDir is the app's directory at run time as compile sees it: /app when
+// HOME or BUILD_DIR is /app, else unknown ("").
+func runDir(home, buildDir string) string {
 	if home == herokuAppDir || buildDir == herokuAppDir {
-		return relocate.NewOptions(r, herokuAppDir)
+		return herokuAppDir
 	}
-	return relocate.NewOptions(r, "")
+	return ""
 }
 
 // relocateClosure replaces the slug's .nix/store by a copy relocated to
