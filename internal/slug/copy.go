@@ -91,12 +91,14 @@ func children(kept []Entry) ([][]int, []int) {
 	return kids, top
 }
 
-// canStream says whether entries can be created while SRC is read: not when
-// empty directories are pruned (only the end of a subtree tells), when a
+// canStream says whether entries can be created while SRC is read: only when
+// hard-linking (copying, the files of one directory would be copied one
+// after another instead of by the whole pool); not when empty directories
+// are pruned (only the end of a subtree tells), when a
 // selected path is missing (Plan refuses that before anything is written),
 // nor when DST is inside SRC (the walk would read what it creates).
 func (c *copier) canStream() bool {
-	if c.opts.PruneEmptyDirs {
+	if !c.opts.Link || c.opts.PruneEmptyDirs {
 		return false
 	}
 	src, err1 := filepath.Abs(c.src)
