@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"syscall"
 	"time"
 )
+
+// ErrEndedFirst says that bin/compile ended before the kill was due.
+var ErrEndedFirst = errors.New("bin/compile ended before it was killed")
 
 // CompileKilledAt runs bin/compile as Compile does and, delay after a line
 // of its output contains marker, SIGKILLs its whole process group (the
@@ -43,7 +47,7 @@ func (a *HerokuApp) CompileKilledAt(env map[string]string, marker string, delay 
 	}
 	_ = cmd.Wait()
 	if timer == nil || timer.Stop() {
-		return out.String(), fmt.Errorf("bin/compile ended before it was killed (%v)", cmd.ProcessState)
+		return out.String(), fmt.Errorf("%w (%v)", ErrEndedFirst, cmd.ProcessState)
 	}
 	<-killed
 	return out.String(), nil

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -213,11 +214,16 @@ func killedDuringCollection(t *testing.T, en env) {
 		a := newApp(t, hen, "growing-web", cache, nil, uid, gid)
 		writeRelease(t, a.Build, fmt.Sprintf("k%02d", i))
 		out, err := a.CompileKilledAt(nil, "Collecting garbage in the Nix store", delay)
-		if err != nil {
+		if err != nil && !errors.Is(err, e2e.ErrEndedFirst) {
 			t.Fatalf("%v\n%s", err, out)
 		}
 		when := "after it ended"
-		if !strings.Contains(out, "Store kept") {
+		if errors.Is(err, e2e.ErrEndedFirst) {
+			// On a quiet machine the whole compile can end within the
+			// longest delay; the kills that matter are those during the
+			// collection, counted below.
+			when = "not at all: compile had ended"
+		} else if !strings.Contains(out, "Store kept") {
 			when, during = "during the collection", during+1
 		}
 		t.Logf("compile killed %s after the collection began: %s", delay, when)
