@@ -4,10 +4,9 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"io"
 	"os"
 	"os/exec"
@@ -105,7 +104,7 @@ func NewWorkspace(root, lifecycle string, o Options) (*Workspace, error) {
 		return nil, err
 	}
 	if o.NixTarball != "" {
-		sum, err := fileSHA256(o.NixTarball)
+		sum, err := nixinstall.FileSHA256(o.NixTarball)
 		if err != nil {
 			return nil, err
 		}
@@ -236,19 +235,6 @@ func buildpackVersion(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s/buildpack.toml has no version", dir)
-}
-
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func write(p, s string) error {

@@ -195,8 +195,13 @@ func parsePublicKeys(keys []string) ([]signature.PublicKey, error) {
 // verifySignatures reports whether any signature on e was made by one of
 // keys over e's fingerprint.
 func verifySignatures(e *Entry, keys []signature.PublicKey) bool {
-	fp := e.fingerprint()
-	for _, s := range e.Signatures {
+	return signedBy(e.fingerprint(), e.Signatures, keys)
+}
+
+// signedBy reports whether one of sigs ("name:base64") is a signature by
+// one of keys over fp: narinfos and source pointers are checked alike.
+func signedBy(fp string, sigs []string, keys []signature.PublicKey) bool {
+	for _, s := range sigs {
 		sig, err := signature.ParseSignature(s)
 		if err != nil {
 			continue

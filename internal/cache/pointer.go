@@ -107,17 +107,5 @@ func (c *Cache) WritePointer(ctx context.Context, digest, output string) error {
 
 // verifyPointer reports whether one of keys signed p.
 func verifyPointer(p *Pointer, keys []signature.PublicKey) bool {
-	fp := p.fingerprint()
-	for _, s := range p.Signatures {
-		sig, err := signature.ParseSignature(s)
-		if err != nil {
-			continue
-		}
-		for _, k := range keys {
-			if k.Verify(fp, sig) {
-				return true
-			}
-		}
-	}
-	return false
+	return signedBy(p.fingerprint(), p.Signatures, keys)
 }
