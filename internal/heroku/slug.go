@@ -10,6 +10,7 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/launch"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/profiled"
@@ -90,6 +91,16 @@ func checkBuildDir(buildDir string) error {
 func newSlugTarget(buildDir, buildpackDir string, reloc relocate.Options, logger log.Logger) *slugTarget {
 	user, err := os.ReadFile(filepath.Join(buildDir, "Procfile"))
 	ours, oerr := os.ReadFile(filepath.Join(buildDir, generatedProcfile))
+	if reloc.StoreRuns == nil {
+		// Compile runs on a platform like the one that runs the slug (a
+		// Heroku build dyno, a herokuish container): a store no strategy
+		// can show here will not run there either.
+		nixDir := filepath.Join(buildDir, NixDir)
+		reloc.StoreRuns = func() error {
+			_, err := nixmount.Open(nixDir, nixmount.Auto)
+			return err
+		}
+	}
 	return &slugTarget{buildDir: buildDir, buildpackDir: buildpackDir, log: logger, reloc: reloc,
 		userProcfile: err == nil && (oerr != nil || string(user) != string(ours))}
 }

@@ -48,6 +48,13 @@ type Options struct {
 	AppDir string
 	// Warn turns findings into warnings under Always.
 	Warn bool
+	// StoreRuns, when set, says whether the unrelocated store could be
+	// shown at /nix on a platform like the build's (nil: assume it can).
+	// Under Auto, a closure that would stay unrelocated (unknown run
+	// directory, or findings) is relocated anyway, with a warning, when it
+	// returns an error: a store copy that no strategy can show is sure not
+	// to run, a relocated one with a few broken files may.
+	StoreRuns func() error
 }
 
 // NewOptions turns the relocation settings into Options. appDir is the

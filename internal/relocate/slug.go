@@ -37,11 +37,25 @@ func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, 
 		return Outcome{}, nil
 	}
 	out := Outcome{}
+	// storeFails is why the unrelocated store could not run here either,
+	// asked once and only when Auto would keep it.
+	storeFails := func() error {
+		if o.StoreRuns == nil {
+			return nil
+		}
+		return o.StoreRuns()
+	}
 	p, err := o.Prefix()
 	if err != nil {
 		if o.Mode != Always && o.AppDir == "" {
-			return Outcome{Skipped: err.Error() + "; set " + settings.RelocateAppDirName + " to the app's directory at run time (/app on Heroku and Dokku), " +
-				"or " + settings.RelocateName + "=always to relocate to a /tmp link the launcher makes"}, nil
+			skipped := err.Error() + "; set " + settings.RelocateAppDirName + " to the app's directory at run time (/app on Heroku and Dokku), " +
+				"or " + settings.RelocateName + "=always to relocate to a /tmp link the launcher makes"
+			why := storeFails()
+			if why == nil {
+				return Outcome{Skipped: skipped}, nil
+			}
+			logger.Bodyf("warning: %s; relocating to a /tmp link anyway, because the store could not be shown at /nix on this platform either:\n  %s",
+				skipped, indent(why.Error()))
 		}
 		// Unknown or too long: a /tmp link named from the closure, made
 		// by the launcher at start (Cloud Foundry's /home/vcap/app).
@@ -80,9 +94,15 @@ func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, 
 				"set %s=warn to relocate anyway, or %s=never to keep the store (then the platform must offer user namespaces or ptrace)",
 				settings.RelocateName, p.Dir(), list, settings.RelocateCheckName, settings.RelocateName)
 		case o.Mode == Auto:
-			return Outcome{Skipped: fmt.Sprintf("relocating to %s would break these files:\n%s", p.Dir(), list)}, tree.Remove(dst)
+			why := storeFails()
+			if why == nil {
+				return Outcome{Skipped: fmt.Sprintf("relocating to %s would break these files:\n%s", p.Dir(), list)}, tree.Remove(dst)
+			}
+			logger.Bodyf("warning: relocated although these files break, because the store could not be shown at /nix on this platform either (%s=never to keep it):\n%s\n  why the store would not run:\n  %s",
+				settings.RelocateName, list, indent(why.Error()))
+		default:
+			logger.Bodyf("warning (%s=warn): relocated although these files break:\n%s", settings.RelocateCheckName, list)
 		}
-		logger.Bodyf("warning (%s=warn): relocated although these files break:\n%s", settings.RelocateCheckName, list)
 	}
 	if err := tree.Remove(store); err != nil {
 		return Outcome{}, err
@@ -94,6 +114,9 @@ func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, 
 	out.Prefix = p
 	return out, nil
 }
+
+// indent puts two spaces after every newline of a multi-line message.
+func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ") }
 
 // findingList lists the first 20 findings, one a line, indented.
 func findingList(fs []Finding) string {

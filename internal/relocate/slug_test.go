@@ -3,6 +3,7 @@ package relocate
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,13 @@ import (
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
 )
+
+// errNoStrategy stands for nixmount's error on a platform that refuses
+// user namespaces and ptrace.
+var errNoStrategy = errors.New("no way to show /nix: userns refused, proot: ptrace refused")
+
+// storeRuns is an Options.StoreRuns that answers err.
+func storeRuns(err error) func() error { return func() error { return err } }
 
 // TestSlug runs the slug step on a real store directory for each mode and
 // checks what it leaves on disk and what it says.
@@ -32,6 +40,12 @@ func TestSlug(t *testing.T) {
 			skipped: "relocating to /app/.nixs would break these files:\n  /nix/store/"},
 		{name: "auto, run directory too long", o: Options{Mode: Auto, AppDir: "/home/vcap/app"}, relocated: true, link: true,
 			log: "The launcher links /tmp/"},
+		{name: "auto, broken, store runs here", o: Options{Mode: Auto, AppDir: "/app", StoreRuns: storeRuns(nil)}, broken: true,
+			skipped: "relocating to /app/.nixs would break these files:\n  /nix/store/"},
+		{name: "auto, broken, store cannot run here", o: Options{Mode: Auto, AppDir: "/app", StoreRuns: storeRuns(errNoStrategy)}, broken: true,
+			relocated: true, log: "because the store could not be shown at /nix on this platform either"},
+		{name: "auto, run directory unknown, store cannot run here", o: Options{Mode: Auto, StoreRuns: storeRuns(errNoStrategy)},
+			relocated: true, link: true, log: "relocating to a /tmp link anyway"},
 		{name: "always, broken", o: Options{Mode: Always, AppDir: "/app"}, broken: true,
 			err: "BP_NIX_RELOCATE=always, but relocating the closure to /app/.nixs breaks these files:"},
 		{name: "always, broken, warn", o: Options{Mode: Always, AppDir: "/app", Warn: true}, broken: true, relocated: true,

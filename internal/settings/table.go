@@ -101,7 +101,7 @@ var All = []Setting{
 	{Name: CacheMaxSizeName, Default: "2GiB",
 		Description: "bound on the build cache's Nix store after collection (NAR sizes); over it the previous output, then the build inputs are dropped, never Nix or the output (e.g. 500MB, 2GiB; 0: no bound)"},
 	{Name: RelocateName, Default: "auto",
-		Description: "Heroku-style slugs: copy the closure to <app dir>/.nixs with its store paths rewritten, so it runs with no /nix, user namespaces or ptrace (auto: when the app dir is known and the check passes, else keep the store with a warning; always: relocate, to a /tmp link the launcher makes when the app dir is unknown or too long, and fail when the check fails; never)"},
+		Description: "Heroku-style slugs: copy the closure to <app dir>/.nixs with its store paths rewritten, so it runs with no /nix, user namespaces or ptrace (auto: when the app dir is known and the check passes, else keep the store with a warning, unless compile could not show the store at /nix either (a dyno): then relocate anyway, with a warning; always: relocate, to a /tmp link the launcher makes when the app dir is unknown or too long, and fail when the check fails; never)"},
 	{Name: RelocateAppDirName,
 		Description: "the app's directory at run time; at most 4 bytes for <dir>/.nixs to be as long as /nix/store, longer ones use a /tmp link (empty: /app when compile runs with HOME or BUILD_DIR at /app, as on Heroku and Dokku)"},
 	{Name: RelocateCheckName, Default: "fail",
