@@ -126,13 +126,6 @@ func (c *copier) prepare() error {
 	return nil
 }
 
-func (c *copier) createOrMkdir(e *Entry) error {
-	if e.Mode.IsDir() {
-		return c.mkdir(e)
-	}
-	return c.create(e)
-}
-
 func (c *copier) workers() int {
 	if c.opts.Workers > 0 {
 		return c.opts.Workers
@@ -202,17 +195,34 @@ func (c *copier) pool(total int, start []int, do func(i int) ([]int, error)) err
 
 // create makes one file, symlink or special file in DST.
 func (c *copier) create(e *Entry) error {
-	from, to := filepath.Join(c.src, e.Path), filepath.Join(c.dst, e.Path)
 	if c.opts.Link {
-		err := retryExisting(to, func() error { return os.Link(from, to) })
-		if err == nil {
-			c.linked.Add(1)
-			return nil
-		}
-		if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
-			return fmt.Errorf("unable to link %s to %s\n%w", to, from, err)
+		from, to := filepath.Join(c.src, e.Path), filepath.Join(c.dst, e.Path)
+		linked, err := c.linkDone(e, retryExisting(to, func() error { return os.Link(from, to) }))
+		if linked || err != nil {
+			return err
 		}
 	}
+	return c.recreate(e)
+}
+
+// linkDone counts a hard link that was made (true) and says whether a
+// failed one may be copied instead (false, nil): across filesystems
+// (EXDEV), or where the link is refused (EPERM, EMLINK).
+func (c *copier) linkDone(e *Entry, err error) (bool, error) {
+	if err == nil {
+		c.linked.Add(1)
+		return true, nil
+	}
+	if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EMLINK) {
+		return false, fmt.Errorf("unable to link %s to %s\n%w", filepath.Join(c.dst, e.Path), filepath.Join(c.src, e.Path), err)
+	}
+	return false, nil
+}
+
+// recreate copies a file, or makes a symlink or special file like it, in
+// DST.
+func (c *copier) recreate(e *Entry) error {
+	from, to := filepath.Join(c.src, e.Path), filepath.Join(c.dst, e.Path)
 	switch {
 	case e.Mode.IsRegular():
 		return c.copyFile(from, to, e)

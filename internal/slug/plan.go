@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options says how Plan, Copy and Explain walk SRC.
@@ -99,14 +101,19 @@ func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 		return nil, fmt.Errorf("unable to prune %s: not a directory", src)
 	}
 	s := newScanner(rules, opts)
+	dst := -1
 	if c != nil {
 		if err := c.prepare(); err != nil {
 			return nil, err
 		}
-		s.create, s.done, s.slots = c.createOrMkdir, c.finishDir, make(chan struct{}, c.workers()-1)
+		if dst, err = openDir(unix.AT_FDCWD, c.dst, true); err != nil {
+			return nil, fmt.Errorf("unable to open destination %s\n%w", c.dst, err)
+		}
+		defer unix.Close(dst)
+		s.create, s.done, s.slots = c.createAt, c.finishAt, make(chan struct{}, c.workers()-1)
 	}
 	s.rep.root, s.rep.rootMode = metaOf(fi), fi.Mode()
-	top, err := s.scan(src, "", sel)
+	top, err := s.scanAt(unix.AT_FDCWD, src, src, "", sel, dst)
 	if err != nil {
 		return nil, err
 	}

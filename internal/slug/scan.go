@@ -3,10 +3,10 @@ package slug
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"runtime"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // scanner walks SRC as rsync's sender does: every entry of a directory is
@@ -17,11 +17,13 @@ type scanner struct {
 	opts  Options
 	slots chan struct{} // free goroutines for reading directories
 	// create, when set, makes each kept entry in DST as soon as it is
-	// judged, before a kept directory is read.
-	create func(e *Entry) error
+	// judged, before a kept directory is read: name of the directory src
+	// in the directory dst of DST. For a directory it returns the
+	// descriptor of the one it made.
+	create func(e *Entry, src, dst int, name string) (int, error)
 	// done, when set, is called on a kept directory once everything below
-	// it was read (and created).
-	done func(e *Entry) error
+	// it was read (and created), with its descriptor in DST.
+	done func(e *Entry, dst int) error
 
 	mu   sync.Mutex // guards what follows
 	hits []int
@@ -74,7 +76,22 @@ func (d *dirScan) paths(out []string) []string {
 // directories. With PruneEmptyDirs, kept directories with nothing but
 // directories below them are dropped, as `rsync -m` does.
 func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
-	des, err := os.ReadDir(abs)
+	return s.scanAt(unix.AT_FDCWD, abs, abs, rel, sel, -1)
+}
+
+// scanAt is scan of the directory name in the directory at (abs is its
+// path, for messages); dst is the descriptor of its directory in DST when
+// entries are created while reading, or -1. Only a directory named by its
+// path (at is unix.AT_FDCWD) may be reached through a symlink.
+func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int) (*dirScan, error) {
+	fd, err := openDir(at, name, at == unix.AT_FDCWD)
+	if err == nil {
+		defer unix.Close(fd)
+	}
+	var des []dirent
+	if err == nil {
+		des, err = readDirents(fd)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
 	}
@@ -94,7 +111,7 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 		errMu.Unlock()
 	}
 	for _, de := range des {
-		name := de.Name()
+		name := de.name
 		child, present := sel.child(name)
 		if !present {
 			continue
@@ -103,10 +120,14 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 		if rel != "" {
 			childRel = rel + "/" + name
 		}
-		childAbs := abs + "/" + name
-		isDir := de.Type().IsDir()
+		isDir := de.typ == unix.DT_DIR
+		if de.typ == unix.DT_UNKNOWN {
+			// The filesystem does not say: ask (a failure shows in entryAt).
+			st, err := statAt(fd, name)
+			isDir = err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+		}
 		if child != nil && !child.all && !isDir {
-			fail(fmt.Errorf("unable to select below %s: not a directory", childAbs))
+			fail(fmt.Errorf("unable to select below %s/%s: not a directory", abs, name))
 			break
 		}
 		i := s.rules.index(childRel, isDir)
@@ -119,13 +140,14 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 			drops = append(drops, Drop{Path: childRel, IsDir: isDir, Decision: dec})
 			continue
 		}
-		e, err := entryOf(de, childAbs, childRel, dec)
+		e, err := entryAt(fd, name, abs, childRel, dec)
 		if err != nil {
 			fail(err)
 			break
 		}
+		childDst := -1
 		if s.create != nil {
-			if err := s.create(&e); err != nil {
+			if childDst, err = s.create(&e, fd, dst, name); err != nil {
 				fail(err)
 				break
 			}
@@ -140,14 +162,17 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 		p := &pendingScan{at: len(d.subs) - 1}
 		pending = append(pending, p)
 		read := func() {
-			sub, err := s.scan(childAbs, childRel, child)
+			if childDst >= 0 {
+				defer unix.Close(childDst)
+			}
+			sub, err := s.scanAt(fd, name, abs+"/"+name, childRel, child, childDst)
 			if err != nil {
 				fail(err)
 				return
 			}
 			p.sub = sub
 			if s.done != nil {
-				if err := s.done(&e); err != nil {
+				if err := s.done(&e, childDst); err != nil {
 					fail(err)
 				}
 			}
@@ -200,23 +225,4 @@ func (s *scanner) prune(d *dirScan) {
 		n++
 	}
 	d.kept, d.subs = d.kept[:n], d.subs[:n]
-}
-
-// entryOf stats a kept entry (and reads a symlink's target).
-func entryOf(de fs.DirEntry, abs, rel string, dec Decision) (Entry, error) {
-	fi, err := de.Info()
-	if err != nil {
-		return Entry{}, fmt.Errorf("unable to stat %s\n%w", abs, err)
-	}
-	e := Entry{Path: rel, Mode: fi.Mode(), Decision: dec, meta: metaOf(fi)}
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		if e.Target, err = os.Readlink(abs); err != nil {
-			return Entry{}, fmt.Errorf("unable to read symlink %s\n%w", abs, err)
-		}
-		e.Size = fi.Size()
-	case !fi.IsDir():
-		e.Size = fi.Size()
-	}
-	return e, nil
 }
