@@ -57,6 +57,9 @@ func (p *pattern) matches(rel string, isDir bool) bool {
 // run matches the tokens against text, at its start or, with atBoundary,
 // also after any '/'.
 func (p *pattern) run(text string, atBoundary bool) bool {
+	if len(p.need) > 1 && !strings.Contains(text, p.need) {
+		return false
+	}
 	if p.bits != nil {
 		return p.bits.run(text, atBoundary)
 	}

@@ -38,6 +38,7 @@ type pattern struct {
 	slashes    int    // '/' count, leading slash included, trailing excluded
 	toks       []token
 	bits       *shiftAnd // the tokens' automaton, when they fit in a word
+	need       string    // the longest run of literal tokens: a text without it cannot match
 }
 
 // compilePattern compiles the pattern part of a rule. It returns an error for
@@ -84,8 +85,25 @@ func compilePattern(raw string) (*pattern, error) {
 	}
 	if p.wild {
 		p.bits = newShiftAnd(p.toks)
+		p.need = longestLiteral(p.toks)
 	}
 	return p, nil
+}
+
+// longestLiteral is the longest run of consecutive literal tokens, which
+// every match holds as is.
+func longestLiteral(toks []token) string {
+	best, start := "", 0
+	for i := 0; i <= len(toks); i++ {
+		if i < len(toks) && toks[i].kind == tokLiteral {
+			continue
+		}
+		if i-start > len(best) {
+			best = literalText(toks[start:i])
+		}
+		start = i + 1
+	}
+	return best
 }
 
 // neverMatches reports why a token list cannot match any path rsync builds

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -121,8 +122,8 @@ func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 		return nil, err
 	}
 	s.rep.Kept = top.flatten(nil)
-	sort.Slice(s.rep.Kept, func(i, j int) bool { return s.rep.Kept[i].Path < s.rep.Kept[j].Path })
-	sort.Slice(s.rep.Dropped, func(i, j int) bool { return s.rep.Dropped[i].Path < s.rep.Dropped[j].Path })
+	slices.SortFunc(s.rep.Kept, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	slices.SortFunc(s.rep.Dropped, func(a, b Drop) int { return strings.Compare(a.Path, b.Path) })
 	sort.Strings(s.rep.Pruned)
 	for i, n := range s.hits {
 		if n == 0 {
