@@ -14,6 +14,7 @@ func FuzzRules(f *testing.F) {
 	f.Add("- [[:alpha:]]\\*[!]a-]/***\n", "x/*]/y", true)
 	f.Add("+ **/a**b?\n- /x/**/\n", "x/a/c/b/d", false)
 	f.Add("-\n+\n!x\nP x\n- \r\n", "P x", false)
+	f.Add("+ store/**/\n- ab/**\n+ *-nix-1*/**\n", "xab/ab/store/a-nix-1/b", true)
 	f.Fuzz(func(t *testing.T, text, rel string, isDir bool) {
 		rs, err := ParseRules(strings.NewReader(text), "f")
 		if err != nil {
@@ -36,6 +37,9 @@ func FuzzRules(f *testing.F) {
 				}
 				if a := newShiftAnd(r.pat.toks); a != nil && a.run(rel, boundary) != want {
 					t.Fatalf("pattern %q on %q (boundary %v): word automaton %v, backtracking %v", r.Pattern, rel, boundary, !want, want)
+				}
+				if r.pat.wild && r.pat.run(rel, boundary) != want {
+					t.Fatalf("pattern %q on %q (boundary %v): run (with its literal shortcuts) %v, backtracking %v", r.Pattern, rel, boundary, !want, want)
 				}
 			}
 		}

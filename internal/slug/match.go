@@ -57,6 +57,23 @@ func (p *pattern) matches(rel string, isDir bool) bool {
 // run matches the tokens against text, at its start or, with atBoundary,
 // also after any '/'.
 func (p *pattern) run(text string, atBoundary bool) bool {
+	if p.head != "" {
+		// "dir/**": the literal at the start (or after a '/'), then anything.
+		if strings.HasPrefix(text, p.head) {
+			return true
+		}
+		for i := 0; atBoundary; {
+			j := strings.Index(text[i:], p.head)
+			if j < 0 {
+				return false
+			}
+			if i+j > 0 && text[i+j-1] == '/' {
+				return true
+			}
+			i += j + 1
+		}
+		return false
+	}
 	if len(p.need) > 1 && !strings.Contains(text, p.need) {
 		return false
 	}

@@ -39,6 +39,7 @@ type pattern struct {
 	toks       []token
 	bits       *shiftAnd // the tokens' automaton, when they fit in a word
 	need       string    // the longest run of literal tokens: a text without it cannot match
+	head       string    // set when the tokens are this literal then "**", as in "dir/**"
 }
 
 // compilePattern compiles the pattern part of a rule. It returns an error for
@@ -86,6 +87,9 @@ func compilePattern(raw string) (*pattern, error) {
 	if p.wild {
 		p.bits = newShiftAnd(p.toks)
 		p.need = longestLiteral(p.toks)
+		if n := len(p.toks) - 1; n > 0 && p.toks[n].kind == tokStarStar && len(p.need) == n {
+			p.head = p.need
+		}
 	}
 	return p, nil
 }
