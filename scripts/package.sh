@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packages the buildpack. Usage:
 #   scripts/package.sh [--nix-tarball FILE] [--include-nix] [--no-cnb] OUTDIR
-# Makes OUTDIR/buildpack: the CNB buildpack directory (buildpack.toml and
-# static binaries in bin/) for linux/amd64, and
+# Makes OUTDIR/buildpack: the CNB buildpack directory (buildpack.toml,
+# static binaries in bin/ including the bundled proot, and sources/, the
+# Debian sources proot was built from) for linux/amd64, and
 # OUTDIR/nix-buildpack-<version>.tgz: the Heroku-style buildpack (below).
 # --nix-tarball FILE pins the Nix dependency to FILE (its version from the
 # file name, its sha256 computed), for offline and air-gapped builders and
@@ -38,6 +39,14 @@ mkdir -p "$bp/bin"
 for name in detect build nixbp-launch nixbp; do
   [ -f "$out/lib/linux-amd64/$name" ] && cp "$out/lib/linux-amd64/$name" "$bp/bin/$name"
 done
+# The bundled static proot (scripts/proot.sh, cached in .tools/) with the
+# Debian sources it was built from, for builders and run images that have
+# no proot: bin/proot here, lib/linux-amd64/proot in the Heroku-style
+# buildpack, sources/ in both (README "Bundled proot").
+"$root/scripts/proot.sh" "$out/proot"
+cp "$out/proot/proot" "$out/lib/linux-amd64/proot"
+cp "$out/proot/proot" "$bp/bin/proot"
+cp -r "$out/proot/sources" "$bp/sources"
 cp "$root/buildpack.toml" "$bp/buildpack.toml"
 [ -f "$root/README.md" ] && cp "$root/README.md" "$bp/"
 if [ -n "$nix_tarball" ]; then
@@ -62,7 +71,8 @@ fi
 # compile, release, run_result.sh, run_proot.sh; build for CNB), the
 # buildpack.toml above (with its pin) and static binaries in
 # lib/linux-amd64 and lib/linux-arm64, which the bin/ scripts pick by
-# machine.
+# machine; lib/linux-amd64/proot is the bundled proot (no arm64 build: there
+# the platform's proot is used) and sources/ its sources.
 "$root/scripts/build-binaries.sh" "$out/lib" arm64
 bp_version="$(sed -n 's/^  version = "\(.*\)"/\1/p' "$root/buildpack.toml" | head -1)"
 heroku="$out/heroku"
@@ -73,6 +83,7 @@ for name in detect build compile release run_result.sh run_proot.sh; do
 done
 cp -r "$out/lib/linux-amd64" "$out/lib/linux-arm64" "$heroku/lib/"
 cp "$bp/buildpack.toml" "$heroku/buildpack.toml"
+cp -r "$out/proot/sources" "$heroku/sources"
 [ -f "$root/README.md" ] && cp "$root/README.md" "$heroku/"
 tar -czf "$out/nix-buildpack-$bp_version.tgz" --owner=0 --group=0 --numeric-owner -C "$heroku" .
 echo "$out/nix-buildpack-$bp_version.tgz" >&2

@@ -7,6 +7,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
 packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux python3-seccomp)
+# scripts/proot.sh builds the bundled static proot from Debian sources.
+packages+=(gcc make patch curl binutils file libc6-dev)
 # The Docker end-to-end tests (e2e/docker) run their own dockerd.
 packages+=(docker.io)
 missing=()
@@ -25,6 +27,9 @@ echo "setup: building pinned tools into .tools/ (cached)"
 "$root/scripts/tools.sh" pack
 "$root/scripts/tools.sh" registry
 "$root/scripts/tools.sh" staticcheck
+
+echo "setup: the bundled static proot into .tools/proot (cached)"
+"$root/scripts/proot.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/proot"
 
 echo "setup: Nix installer tarball fixture"
 "$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures/nix-tarball" >/dev/null
