@@ -285,10 +285,11 @@ func (s hostStore) nixStore(stdin string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// register records fetched paths as valid. A chroot store takes them with
-// --load-db: Nix 2.8's --register-validity canonicalises paths by their
-// logical /nix/store name, which is not where a chroot store keeps them
-// (Fetch already gave them the canonical modes and mtime).
+// register records fetched paths as valid with nix-store --load-db, as a
+// build does (closure.Register): Fetch already gave every file the store's
+// modes and mtime, so --register-validity's second pass over each tree
+// would change nothing (and Nix 2.8's canonicalises a chroot store's paths
+// by their logical /nix/store name, which is not where it keeps them).
 func (s hostStore) register(infos []cache.PathInfo) error {
 	if len(infos) == 0 {
 		return nil
@@ -297,11 +298,7 @@ func (s hostStore) register(infos []cache.PathInfo) error {
 	if err := cache.FormatRegistration(&reg, infos); err != nil {
 		return err
 	}
-	if s.root != "" {
-		_, err := s.nixStore(reg.String(), "--load-db")
-		return err
-	}
-	_, err := s.nixStore(reg.String(), "--register-validity", "--hash-given")
+	_, err := s.nixStore(reg.String(), "--load-db")
 	return err
 }
 

@@ -17,7 +17,8 @@ import (
 type FetchResult struct {
 	// Installed are the paths now in the store directory, references
 	// before referrers: register them in the Nix database in one batch
-	// (FormatRegistration, then nix-store --register-validity --hash-given).
+	// (FormatRegistration, then nix-store --load-db: Fetch gave every file
+	// the store's modes and mtime already).
 	Installed []PathInfo
 	// Missing are wanted paths (asked for, or referred to by one) that are
 	// neither in the store directory nor installed: build them.
