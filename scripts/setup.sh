@@ -9,8 +9,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux python3-seccomp)
 # scripts/proot.sh builds the bundled static proot from Debian sources.
 packages+=(gcc make patch curl binutils file libc6-dev)
-# The Docker end-to-end tests (e2e/docker) run their own dockerd.
-packages+=(docker.io)
+# The Docker end-to-end tests (e2e/docker) run their own dockerd, and make
+# their stock images' Debian root with debootstrap.
+packages+=(docker.io debootstrap)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,3 +34,6 @@ echo "setup: the bundled static proot into .tools/proot (cached)"
 
 echo "setup: Nix installer tarball fixture"
 "$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures/nix-tarball" >/dev/null
+
+echo "setup: Debian root of the stock Docker images (cached)"
+"$root/scripts/docker/stock-images.sh" rootfs >/dev/null

@@ -98,8 +98,13 @@ func (e *Env) MakeBuilder(cnb string) error {
 // Build runs `pack build image` of the app in dir with the builder, offline,
 // and returns pack's output and how long it took.
 func (e *Env) Build(image, dir string, extra ...string) (string, time.Duration, error) {
+	return e.BuildWith(Builder, image, dir, extra...)
+}
+
+// BuildWith is Build with another builder.
+func (e *Env) BuildWith(builder, image, dir string, extra ...string) (string, time.Duration, error) {
 	start := time.Now()
-	out, err := e.PackCmd(15*time.Minute, append([]string{"build", image, "--builder", Builder, "--path", dir,
+	out, err := e.PackCmd(15*time.Minute, append([]string{"build", image, "--builder", builder, "--path", dir,
 		"--pull-policy", "never", "--trust-builder", "--docker-host", "inherit"}, extra...)...)
 	return out, time.Since(start), err
 }

@@ -15,17 +15,31 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
-// setup starts the private daemon (stopped again when the test ends, if it
-// started it), packages the buildpack with Nix included and makes the
-// builder: one builder for every app.
+// setup starts the private daemon, packages the buildpack with Nix
+// included and makes the builder on our busybox images: one builder for
+// every app.
 func setup(t *testing.T) *docker.Env {
+	t.Helper()
+	start := time.Now()
+	env, cnb := startPackaged(t, "proot")
+	if err := env.MakeBuilder(cnb); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("dockerd, package and builder ready in %s", time.Since(start).Round(time.Millisecond))
+	return env
+}
+
+// startPackaged starts the private daemon (stopped again when the test
+// ends, if it started it) and packages the buildpack with Nix included;
+// it returns the .cnb file. host are programs the caller needs on the host.
+func startPackaged(t *testing.T, host ...string) (*docker.Env, string) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		testenv.Missing(t, "the Docker tests run as root, to run their own dockerd")
 	}
-	for _, tool := range []string{"dockerd", "docker", "proot"} {
+	for _, tool := range append([]string{"dockerd", "docker"}, host...) {
 		if _, err := exec.LookPath(tool); err != nil {
-			testenv.Missing(t, tool+" is not installed (apt-get install docker.io proot, or scripts/setup.sh)")
+			testenv.Missing(t, tool+" is not installed (apt-get install docker.io "+strings.Join(host, " ")+", or scripts/setup.sh)")
 		}
 	}
 	testenv.Require(t, "pack")
@@ -36,7 +50,6 @@ func setup(t *testing.T) *docker.Env {
 	repo := testenv.RepoRoot()
 	tarball := testenv.NixTarball(t)
 
-	start := time.Now()
 	env, err := docker.Start(repo, tools)
 	if err != nil {
 		t.Fatal(err)
@@ -51,11 +64,7 @@ func setup(t *testing.T) *docker.Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.MakeBuilder(cnb); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("dockerd, package and builder ready in %s", time.Since(start).Round(time.Millisecond))
-	return env
+	return env, cnb
 }
 
 var strategyLine = regexp.MustCompile(`nixbp-launch: /nix through (\w+)[^\n]*`)

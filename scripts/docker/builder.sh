@@ -3,18 +3,26 @@
 # scripts/docker/images.sh, the packaged buildpack, and the CNB lifecycle
 # built from the Go module proxy (scripts/tools.sh lifecycle), handed to pack
 # as a local lifecycle tarball because pack would otherwise download one.
-# Usage: scripts/docker/builder.sh BUILDPACK.cnb [BUILDER-NAME]
-# BUILDER-NAME defaults to nixbp/builder:busybox. Needs DOCKER_HOST.
+# Usage: scripts/docker/builder.sh BUILDPACK.cnb [BUILDER-NAME [BASE]]
+# BASE is busybox (our images, scripts/docker/images.sh; the default) or
+# stock (Debian with no proot and no /nix, scripts/docker/stock-images.sh).
+# BUILDER-NAME defaults to nixbp/builder:BASE. Needs DOCKER_HOST.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 tools="${NIXBP_TOOLS_DIR:-$root/.tools}"
-cnb="$(cd "$(dirname "${1:?usage: builder.sh BUILDPACK.cnb [BUILDER-NAME]}")" && pwd)/$(basename "$1")"
-name="${2:-nixbp/builder:busybox}"
+cnb="$(cd "$(dirname "${1:?usage: builder.sh BUILDPACK.cnb [BUILDER-NAME [BASE]]}")" && pwd)/$(basename "$1")"
+base="${3:-busybox}"
+name="${2:-nixbp/builder:$base}"
+case "$base" in
+  busybox) stack=io.nixbp.busybox images="$root/scripts/docker/images.sh" ;;
+  stock) stack=io.buildpacks.stacks.bookworm images="$root/scripts/docker/stock-images.sh" ;;
+  *) echo "builder.sh: unknown base $base: expected busybox or stock" >&2; exit 2 ;;
+esac
 lifecycle_version=0.21.14
 
 "$root/scripts/tools.sh" lifecycle
 "$root/scripts/tools.sh" pack
-"$root/scripts/docker/images.sh"
+"$images"
 
 # lifecycle.toml as the lifecycle's release tarballs carry it (pack reads the
 # APIs from it), beside lifecycle/ with the binaries and phase links.
@@ -47,7 +55,7 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cat > "$work/builder.toml" <<TOML
-description = "nix-buildpack on busybox, made offline"
+description = "nix-buildpack on $base, made offline"
 
 [[buildpacks]]
   uri = "$cnb"
@@ -60,15 +68,15 @@ description = "nix-buildpack on busybox, made offline"
   uri = "$tarball"
 
 [build]
-  image = "nixbp/build:busybox"
+  image = "nixbp/build:$base"
 
 [[run.images]]
-  image = "nixbp/run:busybox"
+  image = "nixbp/run:$base"
 
 [stack]
-  id = "io.nixbp.busybox"
-  build-image = "nixbp/build:busybox"
-  run-image = "nixbp/run:busybox"
+  id = "$stack"
+  build-image = "nixbp/build:$base"
+  run-image = "nixbp/run:$base"
 TOML
 PACK_HOME="${PACK_HOME:-$tools/pack-home}" "$tools/bin/pack" builder create "$name" \
   --config "$work/builder.toml" --pull-policy never >&2
