@@ -14,6 +14,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
 	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
@@ -43,9 +44,13 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: in.Caches.Write == nil}
 		nixLayer.Metadata = key{"nix": nixinstall.Key(in.Nix)}.metadata()
 
+		reloc, err := newRelocation(b.Relocate, in.NixDir, logger)
+		if err != nil {
+			return result, err
+		}
 		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
-			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: b.MaxLayers, settings: settingsDigest(in, b.MaxLayers),
-			appDir: ctx.ApplicationPath}
+			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: b.MaxLayers, settings: settingsDigest(in, b.MaxLayers, reloc),
+			appDir: ctx.ApplicationPath, reloc: reloc}
 		if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
 			if target.source, err = closure.SourceDigest(ctx.ApplicationPath); err != nil {
 				return result, err
@@ -60,12 +65,11 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 			result.Processes = cnbProcesses(procs)
 			return result, nil
 		}
-		res, err := pipeline.Run(in, target)
-		if err != nil {
+		if _, err := pipeline.Run(in, target); err != nil {
 			return result, err
 		}
 		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
-		result.Processes = cnbProcesses(res.Processes)
+		result.Processes = cnbProcesses(target.processes)
 		return result, nil
 	}
 }
@@ -129,8 +133,15 @@ type launchTarget struct {
 	source, settings string
 	// appDir is the app's source, for its Procfile and hop3.toml.
 	appDir string
+	// reloc says whether the store layers hold a relocated closure.
+	reloc relocation
+	// rules is the .slugexclude digest of this build, for the store layers' keys.
+	rules string
 	// contributed are the launch layers, for the build result.
 	contributed []libcnb.Layer
+	// processes are what Emit launches: the pipeline's, naming the
+	// relocated closure when it is.
+	processes []process.Process
 }
 
 // ClosureDir is a staging directory beside the layers: the closure is
@@ -153,19 +164,35 @@ func (t *launchTarget) Launcher() pipeline.Launcher {
 		NixDir: filepath.Join(t.viewPath(), "nix")}
 }
 
-// Emit is the CNB side's own steps: plan the store layers, fill them, link
-// the view, add the launcher, write the SBOM.
+// Emit is the CNB side's own steps: plan the store layers, relocate the
+// changed ones when the build relocates, fill them, link the view, add the
+// launcher, write the SBOM.
 func (t *launchTarget) Emit(res pipeline.Result) error {
 	defer tree.Remove(t.stagingPath())
+	defer tree.Remove(t.relocatedStagingPath())
+	t.rules = res.ExcludeDigest
 	plan, err := t.planLayers(res)
 	if err != nil {
 		return err
 	}
-	if err := t.storeLayers(res, plan); err != nil {
+	relocated, staged, err := t.relocateLayers(plan)
+	if err != nil {
 		return err
 	}
-	if err := t.contribute(&viewLayer{res: res, plan: plan, layersDir: t.layers.Path, launcher: t.buildpackVersion,
-		source: t.source, settings: t.settings}); err != nil {
+	if err := t.storeLayers(plan, staged, relocated); err != nil {
+		return err
+	}
+	view := &viewLayer{res: res, plan: plan, layersDir: t.layers.Path, launcher: t.buildpackVersion,
+		source: t.source, settings: t.settings}
+	t.processes = res.Processes
+	if relocated != "" {
+		view.relocated = relocate.ImagePrefix
+		t.processes = relocatedProcesses(res.Processes, relocate.ImagePrefix)
+		for _, p := range t.processes {
+			t.logger.Bodyf("Process %s (relocated): %s", p.Type, p.Display())
+		}
+	}
+	if err := t.contribute(view); err != nil {
 		return err
 	}
 	launcher, err := newLauncherLayer(t.buildpackDir, t.logger)
@@ -212,10 +239,10 @@ func (t *launchTarget) planLayers(res pipeline.Result) ([]layering.Layer, error)
 }
 
 // storeLayers contributes one layer per planned group of store paths.
-func (t *launchTarget) storeLayers(res pipeline.Result, plan []layering.Layer) error {
+func (t *launchTarget) storeLayers(plan []layering.Layer, staged, relocated string) error {
 	reused := 0
 	for _, l := range plan {
-		s := &storeLayer{plan: l, staged: filepath.Join(t.stagingPath(), "store"), rules: res.ExcludeDigest}
+		s := t.storeLayer(l, staged, relocated)
 		if err := t.contribute(s); err != nil {
 			return err
 		}
@@ -229,6 +256,11 @@ func (t *launchTarget) storeLayers(res pipeline.Result, plan []layering.Layer) e
 		t.logger.Bodyf("Store layers: %d contributed, %d reused (at most %d, %s)", len(plan)-reused, reused, t.maxLayers, settings.MaxLayersName)
 	}
 	return nil
+}
+
+// storeLayer is the layer of one planned group, filled from staged.
+func (t *launchTarget) storeLayer(l layering.Layer, staged, relocated string) *storeLayer {
+	return &storeLayer{plan: l, staged: staged, rules: t.rules, relocated: relocated}
 }
 
 // writeSBOM writes the view layer's SBOM of the closure from the database

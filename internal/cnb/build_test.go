@@ -43,26 +43,8 @@ func buildpack(t *testing.T) libcnb.Buildpack {
 // (the tarball fixture) and checks the layers and processes it returns;
 // e2e runs the same through the lifecycle.
 func TestBuild(t *testing.T) {
-	tarball := testenv.NixTarball(t)
-	sum, err := nixinstall.FileSHA256(tarball)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("BP_NIX_TARBALL", tarball)
-	t.Setenv("BP_NIX_TARBALL_SHA256", sum)
-	// Offline: this test is not about substituters.
-	t.Setenv("BP_NIX_SUBSTITUTERS", "")
-	app := t.TempDir()
-	src, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web", "hop3.nix"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(app, "hop3.nix"), src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Busybox(t, app)
-	layers := t.TempDir()
-	ctx := libcnb.BuildContext{ApplicationPath: app, Buildpack: buildpack(t), Layers: libcnb.Layers{Path: layers}}
+	ctx := buildContext(t)
+	layers := ctx.Layers.Path
 	var out bytes.Buffer
 	res, err := cnb.NewBuild(log.NewPaketoLogger(&out))(ctx)
 	if err != nil {
@@ -105,6 +87,32 @@ func TestBuild(t *testing.T) {
 	if !strings.Contains(out.String(), "Runtime closure: 2 store paths") {
 		t.Errorf("log:\n%s", out.String())
 	}
+}
+
+// buildContext is a CNB build context for hello-web (with its busybox)
+// and a fresh layers directory, with the tarball fixture as the Nix to
+// install, offline.
+func buildContext(t *testing.T) libcnb.BuildContext {
+	t.Helper()
+	tarball := testenv.NixTarball(t)
+	sum, err := nixinstall.FileSHA256(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BP_NIX_TARBALL", tarball)
+	t.Setenv("BP_NIX_TARBALL_SHA256", sum)
+	// Offline: this test is not about substituters.
+	t.Setenv("BP_NIX_SUBSTITUTERS", "")
+	app := t.TempDir()
+	src, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web", "hop3.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "hop3.nix"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Busybox(t, app)
+	return libcnb.BuildContext{ApplicationPath: app, Buildpack: buildpack(t), Layers: libcnb.Layers{Path: t.TempDir()}}
 }
 
 // TestMain lets the test binary serve as the user-namespace child that

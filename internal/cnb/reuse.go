@@ -15,6 +15,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
@@ -34,14 +35,20 @@ const (
 	metaClosure = "closure"
 	// metaStoreLayers names the store-* layers, space separated.
 	metaStoreLayers = "store-layers"
+	// metaRelocated is, in the store layers and the view, where the
+	// closure they hold was relocated to (absent: not relocated).
+	metaRelocated = "relocated"
 )
 
 // settingsDigest identifies the settings that change what the launch
 // layers hold although the source does not.
-func settingsDigest(in pipeline.Input, maxLayers int) string {
+func settingsDigest(in pipeline.Input, maxLayers int, reloc relocation) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "nix %s %s\nargs %q\nnixpkgs %q\nflake-attr %q\nprune %+v\nmax-layers %d\n",
 		in.Nix.Version, in.Nix.Checksum, in.Build.Args, in.Nixpkgs, in.FlakeAttr, in.Prune, maxLayers)
+	if d := reloc.digest(); d != "" {
+		fmt.Fprintf(h, "%s\n", d)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -102,6 +109,9 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 		Env: run.Env, TOML: run.TOML}, t.Launcher())
 	if len(plan.Processes) == 0 {
 		return false, nil, nil
+	}
+	if p := metaString(md, metaRelocated); p != "" {
+		plan.Processes = relocatedProcesses(plan.Processes, relocate.Prefix(p))
 	}
 	from := t.pointerFor(caches, output)
 	if from == "" {

@@ -14,13 +14,16 @@ import (
 
 // storeLayer is one launch layer of store paths (store-<hash> for one path,
 // store-group-<digest> for the grouped rest), filled by moving the paths out
-// of the staged, pruned closure. Its key is its store paths and the
-// .slugexclude digest: contents depend on nothing else, so apps that share a
-// path share its blob.
+// of the staged, pruned closure (or of its relocated copy). Its key is its
+// store paths, the .slugexclude digest and, when relocated, the prefix:
+// contents depend on nothing else, so apps that share a path share its blob.
 type storeLayer struct {
 	plan   layering.Layer
 	staged string
 	rules  string
+	// relocated is the relocation's key (relocation.key) when staged holds
+	// the relocated copy, "" for the closure as built.
+	relocated string
 	// reused is set by Contribute when the previous layer was kept.
 	reused bool
 }
@@ -29,7 +32,11 @@ type storeLayer struct {
 func (s *storeLayer) Name() string { return s.plan.Name }
 
 func (s *storeLayer) key() key {
-	return key{"paths": strings.Join(s.plan.Paths, " "), "slugexclude": s.rules}
+	k := key{"paths": strings.Join(s.plan.Paths, " "), "slugexclude": s.rules}
+	if s.relocated != "" {
+		k[metaRelocated] = s.relocated
+	}
+	return k
 }
 
 // Contribute leaves a layer made from the same paths and rules untouched,

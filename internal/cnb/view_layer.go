@@ -14,6 +14,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/layering"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
@@ -30,6 +31,10 @@ type viewLayer struct {
 	launcher string
 	// source and settings are digests recorded for reusePrevious.
 	source, settings string
+	// relocated is where the store layers' closure was relocated to, ""
+	// when it was not: the view then also records it for the launcher, and
+	// the launch environment names it.
+	relocated relocate.Prefix
 }
 
 // Name is the layer's name.
@@ -57,10 +62,14 @@ func (v *viewLayer) key() (key, error) {
 	}
 	// Enough to reuse every launch layer on a fresh pod without the store
 	// (reusePrevious).
-	return key{"output": v.res.Output, "slugexclude": v.res.ExcludeDigest,
+	k := key{"output": v.res.Output, "slugexclude": v.res.ExcludeDigest,
 		"layers": hex.EncodeToString(h.Sum(nil)), "launcher": v.launcher,
 		metaSource: v.source, metaSettings: v.settings, metaRuntime: string(rt),
-		metaClosure: strings.Join(v.res.Closure, " "), metaStoreLayers: strings.Join(layerNames, " ")}, nil
+		metaClosure: strings.Join(v.res.Closure, " "), metaStoreLayers: strings.Join(layerNames, " ")}
+	if v.relocated != "" {
+		k[metaRelocated] = string(v.relocated)
+	}
+	return k, nil
 }
 
 // Contribute links every store path to its layer and sets the launch
@@ -86,7 +95,15 @@ func (v *viewLayer) Contribute(layer *libcnb.Layer) error {
 				}
 			}
 		}
-		setEnv(layer, v.res)
+		res := v.res
+		if v.relocated != "" {
+			id := fmt.Sprintf("%s %s relocated=%s", v.res.Output, v.res.ExcludeDigest, v.relocated)
+			if err := writeRelocated(filepath.Join(layer.Path, "nix"), v.relocated, id); err != nil {
+				return err
+			}
+			res = res.MapStorePaths(v.relocated.StorePath)
+		}
+		setEnv(layer, res)
 	}
 	layer.Metadata = k.metadata()
 	layer.LayerTypes = libcnb.LayerTypes{Launch: true}

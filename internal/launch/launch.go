@@ -122,19 +122,22 @@ func Main(args []string) int {
 	return supervise(cmd, supervision{throughProot: view.Strategy == nixmount.PRoot, mayDie: true})
 }
 
-// open chooses the /nix strategy, want or with Auto the cheapest: native
-// when /nix already holds every store path of nixDir (the same directory
-// through a link or mount, or an image with the closure at /nix), then
-// relocate when the build relocated the closure, else what nixmount.Open
+// open chooses the /nix strategy, want or with Auto the cheapest: relocate
+// when the build relocated the closure (its programs name the relocated
+// directory, so showing its bytes at /nix would not run them: a CNB image
+// relocated for a stock run image keeps its view's nix/store, which a
+// native run image also shows at /nix), else native when /nix already
+// holds every store path of nixDir (the same directory through a link or
+// mount, or an image with the closure at /nix), else what nixmount.Open
 // finds.
 func open(nixDir string, want nixmount.Strategy) (nixmount.View, error) {
+	if v, ok, err := relocatedView(nixDir, want); ok || err != nil {
+		return v, err
+	}
 	fi, err := os.Stat(filepath.Join(nixDir, "store"))
 	hasStore := err == nil && fi.IsDir()
 	if hasStore && (want == nixmount.Auto || want == nixmount.Native) && closureAtNix(nixDir) {
 		return nixmount.View{Strategy: nixmount.Native, NixDir: nixDir}, nil
-	}
-	if v, ok, err := relocatedView(nixDir, want); ok || err != nil {
-		return v, err
 	}
 	if !hasStore {
 		return nixmount.View{}, fmt.Errorf("--nix-dir %s holds no store/ directory: the image lacks the layer that holds the app's closure", nixDir)

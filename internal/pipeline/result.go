@@ -7,8 +7,10 @@ import (
 )
 
 // MapStorePaths is r with every store path named for run time (the
-// output, runtime.json's env and path, the process lines) passed through
-// f: a slug whose closure was relocated names it by its new prefix.
+// output, runtime.json's env and path, the launch environment, the process
+// lines and static directories) passed through f: a slug or an image whose
+// closure was relocated names it by its new prefix. Closure and Graph keep
+// the store paths (they describe what was built, for the SBOM and caches).
 func (r Result) MapStorePaths(f func(string) string) Result {
 	r.Output = f(r.Output)
 	rt := r.Runtime
@@ -21,6 +23,12 @@ func (r Result) MapStorePaths(f func(string) string) Result {
 		rt.Path[i] = f(v)
 	}
 	r.Runtime = rt
+	env := make([]process.Var, len(r.Env))
+	for i, v := range r.Env {
+		v.Value = f(v.Value)
+		env[i] = v
+	}
+	r.Env = env
 	procs := make([]process.Process, len(r.Processes))
 	for i, pr := range r.Processes {
 		pr.Static, pr.Line = f(pr.Static), f(pr.Line)

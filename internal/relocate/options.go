@@ -83,6 +83,15 @@ func (o Options) Prefix() (Prefix, error) {
 	return p, nil
 }
 
+// ImagePrefix is where a CNB image's relocated closure lives at run time:
+// a /tmp link the launcher makes at start to the view layer's nix/store.
+// It is fixed, not named from the closure, so a store path's relocated
+// layer has the same bytes in every build and every app (the registry
+// keeps one blob, an unchanged layer is reused); /tmp is private to a
+// container, and the launcher refuses a link it finds that is not the
+// user's own or holds another closure. It is exactly as long as /nix/store.
+const ImagePrefix Prefix = "/tmp/.nixs"
+
 // LinkPrefix is the prefix of a closure relocated for a /tmp link:
 // /tmp/<5 characters named from id>, exactly as long as /nix/store. The
 // launcher makes it a symlink to the relocated tree at start, for apps

@@ -70,39 +70,16 @@ func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, 
 		names[i] = e.Name()
 	}
 	logger.Headerf("Relocating the runtime closure to %s (%s in the slug)", p.Dir(), SlugDir)
-	start := time.Now()
-	rep, err := Copy(store, dst, names, p)
+	chk, err := CopyAndCheck(store, dst, names, p, logger)
 	if err != nil {
 		return Outcome{}, err
 	}
-	logger.Bodyf("Copied %d store paths (%d files, %.1f MiB) in %s: %d store path references rewritten in %d files, %d checked .pyc fixed",
-		rep.Paths, rep.Files, float64(rep.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), rep.Rewritten, rep.RewrittenFiles, len(rep.PycFixed))
-	start = time.Now()
-	chk, err := Check(store, dst, p)
+	skipped, err := Judge(chk, o, p, logger)
 	if err != nil {
 		return Outcome{}, err
 	}
-	logger.Bodyf("Checked %d files (%.1f MiB) in %s: %d problems", chk.Files, float64(chk.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), len(chk.Broken))
-	for _, f := range chk.NotInspected {
-		logger.Bodyf("not inspected: %s", f)
-	}
-	if len(chk.Broken) > 0 {
-		list := findingList(chk.Broken)
-		switch {
-		case o.Mode == Always && !o.Warn:
-			return Outcome{}, fmt.Errorf("%s=always, but relocating the closure to %s breaks these files:\n%s\n"+
-				"set %s=warn to relocate anyway, or %s=never to keep the store (then the platform must offer user namespaces or ptrace)",
-				settings.RelocateName, p.Dir(), list, settings.RelocateCheckName, settings.RelocateName)
-		case o.Mode == Auto:
-			why := storeFails()
-			if why == nil {
-				return Outcome{Skipped: fmt.Sprintf("relocating to %s would break these files:\n%s", p.Dir(), list)}, tree.Remove(dst)
-			}
-			logger.Bodyf("warning: relocated although these files break, because the store could not be shown at /nix on this platform either (%s=never to keep it):\n%s\n  why the store would not run:\n  %s",
-				settings.RelocateName, list, indent(why.Error()))
-		default:
-			logger.Bodyf("warning (%s=warn): relocated although these files break:\n%s", settings.RelocateCheckName, list)
-		}
+	if skipped != "" {
+		return Outcome{Skipped: skipped}, tree.Remove(dst)
 	}
 	if err := tree.Remove(store); err != nil {
 		return Outcome{}, err
@@ -113,6 +90,61 @@ func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, 
 	}
 	out.Prefix = p
 	return out, nil
+}
+
+// CopyAndCheck copies the named store paths from store to dst for p
+// (Copy), then checks the copy against them (Check), logging what each
+// did and how long it took.
+func CopyAndCheck(store, dst string, names []string, p Prefix, logger log.Logger) (*CheckReport, error) {
+	start := time.Now()
+	rep, err := Copy(store, dst, names, p)
+	if err != nil {
+		return nil, err
+	}
+	logger.Bodyf("Copied %d store paths (%d files, %.1f MiB) in %s: %d store path references rewritten in %d files, %d checked .pyc fixed",
+		rep.Paths, rep.Files, float64(rep.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), rep.Rewritten, rep.RewrittenFiles, len(rep.PycFixed))
+	start = time.Now()
+	chk, err := Check(store, dst, p)
+	if err != nil {
+		return nil, err
+	}
+	logger.Bodyf("Checked %d files (%.1f MiB) in %s: %d problems", chk.Files, float64(chk.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), len(chk.Broken))
+	return chk, nil
+}
+
+// Judge applies o's rules to what Check found in a closure relocated to
+// p: no findings is a pass (""); under Auto findings are the reason to
+// keep the store as is (skipped), unless o.StoreRuns says the store could
+// not run either (then a warning, and a pass); under Always they fail the
+// build unless o.Warn, which logs them as a warning and passes. Files
+// Check could not inspect are logged in every case.
+func Judge(chk *CheckReport, o Options, p Prefix, logger log.Logger) (skipped string, err error) {
+	for _, f := range chk.NotInspected {
+		logger.Bodyf("not inspected: %s", f)
+	}
+	if len(chk.Broken) == 0 {
+		return "", nil
+	}
+	list := findingList(chk.Broken)
+	switch {
+	case o.Mode == Always && !o.Warn:
+		return "", fmt.Errorf("%s=always, but relocating the closure to %s breaks these files:\n%s\n"+
+			"set %s=warn to relocate anyway, or %s=never to keep the store (then the platform must offer user namespaces or ptrace)",
+			settings.RelocateName, p.Dir(), list, settings.RelocateCheckName, settings.RelocateName)
+	case o.Mode == Auto:
+		var why error
+		if o.StoreRuns != nil {
+			why = o.StoreRuns()
+		}
+		if why == nil {
+			return fmt.Sprintf("relocating to %s would break these files:\n%s", p.Dir(), list), nil
+		}
+		logger.Bodyf("warning: relocated although these files break, because the store could not be shown at /nix on this platform either (%s=never to keep it):\n%s\n  why the store would not run:\n  %s",
+			settings.RelocateName, list, indent(why.Error()))
+	default:
+		logger.Bodyf("warning (%s=warn): relocated although these files break:\n%s", settings.RelocateCheckName, list)
+	}
+	return "", nil
 }
 
 // indent puts two spaces after every newline of a multi-line message.
