@@ -25,31 +25,49 @@ type Dyno struct {
 	UID, GID int
 	// Slug is mounted at /app ("" for none).
 	Slug string
+	// PrivateTmp gives the dyno a /tmp of its own (an empty tmpfs), as a
+	// container has, but for Keep.
+	PrivateTmp bool
+	// Keep is a directory (under /tmp) that stays visible at its path in
+	// the private /tmp: the test's workspace.
+	Keep string
 }
 
 // AppDir is where a dyno runs the slug.
 const AppDir = "/app"
+
+// keepMount holds Dyno.Keep while the private /tmp is mounted over it.
+const keepMount = "/var/tmp/nixbp-dyno-keep"
 
 // Command runs argv in the dyno with exactly env as its environment.
 func (d Dyno) Command(env []string, argv ...string) *exec.Cmd {
 	script := `set -e
 mount -t tmpfs -o ro,mode=755 tmpfs /nix
 if [ -n "$NIXBP_DYNO_SLUG" ]; then mount --bind "$NIXBP_DYNO_SLUG" /app; fi
-unset NIXBP_DYNO_SLUG
+if [ -n "$NIXBP_DYNO_TMP" ]; then
+  if [ -n "$NIXBP_DYNO_KEEP" ]; then mount --bind "$NIXBP_DYNO_KEEP" ` + keepMount + `; fi
+  mount -t tmpfs -o mode=1777 tmpfs /tmp
+  if [ -n "$NIXBP_DYNO_KEEP" ]; then mkdir -p "$NIXBP_DYNO_KEEP"; mount --move ` + keepMount + ` "$NIXBP_DYNO_KEEP"; fi
+fi
+unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP
 exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
 	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
 		strconv.Itoa(d.UID), d.Seccomp}, argv...)
 	cmd := exec.Command("unshare", args...)
-	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug)
+	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep)
+	if d.PrivateTmp {
+		cmd.Env = append(cmd.Env, "NIXBP_DYNO_TMP=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
 
-// PrepareDyno makes the mount points a dyno needs on the host: /nix and
-// /app (empty directories; the dyno mounts over them in its namespace).
+// PrepareDyno makes the mount points a dyno needs on the host: /nix, /app
+// and keepMount (empty directories; the dyno mounts over them in its
+// namespace).
 func PrepareDyno() error {
-	for _, d := range []string{"/nix", AppDir} {
+	for _, d := range []string{"/nix", AppDir, keepMount} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("unable to create the mount point %s: %w", d, err)
 		}

@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,16 +19,7 @@ import (
 // /app with .profile.d sourced, answers HTTP.
 func TestDyno(t *testing.T) {
 	en := setupHeroku(t)
-	for _, tool := range []string{"unshare", "patchelf", "nix-store", "ldd"} {
-		testenv.Require(t, tool)
-	}
-	if err := exec.Command("/usr/bin/python3", "-c", "import seccomp").Run(); err != nil {
-		testenv.Missing(t, "/usr/bin/python3 cannot import seccomp (apt-get install python3-seccomp)")
-	}
-	if err := e2e.PrepareDyno(); err != nil {
-		t.Fatal(err)
-	}
-	dyno := e2e.Dyno{Seccomp: filepath.Join(testenv.RepoRoot(), "e2e", "dyno", "seccomp-exec.py"), UID: uid, GID: gid}
+	dyno := dynoHarness(t)
 
 	t.Run("Confinement", func(t *testing.T) { dynoConfinement(t, dyno) })
 	t.Run("PointerMiss", func(t *testing.T) { dynoPointerMiss(t, en, dyno) })

@@ -161,18 +161,13 @@ func (w *Workspace) lifecycle(phase string, args ...string) (string, error) {
 // Launch starts a process type through the lifecycle's launcher, as an
 // exported image's /cnb/process/<type> would.
 func (w *Workspace) Launch(processType string, env map[string]string, stdout io.Writer) (*exec.Cmd, error) {
-	procDir := filepath.Join(w.Root, "process")
-	if err := os.MkdirAll(procDir, 0o755); err != nil {
-		return nil, err
-	}
-	link := filepath.Join(procDir, processType)
-	_ = os.Remove(link)
-	if err := os.Symlink(filepath.Join(w.Lifecycle, "launcher"), link); err != nil {
+	link, err := w.ProcessLink(processType)
+	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(link)
 	cmd.Dir = w.App
-	cmd.Env = append(w.env(), "CNB_PLATFORM_API="+PlatformAPI, "CNB_LAYERS_DIR="+w.Layers, "CNB_APP_DIR="+w.App)
+	cmd.Env = w.LaunchEnv()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
@@ -181,6 +176,23 @@ func (w *Workspace) Launch(processType string, env map[string]string, stdout io.
 	cmd.WaitDelay = 5 * time.Second
 	w.asUser(cmd)
 	return cmd, cmd.Start()
+}
+
+// ProcessLink is a link to the lifecycle's launcher named after the
+// process type, which the launcher starts (as /cnb/process/<type>).
+func (w *Workspace) ProcessLink(processType string) (string, error) {
+	procDir := filepath.Join(w.Root, "process")
+	if err := os.MkdirAll(procDir, 0o755); err != nil {
+		return "", err
+	}
+	link := filepath.Join(procDir, processType)
+	_ = os.Remove(link)
+	return link, os.Symlink(filepath.Join(w.Lifecycle, "launcher"), link)
+}
+
+// LaunchEnv is the environment the lifecycle's launcher runs with.
+func (w *Workspace) LaunchEnv() []string {
+	return append(w.env(), "CNB_PLATFORM_API="+PlatformAPI, "CNB_LAYERS_DIR="+w.Layers, "CNB_APP_DIR="+w.App)
 }
 
 // Stop sends SIGTERM to a launched process (as a platform stops a
