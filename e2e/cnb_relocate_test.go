@@ -46,6 +46,7 @@ func TestCNBRelocated(t *testing.T) {
 		buildRelocated(t, w)
 		serveConfined(t, w, dyno, "Hello from a dynamic ELF program, libraries in /tmp/.nixs/")
 	})
+	t.Run("AutoOnAStockBuilder", func(t *testing.T) { relocatedByAuto(t, en, dyno) })
 	t.Run("GzipPath", func(t *testing.T) {
 		w := relocatedWorkspace(t, en, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "gzip-path"), false)
 		out, err := w.Build()
@@ -60,6 +61,66 @@ func TestCNBRelocated(t *testing.T) {
 			}
 		}
 	})
+}
+
+// relocatedByAuto: CI builds dyn-web where Nix runs and pushes it to a
+// file:// cache; then the lifecycle's builder itself runs confined, as on
+// a stock builder under a default seccomp profile (no /nix, user
+// namespaces and ptrace refused), with BP_NIX_RELOCATE unset (auto): it
+// restores the closure by the source pointer without Nix, sees that this
+// builder shows /nix neither natively nor through a user namespace, and
+// relocates; the image answers from the same confinement.
+func relocatedByAuto(t *testing.T, en env, dyno e2e.Dyno) {
+	src := openTempDir(t)
+	if err := e2e.DynamicELFApp(filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "dyn-web"), src); err != nil {
+		t.Fatal(err)
+	}
+	// The cache is inside the confined build's workspace, which stays
+	// visible in its private /tmp.
+	root := openTempDir(t)
+	binCache := filepath.Join(root, "bincache")
+	if err := os.MkdirAll(binCache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cacheEnv := map[string]string{"BP_NIX_CACHE": "file://" + binCache}
+	stock, err := e2e.NewWorkspace(root, en.lifecycle, e2e.Options{AppSource: src, Buildpack: en.buildpack,
+		NixTarball: en.tarball, Busybox: en.busybox, Env: cacheEnv, UID: uid, GID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := e2e.NewWorkspace(openTempDir(t), en.lifecycle, e2e.Options{AppSource: src, Buildpack: en.buildpack,
+		NixTarball: en.tarball, Busybox: en.busybox, Env: cacheEnv, UID: uid, GID: gid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ci.Detect(); err != nil {
+		t.Fatalf("CI detect: %v\n%s", err, out)
+	}
+	out, err := ci.Build()
+	if err != nil || !strings.Contains(out, "Pushed ") || strings.Contains(out, "Relocating") {
+		t.Fatalf("CI build (auto, user namespaces allowed: not relocated) did not push, or relocated: %v\n%s", err, out)
+	}
+	if out, err := stock.Detect(); err != nil {
+		t.Fatalf("detect: %v\n%s", err, out)
+	}
+	argv, benv := stock.BuildCommand()
+	confined := dyno
+	confined.Keep = stock.Root
+	start := time.Now()
+	outBytes, err := confined.Command(benv, argv...).CombinedOutput()
+	out = string(outBytes)
+	if err != nil {
+		t.Fatalf("confined build: %v\n%s", err, out)
+	}
+	t.Logf("confined build (restore-only, relocated by auto): %s", time.Since(start).Round(time.Millisecond))
+	logLines(t, "confined build", out, "Restored", "auto", "Relocat", "Copied", "Checked", "Store layers")
+	for _, want := range []string{"Nix neither installed nor run", "BP_NIX_RELOCATE=auto: relocating the closure to /tmp/.nixs",
+		"userns: unprivileged user namespaces are refused", "0 problems"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("confined build log lacks %q:\n%s", want, out)
+		}
+	}
+	serveConfined(t, stock, dyno, "Hello from a dynamic ELF program, libraries in /tmp/.nixs/")
 }
 
 // dynoHarness is e2e.Dyno with its tools checked and mount points made.

@@ -143,8 +143,19 @@ func (w *Workspace) Detect() (string, error) {
 
 // Build runs the lifecycle's builder.
 func (w *Workspace) Build() (string, error) {
-	return w.lifecycle("build", "-app", w.App, "-buildpacks", w.Buildpacks, "-layers", w.Layers,
-		"-platform", w.Platform, "-group", filepath.Join(w.Layers, "group.toml"), "-plan", filepath.Join(w.Layers, "plan.toml"))
+	return w.lifecycle("build", w.buildArgs()...)
+}
+
+func (w *Workspace) buildArgs() []string {
+	return []string{"-app", w.App, "-buildpacks", w.Buildpacks, "-layers", w.Layers,
+		"-platform", w.Platform, "-group", filepath.Join(w.Layers, "group.toml"), "-plan", filepath.Join(w.Layers, "plan.toml")}
+}
+
+// BuildCommand is the builder's command line and environment, for a test
+// that runs it confined (e2e.Dyno) rather than through Build.
+func (w *Workspace) BuildCommand() (argv, env []string) {
+	return append([]string{filepath.Join(w.Lifecycle, "lifecycle"), "build"}, w.buildArgs()...),
+		append(w.env(), "CNB_PLATFORM_API="+PlatformAPI)
 }
 
 func (w *Workspace) lifecycle(phase string, args ...string) (string, error) {

@@ -1,6 +1,7 @@
 package cnb
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,11 +52,16 @@ func newRelocation(r settings.Relocate, nixDir string, logger log.Logger) (reloc
 	}
 	var why []string
 	for _, s := range []nixmount.Strategy{nixmount.Native, nixmount.UserNS} {
-		if _, err := nixmount.Open(nixDir, s); err == nil {
+		_, err := nixmount.Open(nixDir, s)
+		if err == nil {
 			return relocation{opts: o}, nil
-		} else {
-			why = append(why, fmt.Sprintf("%s: %s", s, strings.ReplaceAll(err.Error(), "\n", ": ")))
 		}
+		var ns *nixmount.NoStrategyError
+		if errors.As(err, &ns) && len(ns.Attempts) == 1 {
+			err = ns.Attempts[0].Err
+		}
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		why = append(why, fmt.Sprintf("%s: %s", s, first))
 	}
 	logger.Bodyf("%s=auto: relocating the closure to %s, as this builder shows /nix neither natively nor through a user namespace (%s)",
 		settings.RelocateName, relocate.ImagePrefix, strings.Join(why, "; "))

@@ -111,7 +111,7 @@ var All = []Setting{
 	{Name: AWSTokenName, Secret: true, External: true, Description: "AWS session token for s3:// caches"},
 
 	{Name: LaunchStrategyName, Default: "auto", Phase: Launch,
-		Description: "how /nix is made visible when the app runs: auto (native, then a relocated closure, then userns, then proot), native, relocate, userns or proot"},
+		Description: "how /nix is made visible when the app runs: auto (a relocated closure when the build made one, else native, then userns, then proot), native, relocate, userns or proot"},
 	{Name: LaunchQuietName, Default: "false", Phase: Launch,
 		Description: "true: nixbp-launch does not log the /nix strategy it took"},
 }
