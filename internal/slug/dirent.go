@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -57,23 +58,25 @@ func readDirents(fd int) ([]dirent, error) {
 		if n <= 0 {
 			return out, nil
 		}
-		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8, name.
-		for b := buf[:n]; len(b) >= 19; {
-			reclen := int(binary.NativeEndian.Uint16(b[16:18]))
-			if reclen < 19 || reclen > len(b) {
+		// struct linux_dirent64: ino u64, off s64, reclen u16, type u8,
+		// name. One string holds the names read at once, each a slice of it.
+		if out == nil {
+			out = make([]dirent, 0, n/32)
+		}
+		names := string(buf[:n])
+		for off := 0; off+19 <= n; {
+			reclen := int(binary.NativeEndian.Uint16(buf[off+16 : off+18]))
+			if reclen < 19 || off+reclen > n {
 				return nil, fmt.Errorf("getdents64 returned a record of %d bytes", reclen)
 			}
-			name := b[19:reclen]
-			for i, c := range name {
-				if c == 0 {
-					name = name[:i]
-					break
-				}
+			name := names[off+19 : off+reclen]
+			if i := strings.IndexByte(name, 0); i >= 0 {
+				name = name[:i]
 			}
-			if s := string(name); s != "." && s != ".." {
-				out = append(out, dirent{name: s, typ: b[18]})
+			if name != "." && name != ".." {
+				out = append(out, dirent{name: name, typ: buf[off+18]})
 			}
-			b = b[reclen:]
+			off += reclen
 		}
 	}
 }

@@ -25,9 +25,11 @@ type scanner struct {
 	// it was read (and created), with its descriptor in DST.
 	done func(e *Entry, dst int) error
 
-	mu   sync.Mutex // guards what follows
-	hits []int
-	rep  *Report
+	mu    sync.Mutex // guards what follows
+	hits  []int
+	drops [][]Drop // per directory read
+	kept  int      // entries kept in the directories read
+	rep   *Report
 }
 
 func newScanner(rules *Rules, opts Options) *scanner {
@@ -44,11 +46,6 @@ type dirScan struct {
 	kept      []Entry
 	subs      []*dirScan // nil where a kept entry is not a directory or was pruned
 	hasNonDir bool       // something other than a directory is kept below
-}
-
-type pendingScan struct {
-	at  int
-	sub *dirScan
 }
 
 // flatten appends every kept entry of the subtree to out.
@@ -96,14 +93,16 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 		return nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
 	}
 	sel.visit()
-	d := &dirScan{}
+	// Sized for every entry, so that an entry keeps its address while the
+	// scans below it run.
+	kept, subs := make([]Entry, len(des)), make([]*dirScan, len(des))
+	n := 0
 	var (
-		drops   []Drop
-		hits    []int
-		pending []*pendingScan
-		wg      sync.WaitGroup
-		errs    []error
-		errMu   sync.Mutex
+		drops []Drop
+		hits  []int
+		wg    sync.WaitGroup
+		errs  []error
+		errMu sync.Mutex
 	)
 	fail := func(err error) {
 		errMu.Lock()
@@ -140,27 +139,23 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 			drops = append(drops, Drop{Path: childRel, IsDir: isDir, Decision: dec})
 			continue
 		}
-		e, err := entryAt(fd, name, abs, childRel, dec)
-		if err != nil {
+		e, k := &kept[n], n
+		var err error
+		if *e, err = entryAt(fd, name, abs, childRel, dec); err != nil {
 			fail(err)
 			break
 		}
 		childDst := -1
 		if s.create != nil {
-			if childDst, err = s.create(&e, fd, dst, name); err != nil {
+			if childDst, err = s.create(e, fd, dst, name); err != nil {
 				fail(err)
 				break
 			}
 		}
-		d.kept = append(d.kept, e)
-		d.subs = append(d.subs, nil)
+		n++
 		if !e.Mode.IsDir() {
-			d.hasNonDir = true
 			continue
 		}
-		// d.subs may grow meanwhile: the scan lands in its own record.
-		p := &pendingScan{at: len(d.subs) - 1}
-		pending = append(pending, p)
 		read := func() {
 			if childDst >= 0 {
 				defer unix.Close(childDst)
@@ -170,9 +165,9 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 				fail(err)
 				return
 			}
-			p.sub = sub
+			subs[k] = sub
 			if s.done != nil {
-				if err := s.done(&e, childDst); err != nil {
+				if err := s.done(e, childDst); err != nil {
 					fail(err)
 				}
 			}
@@ -192,14 +187,21 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	for _, p := range pending {
-		d.subs[p.at] = p.sub
+	d := &dirScan{kept: kept[:n:n], subs: subs[:n:n]}
+	for _, e := range d.kept {
+		if !e.Mode.IsDir() {
+			d.hasNonDir = true
+			break
+		}
 	}
 	s.mu.Lock()
 	for _, i := range hits {
 		s.hits[i]++
 	}
-	s.rep.Dropped = append(s.rep.Dropped, drops...)
+	if len(drops) > 0 {
+		s.drops = append(s.drops, drops)
+	}
+	s.kept += n
 	s.mu.Unlock()
 	s.prune(d)
 	return d, nil
