@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -121,17 +120,7 @@ func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 	if err := sel.check(""); err != nil {
 		return nil, err
 	}
-	s.rep.Kept = top.flatten(make([]Entry, 0, s.kept))
-	dropped := 0
-	for _, ds := range s.drops {
-		dropped += len(ds)
-	}
-	s.rep.Dropped = make([]Drop, 0, dropped)
-	for _, ds := range s.drops {
-		s.rep.Dropped = append(s.rep.Dropped, ds...)
-	}
-	slices.SortFunc(s.rep.Kept, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
-	slices.SortFunc(s.rep.Dropped, func(a, b Drop) int { return strings.Compare(a.Path, b.Path) })
+	s.rep.Kept, s.rep.Dropped = top.order(make([]Entry, 0, s.kept), make([]Drop, 0, s.dropped), true)
 	sort.Strings(s.rep.Pruned)
 	for i, n := range s.hits {
 		if n == 0 {

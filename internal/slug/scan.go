@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -25,11 +27,11 @@ type scanner struct {
 	// it was read (and created), with its descriptor in DST.
 	done func(e *Entry, dst int) error
 
-	mu    sync.Mutex // guards what follows
-	hits  []int
-	drops [][]Drop // per directory read
-	kept  int      // entries kept in the directories read
-	rep   *Report
+	mu      sync.Mutex // guards what follows
+	hits    []int
+	kept    int // entries kept in the directories read
+	dropped int // entries dropped there
+	rep     *Report
 }
 
 func newScanner(rules *Rules, opts Options) *scanner {
@@ -45,18 +47,52 @@ func newScanner(rules *Rules, opts Options) *scanner {
 type dirScan struct {
 	kept      []Entry
 	subs      []*dirScan // nil where a kept entry is not a directory or was pruned
-	hasNonDir bool       // something other than a directory is kept below
+	drops     []Drop     // what the rules excluded here
+	gone      []*dirScan // the scans of directories PruneEmptyDirs dropped, for their drops
+	goneNames []string
+	hasNonDir bool // something other than a directory is kept below
 }
 
-// flatten appends every kept entry of the subtree to out.
-func (d *dirScan) flatten(out []Entry) []Entry {
+// order appends the kept entries (when withKept) and the dropped ones of the
+// subtree to kept and dropped, sorted by path. Only the names of one
+// directory are sorted: a subdirectory's entries come together, where its
+// name followed by '/' sorts among its siblings ("a", "a-b", "a/c").
+func (d *dirScan) order(kept []Entry, dropped []Drop, withKept bool) ([]Entry, []Drop) {
+	type item struct {
+		key  string
+		kind uint8 // 0 kept entry, 1 drop, 2 kept subtree, 3 pruned subtree
+		i    int
+	}
+	items := make([]item, 0, len(d.kept)+len(d.drops)+len(d.gone))
 	for i, e := range d.kept {
-		out = append(out, e)
+		name := e.Path[strings.LastIndexByte(e.Path, '/')+1:]
+		if withKept {
+			items = append(items, item{name, 0, i})
+		}
 		if d.subs[i] != nil {
-			out = d.subs[i].flatten(out)
+			items = append(items, item{name + "/", 2, i})
 		}
 	}
-	return out
+	for i, dr := range d.drops {
+		items = append(items, item{dr.Path[strings.LastIndexByte(dr.Path, '/')+1:], 1, i})
+	}
+	for i, name := range d.goneNames {
+		items = append(items, item{name + "/", 3, i})
+	}
+	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
+	for _, it := range items {
+		switch it.kind {
+		case 0:
+			kept = append(kept, d.kept[it.i])
+		case 1:
+			dropped = append(dropped, d.drops[it.i])
+		case 2:
+			kept, dropped = d.subs[it.i].order(kept, dropped, withKept)
+		case 3:
+			kept, dropped = d.gone[it.i].order(kept, dropped, false)
+		}
+	}
+	return kept, dropped
 }
 
 func (d *dirScan) paths(out []string) []string {
@@ -187,7 +223,7 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	d := &dirScan{kept: kept[:n:n], subs: subs[:n:n]}
+	d := &dirScan{kept: kept[:n:n], subs: subs[:n:n], drops: drops}
 	for _, e := range d.kept {
 		if !e.Mode.IsDir() {
 			d.hasNonDir = true
@@ -198,9 +234,7 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 	for _, i := range hits {
 		s.hits[i]++
 	}
-	if len(drops) > 0 {
-		s.drops = append(s.drops, drops)
-	}
+	s.dropped += len(drops)
 	s.kept += n
 	s.mu.Unlock()
 	s.prune(d)
@@ -218,6 +252,7 @@ func (s *scanner) prune(d *dirScan) {
 			s.mu.Lock()
 			s.rep.Pruned = append(s.rep.Pruned, pruned...)
 			s.mu.Unlock()
+			d.gone, d.goneNames = append(d.gone, sub), append(d.goneNames, e.Path[strings.LastIndexByte(e.Path, '/')+1:])
 			continue
 		}
 		if sub != nil && sub.hasNonDir {
