@@ -12,61 +12,93 @@ import (
 // open directories of SRC and DST: the kernel walks one name per call
 // instead of two whole paths.
 
+// destDir is a directory of DST being filled. It is opened only once
+// something is made in it: many kept directories stay empty.
+type destDir struct {
+	parent int    // the directory holding it, open (or unix.AT_FDCWD)
+	name   string // its name there
+	fd     int    // -1 until opened
+}
+
+// open opens the directory once and returns its descriptor.
+func (d *destDir) open() (int, error) {
+	if d.fd < 0 {
+		fd, err := openDir(d.parent, d.name, d.parent == unix.AT_FDCWD)
+		if err != nil {
+			return -1, err
+		}
+		d.fd = fd
+	}
+	return d.fd, nil
+}
+
+func (d *destDir) close() {
+	if d.fd >= 0 {
+		unix.Close(d.fd)
+		d.fd = -1
+	}
+}
+
 // createAt makes the kept entry name of the directory src of SRC in the
 // directory dst of DST: a hard link (a copy where linking is refused), or a
-// directory, whose descriptor it returns (-1 otherwise).
-func (c *copier) createAt(e *Entry, src, dst int, name string) (int, error) {
-	if e.Mode.IsDir() {
-		return c.mkdirAt(e, dst, name)
+// directory, which it returns.
+func (c *copier) createAt(e *Entry, src int, dst *destDir, name string) (*destDir, error) {
+	at, err := dst.open()
+	if err != nil {
+		return nil, fmt.Errorf("unable to open directory %s\n%w", filepath.Dir(filepath.Join(c.dst, e.Path)), err)
 	}
-	err := unix.Linkat(src, name, dst, name, 0)
+	if e.Mode.IsDir() {
+		return c.mkdirAt(e, at, name)
+	}
+	err = unix.Linkat(src, name, at, name, 0)
 	if errors.Is(err, unix.EEXIST) {
-		if err = removeAt(dst, name); err == nil {
-			err = unix.Linkat(src, name, dst, name, 0)
+		if err = removeAt(at, name); err == nil {
+			err = unix.Linkat(src, name, at, name, 0)
 		}
 	}
 	linked, err := c.linkDone(e, err)
 	if linked || err != nil {
-		return -1, err
+		return nil, err
 	}
-	return -1, c.recreate(e)
+	return nil, c.recreate(e)
 }
 
-// mkdirAt creates the directory name in the directory dst, writable by its
-// owner until finishAt, and opens it. A directory already there is kept,
-// anything else replaced, as mkdir does.
-func (c *copier) mkdirAt(e *Entry, dst int, name string) (int, error) {
-	err := unix.Mkdirat(dst, name, 0o700)
+// mkdirAt creates the directory name in the directory at, writable by its
+// owner until finishAt. A directory already there is kept, anything else
+// replaced, as mkdir does.
+func (c *copier) mkdirAt(e *Entry, at int, name string) (*destDir, error) {
+	err := unix.Mkdirat(at, name, 0o700)
 	if errors.Is(err, unix.EEXIST) {
-		if st, serr := statAt(dst, name); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if st, serr := statAt(at, name); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			err = nil
-		} else if err = removeAt(dst, name); err == nil {
-			err = unix.Mkdirat(dst, name, 0o700)
+		} else if err = removeAt(at, name); err == nil {
+			err = unix.Mkdirat(at, name, 0o700)
 		}
 	}
-	fd := -1
-	if err == nil {
-		fd, err = openDir(dst, name, false)
-	}
 	if err != nil {
-		return -1, fmt.Errorf("unable to create directory %s\n%w", filepath.Join(c.dst, e.Path), err)
+		return nil, fmt.Errorf("unable to create directory %s\n%w", filepath.Join(c.dst, e.Path), err)
 	}
-	return fd, nil
+	return &destDir{parent: at, name: name, fd: -1}, nil
 }
 
-// finishAt gives the directory open as fd its owner, mode and mtime, as
-// finish does by path.
-func (c *copier) finishAt(e *Entry, fd int) error {
+// finishAt gives a directory made by mkdirAt its owner, mode and mtime, as
+// finish does by path, relative to its parent (which made it, so is open).
+func (c *copier) finishAt(e *Entry, dir *destDir) error {
 	to := func() string { return filepath.Join(c.dst, e.Path) }
 	if uid, gid, ok := c.owner(e.meta); ok {
-		if err := unix.Fchown(fd, uid, gid); err != nil && (c.root || !errors.Is(err, unix.EPERM)) {
+		err := unix.Fchownat(dir.parent, dir.name, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+		if err != nil && (c.root || !errors.Is(err, unix.EPERM)) {
 			return fmt.Errorf("unable to set the owner of %s\n%w", to(), err)
 		}
 	}
-	if err := unix.Fchmod(fd, e.meta.rawMode&0o7777); err != nil {
+	if err := unix.Fchmodat(dir.parent, dir.name, e.meta.rawMode&0o7777, 0); err != nil {
 		return fmt.Errorf("unable to set the mode of %s\n%w", to(), err)
 	}
-	if err := utimensat(fd, nil, e.meta.mtime, 0); err != nil {
+	p, err := unix.BytePtrFromString(dir.name)
+	if err == nil {
+		err = utimensat(dir.parent, p, e.meta.mtime, atSymlinkNoFollow)
+	}
+	if err != nil {
 		return fmt.Errorf("unable to set the time of %s\n%w", to(), err)
 	}
 	return nil

@@ -101,15 +101,13 @@ func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 		return nil, fmt.Errorf("unable to prune %s: not a directory", src)
 	}
 	s := newScanner(rules, opts)
-	dst := -1
+	var dst *destDir
 	if c != nil {
 		if err := c.prepare(); err != nil {
 			return nil, err
 		}
-		if dst, err = openDir(unix.AT_FDCWD, c.dst, true); err != nil {
-			return nil, fmt.Errorf("unable to open destination %s\n%w", c.dst, err)
-		}
-		defer unix.Close(dst)
+		dst = &destDir{parent: unix.AT_FDCWD, name: c.dst, fd: -1}
+		defer dst.close()
 		s.create, s.done, s.slots = c.createAt, c.finishAt, make(chan struct{}, c.workers()-1)
 	}
 	s.rep.root, s.rep.rootMode = metaOf(fi), fi.Mode()

@@ -20,12 +20,12 @@ type scanner struct {
 	slots chan struct{} // free goroutines for reading directories
 	// create, when set, makes each kept entry in DST as soon as it is
 	// judged, before a kept directory is read: name of the directory src
-	// in the directory dst of DST. For a directory it returns the
-	// descriptor of the one it made.
-	create func(e *Entry, src, dst int, name string) (int, error)
+	// in the directory dst of DST. For a directory it returns the one it
+	// made.
+	create func(e *Entry, src int, dst *destDir, name string) (*destDir, error)
 	// done, when set, is called on a kept directory once everything below
-	// it was read (and created), with its descriptor in DST.
-	done func(e *Entry, dst int) error
+	// it was read (and created), with the directory made for it.
+	done func(e *Entry, dir *destDir) error
 
 	mu      sync.Mutex // guards what follows
 	hits    []int
@@ -109,14 +109,14 @@ func (d *dirScan) paths(out []string) []string {
 // directories. With PruneEmptyDirs, kept directories with nothing but
 // directories below them are dropped, as `rsync -m` does.
 func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
-	return s.scanAt(unix.AT_FDCWD, abs, abs, rel, sel, -1)
+	return s.scanAt(unix.AT_FDCWD, abs, abs, rel, sel, nil)
 }
 
 // scanAt is scan of the directory name in the directory at (abs is its
-// path, for messages); dst is the descriptor of its directory in DST when
+// path, for messages); dst is its directory in DST when
 // entries are created while reading, or -1. Only a directory named by its
 // path (at is unix.AT_FDCWD) may be reached through a symlink.
-func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int) (*dirScan, error) {
+func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst *destDir) (*dirScan, error) {
 	fd, err := openDir(at, name, at == unix.AT_FDCWD)
 	if err == nil {
 		defer unix.Close(fd)
@@ -181,7 +181,7 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 			fail(err)
 			break
 		}
-		childDst := -1
+		var childDst *destDir
 		if s.create != nil {
 			if childDst, err = s.create(e, fd, dst, name); err != nil {
 				fail(err)
@@ -193,8 +193,8 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst int)
 			continue
 		}
 		read := func() {
-			if childDst >= 0 {
-				defer unix.Close(childDst)
+			if childDst != nil {
+				defer childDst.close()
 			}
 			sub, err := s.scanAt(fd, name, abs+"/"+name, childRel, child, childDst)
 			if err != nil {
