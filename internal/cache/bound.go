@@ -1,6 +1,9 @@
 package cache
 
-import "io"
+import (
+	"hash"
+	"io"
+)
 
 // boundedReader passes through at most limit bytes of r and fails as soon
 // as r holds more, so a NAR larger than its narinfo says stops before it
@@ -25,9 +28,36 @@ func boundRaw(r io.Reader, e *Entry) *boundedReader {
 
 // boundUnpacked bounds the decompressed NAR by the narinfo's NarSize.
 func boundUnpacked(r io.Reader, e *Entry) *boundedReader {
-	return &boundedReader{r: r, left: int64(e.NarSize), overErr: permanentf(
-		"its NAR %s unpacks to more than the NarSize %d of %s.narinfo; the cache entry is wrong or forged",
-		e.URL, e.NarSize, hashPart(e.StorePath))}
+	return &boundedReader{r: r, left: int64(e.NarSize), overErr: unpackedTooLarge(e)}
+}
+
+// unpackedTooLarge is the error for a NAR that unpacks to more than its
+// narinfo's NarSize.
+func unpackedTooLarge(e *Entry) error {
+	return permanentf("its NAR %s unpacks to more than the NarSize %d of %s.narinfo; the cache entry is wrong or forged",
+		e.URL, e.NarSize, hashPart(e.StorePath))
+}
+
+// narTap sees every byte of an unpacked NAR before it is parsed: it counts
+// and hashes them, and refuses them as soon as there are more than left.
+type narTap struct {
+	h    hash.Hash
+	n    int64
+	left int64
+	// overErr is the error for a NAR longer than left; over is set to it
+	// once that happened.
+	overErr, over error
+}
+
+func (t *narTap) take(b []byte) error {
+	if int64(len(b)) > t.left {
+		t.over = t.overErr
+		return t.over
+	}
+	t.left -= int64(len(b))
+	t.n += int64(len(b))
+	t.h.Write(b)
+	return nil
 }
 
 func (b *boundedReader) Read(p []byte) (int, error) {

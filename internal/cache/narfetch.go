@@ -22,13 +22,12 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// Decoders, readers and buffers are kept in free lists rather than
+// Decoders and buffers are kept in free lists rather than
 // sync.Pools: a zstd decoder allocates megabytes of history and block
 // buffers, and a Pool drops its items at every other garbage collection.
 var (
-	copyBufs   = newFreeList(func() []byte { return make([]byte, 1<<20) })
-	narReaders = newFreeList(func() *bufio.Reader { return bufio.NewReaderSize(nil, 1<<20) })
-	zstdDecs   = newFreeList(func() *zstd.Decoder {
+	copyBufs = newFreeList(func() []byte { return make([]byte, 1<<20) })
+	zstdDecs = newFreeList(func() *zstd.Decoder {
 		// The NAR hash is checked anyway, so zstd's own checksum would
 		// only cost time.
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.IgnoreChecksum(true),
@@ -91,30 +90,23 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 		}
 		return "", permanent(err)
 	}
-	unpacked := boundUnpacked(dec, e)
-	hr := &hashingReader{r: unpacked, h: sha256.New()}
-	br := narReaders.get()
-	br.Reset(hr)
+	tap := &narTap{h: sha256.New(), left: int64(e.NarSize), overErr: unpackedTooLarge(e)}
 	buf := copyBufs.get()
 	defer copyBufs.put(buf)
 
 	tmpName := "." + filepath.Base(e.StorePath) + ".tmp-" + randomSuffix()
 	tmp := filepath.Join(storeDir, tmpName)
-	err = unpackNAR(br, storeDir, tmpName, buf)
-	if err == nil {
-		// Anything after the NAR's end counts towards the hash, so a NAR
-		// with trailing bytes fails the check below, as in Nix.
-		_, err = io.Copy(io.Discard, br)
-	}
-	br.Reset(nil)
-	narReaders.put(br)
-	if over := cmp.Or(raw.over, unpacked.over); over != nil {
+	// A zstd decoder writes its blocks to the parser itself: no copy. What
+	// follows the NAR's end is still counted and hashed, so a NAR with
+	// trailing bytes fails the checks below, as in Nix.
+	err = unpackNARTapped(dec, storeDir, tmpName, buf, tap)
+	if over := cmp.Or(raw.over, tap.over); over != nil {
 		err = over
 	} else if err != nil {
 		err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 	} else {
 		release()
-		err = checkNAR(e, hr)
+		err = checkNAR(e, tap.n, tap.h)
 		if err == nil && e.FileSize != 0 && uint64(in.n) != e.FileSize {
 			err = permanentf("its NAR file is %d bytes, narinfo says FileSize %d", in.n, e.FileSize)
 		}
@@ -133,16 +125,17 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 	return tmp, nil
 }
 
-// checkNAR compares the unpacked stream's size and SHA-256 with the narinfo.
-func checkNAR(e *Entry, hr *hashingReader) error {
-	if uint64(hr.n) != e.NarSize {
-		return permanentf("NAR size mismatch: narinfo says %d bytes, got %d", e.NarSize, hr.n)
+// checkNAR compares the unpacked stream's size n and SHA-256 h with the
+// narinfo.
+func checkNAR(e *Entry, n int64, h hash.Hash) error {
+	if uint64(n) != e.NarSize {
+		return permanentf("NAR size mismatch: narinfo says %d bytes, got %d", e.NarSize, n)
 	}
 	want, err := narHashDigest(e.NarHash)
 	if err != nil {
 		return permanent(err)
 	}
-	if got := hr.h.Sum(nil); !bytes.Equal(got, want) {
+	if got := h.Sum(nil); !bytes.Equal(got, want) {
 		return permanentf("NAR hash mismatch: narinfo says %s, got %s", e.NarHash,
 			nixhash.MustNewHashWithEncoding(nixhash.SHA256, got, nixhash.NixBase32, true))
 	}

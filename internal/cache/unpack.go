@@ -6,13 +6,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"unsafe"
 
-	"github.com/nix-community/go-nix/pkg/nar"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,66 +25,45 @@ var storeMtime = [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Sec: 1}}
 // Entries are created exclusively and relative to their parent directory's
 // descriptor, so a NAR naming an entry twice, or "." or "..", fails instead
 // of writing anywhere else, and no path is resolved twice. buf is the copy
-// buffer. On error the new tree may be left partly written; the caller
+// buffer when r cannot write itself out (a zstd decoder can, without a
+// copy). On error the new tree may be left partly written; the caller
 // removes it.
-func unpackNAR(r io.Reader, parent, name string, buf []byte) (err error) {
-	src := &abortableReader{r: r}
-	nr, err := nar.NewReader(src)
+func unpackNAR(r io.Reader, parent, name string, buf []byte) error {
+	return unpackNARTapped(r, parent, name, buf, nil)
+}
+
+// unpackNARTapped is unpackNAR passing every byte of the NAR through tap
+// (when not nil) before parsing it; tap sees the bytes after the NAR's end
+// too, and its error stops the unpacking.
+func unpackNARTapped(r io.Reader, parent, name string, buf []byte, tap *narTap) error {
+	u, err := newUnpacker(parent, name)
 	if err != nil {
-		return fmt.Errorf("invalid NAR: %w", err)
+		return err
 	}
-	u := &unpacker{nr: nr, buf: buf}
-	defer func() {
-		if cerr := u.closeAll(err == nil); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			// Stop go-nix's parser goroutine: with the source cut off, the
-			// next header request makes it fail and exit.
-			src.r = nil
-			for {
-				if _, nerr := nr.Next(); nerr != nil {
-					break
-				}
-			}
-		}
-	}()
-	pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &fs.PathError{Op: "open", Path: parent, Err: err}
+	p := newNARParser(u)
+	_, err = io.CopyBuffer(narWriter{p: p, tap: tap}, r, buf)
+	if err == nil {
+		err = p.finish()
 	}
-	u.stack = append(u.stack, openDir{path: "", fd: pfd, keep: true})
-	for {
-		hdr, err := nr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("invalid NAR: %w", err)
-		}
-		entry := name
-		if hdr.Path != "/" {
-			// Leave (and seal) the directories this entry is not in.
-			dir := path.Dir(hdr.Path)
-			if dir == "/" {
-				dir = ""
-			}
-			for len(u.stack) > 1 && u.stack[len(u.stack)-1].path != dir {
-				if err := u.pop(true); err != nil {
-					return err
-				}
-			}
-			if u.stack[len(u.stack)-1].path != dir {
-				return fmt.Errorf("invalid NAR: %s is outside the directories read so far", hdr.Path)
-			}
-			entry = path.Base(hdr.Path)
-		} else if len(u.stack) != 1 {
-			return fmt.Errorf("invalid NAR: a second root")
-		}
-		if err := u.create(hdr, entry); err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(parent, name, filepath.FromSlash(hdr.Path)), err)
+	return u.close(err)
+}
+
+// narWriter feeds what is written to it, through tap, to a narParser.
+type narWriter struct {
+	p   *narParser
+	tap *narTap
+}
+
+func (w narWriter) Write(b []byte) (int, error) {
+	if w.tap != nil {
+		if err := w.tap.take(b); err != nil {
+			return 0, err
 		}
 	}
+	if err := w.p.write(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 type openDir struct {
@@ -95,91 +72,143 @@ type openDir struct {
 	keep bool // the store directory: neither sealed nor ours to change
 }
 
+// unpacker creates the entries a narParser reads (it is their
+// narEntries), relative to the descriptor of the directory each goes in.
 type unpacker struct {
-	nr    *nar.Reader
-	buf   []byte
-	stack []openDir
+	parent, root string // where the tree goes: root in the directory parent
+	stack        []openDir
+	fileFD       int    // the regular file being written, or -1
+	fileMode     uint32 // its mode
+	filePath     string // its path inside the NAR
+	size, done   int64  // its size and the bytes written so far
 }
 
-func (u *unpacker) create(hdr *nar.Header, name string) error {
-	dfd := u.stack[len(u.stack)-1].fd
-	switch hdr.Type {
-	case nar.TypeDirectory:
-		if err := unix.Mkdirat(dfd, name, 0o755); err != nil {
-			return err
-		}
-		fd, err := unix.Openat(dfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		p := hdr.Path
-		if p == "/" {
-			p = ""
-		}
-		u.stack = append(u.stack, openDir{path: p, fd: fd})
-		return nil
-	case nar.TypeSymlink:
-		if err := unix.Symlinkat(hdr.LinkTarget, dfd, name); err != nil {
-			return err
-		}
-		ts := storeMtime
-		return unix.UtimesNanoAt(dfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
-	case nar.TypeRegular:
-		mode := uint32(0o444)
-		if hdr.Executable {
-			mode = 0o555
-		}
-		fd, err := unix.Openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, mode)
-		if err != nil {
-			return err
-		}
-		err = u.copyContents(fd, hdr.Size)
-		if err == nil && umaskHidesBits {
-			err = unix.Fchmod(fd, mode)
-		}
-		if err == nil {
-			err = futimens(fd)
-		}
-		if cerr := unix.Close(fd); err == nil {
-			err = cerr
-		}
-		return err
-	default:
-		return fmt.Errorf("invalid NAR: unknown type %q", hdr.Type)
+func newUnpacker(parent, root string) (*unpacker, error) {
+	pfd, err := unix.Open(parent, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: parent, Err: err}
 	}
+	return &unpacker{parent: parent, root: root, fileFD: -1, stack: []openDir{{fd: pfd, keep: true}}}, nil
 }
 
-// copyContents writes the current NAR entry's size bytes to fd.
-func (u *unpacker) copyContents(fd int, size int64) error {
-	var done int64
-	for done < size {
-		n, err := u.nr.Read(u.buf[:min(int64(len(u.buf)), size-done)])
-		for w := 0; w < n; {
-			k, werr := unix.Write(fd, u.buf[w:n])
-			if werr == unix.EINTR {
-				continue
-			}
-			if werr != nil {
-				return werr
-			}
-			w += k
-		}
-		done += int64(n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
+// entry is where an entry named name goes: the directory descriptor to
+// create it relative to, the name there, and its path inside the NAR.
+func (u *unpacker) entry(name string) (int, string, string) {
+	top := u.stack[len(u.stack)-1]
+	if len(u.stack) == 1 {
+		return top.fd, u.root, ""
 	}
-	if done != size {
-		return fmt.Errorf("invalid NAR: the file ends after %d of %d bytes", done, size)
+	return top.fd, name, top.path + "/" + name
+}
+
+// fail names the entry at path (inside the NAR) in err.
+func (u *unpacker) fail(path string, err error) error {
+	return fmt.Errorf("%s: %w", filepath.Join(u.parent, u.root, filepath.FromSlash(path)), err)
+}
+
+func (u *unpacker) directory(name string) error {
+	dfd, base, path := u.entry(name)
+	if err := unix.Mkdirat(dfd, base, 0o755); err != nil {
+		return u.fail(path, err)
+	}
+	fd, err := unix.Openat(dfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return u.fail(path, err)
+	}
+	u.stack = append(u.stack, openDir{path: path, fd: fd})
+	return nil
+}
+
+// endDirectory seals the directory just filled: mode 0555 and mtime 1,
+// after its last entry, whose creation would change the mtime.
+func (u *unpacker) endDirectory() error {
+	path := u.stack[len(u.stack)-1].path
+	if err := u.pop(true); err != nil {
+		return u.fail(path, err)
 	}
 	return nil
 }
 
+func (u *unpacker) symlink(name, target string) error {
+	dfd, base, path := u.entry(name)
+	if err := unix.Symlinkat(target, dfd, base); err != nil {
+		return u.fail(path, err)
+	}
+	ts := storeMtime
+	if err := unix.UtimesNanoAt(dfd, base, ts[:], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return u.fail(path, err)
+	}
+	return nil
+}
+
+func (u *unpacker) file(name string, executable bool, size int64) error {
+	dfd, base, path := u.entry(name)
+	u.fileMode = 0o444
+	if executable {
+		u.fileMode = 0o555
+	}
+	fd, err := unix.Openat(dfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, u.fileMode)
+	if err != nil {
+		return u.fail(path, err)
+	}
+	u.fileFD, u.filePath, u.size, u.done = fd, path, size, 0
+	return nil
+}
+
+// contents writes the next bytes of the current file.
+func (u *unpacker) contents(p []byte) error {
+	for len(p) > 0 {
+		k, err := unix.Write(u.fileFD, p)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return u.fail(u.filePath, err)
+		}
+		p = p[k:]
+		u.done += int64(k)
+	}
+	return nil
+}
+
+// endFile gives the file written its mode (when the umask took bits
+// away) and the store mtime, and closes it.
+func (u *unpacker) endFile() error {
+	var err error
+	if u.done != u.size {
+		err = fmt.Errorf("invalid NAR: the file ends after %d of %d bytes", u.done, u.size)
+	}
+	if err == nil && umaskHidesBits {
+		err = unix.Fchmod(u.fileFD, u.fileMode)
+	}
+	if err == nil {
+		err = futimens(u.fileFD)
+	}
+	if cerr := unix.Close(u.fileFD); err == nil {
+		err = cerr
+	}
+	u.fileFD = -1
+	if err != nil {
+		return u.fail(u.filePath, err)
+	}
+	return nil
+}
+
+// close releases every descriptor after the NAR ended with err; on
+// success the directories left open are sealed (none should be).
+func (u *unpacker) close(err error) error {
+	if u.fileFD >= 0 {
+		_ = unix.Close(u.fileFD)
+		u.fileFD = -1
+	}
+	if cerr := u.closeAll(err == nil); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // pop closes the innermost open directory, first sealing it (mode 0555,
-// mtime 1: after its last child, which would change the mtime) if asked.
+// mtime 1) if asked.
 func (u *unpacker) pop(seal bool) error {
 	d := u.stack[len(u.stack)-1]
 	u.stack = u.stack[:len(u.stack)-1]

@@ -193,7 +193,7 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 		} else {
 			release()
-			err = checkNAR(e, hr)
+			err = checkNAR(e, hr.n, hr.h)
 		}
 	}
 	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
