@@ -286,7 +286,7 @@ func (s hostStore) nixStore(stdin string, args ...string) (string, error) {
 }
 
 // register records fetched paths as valid with nix-store --load-db, as a
-// build does (closure.Register): Fetch already gave every file the store's
+// build does (closure.Registration): Fetch already gave every file the store's
 // modes and mtime, so --register-validity's second pass over each tree
 // would change nothing (and Nix 2.8's canonicalises a chroot store's paths
 // by their logical /nix/store name, which is not where it keeps them).

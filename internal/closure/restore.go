@@ -1,7 +1,6 @@
 package closure
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -145,17 +144,23 @@ func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, re
 		if len(want) == 0 {
 			break
 		}
+		reg, err := StartRegistration(nix.Command("nix-store", "--load-db"))
+		if err != nil {
+			fmt.Fprintf(log, "warning: %v\n", err)
+			return false
+		}
 		r, err := ch.Fetch(ctx, want, Store(nix))
 		if err != nil {
+			_ = reg.Finish(nil)
 			fmt.Fprintf(log, "warning: fetching from %s: %v\n", ch, err)
 			continue
 		}
 		// r.Warnings were already written to log by the cache (Options.Log).
+		if err := reg.Finish(r.Installed); err != nil {
+			fmt.Fprintf(log, "warning: %v\n", err)
+			return false
+		}
 		if len(r.Installed) > 0 {
-			if err := Register(nix, r.Installed); err != nil {
-				fmt.Fprintf(log, "warning: %v\n", err)
-				return false
-			}
 			for _, p := range r.Installed {
 				res.Installed[p.StorePath] = true
 			}
@@ -169,25 +174,6 @@ func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, re
 		}
 	}
 	return len(want) == 0
-}
-
-// Register records paths installed from a cache in the Nix database, in
-// one batch, with nix-store --load-db. Fetch already gave every file the
-// store's modes and mtime, so the second pass --register-validity makes
-// over each tree (canonicalisePathMetaData: an lstat and llistxattr per
-// file) would change nothing; both take the same NAR hashes and sizes,
-// checked by Fetch, on trust.
-func Register(nix nixinstall.Nix, infos []cache.PathInfo) error {
-	var buf bytes.Buffer
-	if err := cache.FormatRegistration(&buf, infos); err != nil {
-		return err
-	}
-	cmd := nix.Command("nix-store", "--load-db")
-	cmd.Stdin = &buf
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("unable to register %d restored paths (nix-store --load-db)\n%s%w", len(infos), out, err)
-	}
-	return nil
 }
 
 // Store is nix's store as Fetch installs into it: a path is present when
