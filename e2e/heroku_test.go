@@ -16,6 +16,8 @@ import (
 // tarball, extracted, and the Nix tarball it is pinned to.
 type herokuEnv struct {
 	buildpack, tarball, busybox string
+	// cnb is the CNB buildpack directory packaged with it.
+	cnb string
 }
 
 func setupHeroku(t *testing.T) herokuEnv {
@@ -31,14 +33,15 @@ func setupHeroku(t *testing.T) herokuEnv {
 		t.Fatal(err)
 	}
 	out := filepath.Join(shared, "out")
-	if _, err := e2e.Package(testenv.RepoRoot(), out, tarball); err != nil {
+	cnb, err := e2e.Package(testenv.RepoRoot(), out, tarball)
+	if err != nil {
 		t.Fatal(err)
 	}
 	bp, err := e2e.HerokuBuildpack(out, filepath.Join(shared, "heroku-buildpack"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return herokuEnv{buildpack: bp, tarball: tarball, busybox: "/bin/busybox"}
+	return herokuEnv{buildpack: bp, tarball: tarball, busybox: "/bin/busybox", cnb: cnb}
 }
 
 // TestHeroku runs bin/detect, bin/compile and bin/release from the packaged
@@ -57,6 +60,8 @@ func TestHeroku(t *testing.T) {
 	// buildpack as root.
 	t.Run("Root", func(t *testing.T) { coldAndWarm(t, en, fixtures[0], 0, 0) })
 	t.Run("Strategies", func(t *testing.T) { strategies(t, en) })
+	t.Run("BundledPRoot", func(t *testing.T) { bundledPRoot(t, en) })
+	t.Run("PackagedPRoot", func(t *testing.T) { checkPackagedPRoot(t, en.cnb, en.buildpack) })
 	t.Run("OldProcfile", func(t *testing.T) { oldProcfile(t, en) })
 	t.Run("BadInput", func(t *testing.T) { badInput(t, en) })
 	t.Run("FailingFixtures", func(t *testing.T) { failingFixtures(t, en) })
@@ -243,6 +248,37 @@ func strategies(t *testing.T, en herokuEnv) {
 				t.Fatalf("web did not run through userns by default:\n%s", log)
 			}
 		})
+	}
+}
+
+// bundledPRoot compiles and runs through proot on a machine without one on
+// PATH: compile uses the buildpack's lib/linux-amd64/proot, the slug
+// carries it in .nix/bin and the launcher uses it there.
+func bundledPRoot(t *testing.T, en herokuEnv) {
+	f := fixtures[0]
+	path := testenv.PathWithout(t, "proot")
+	a := newApp(t, en, f.app, filepath.Join(openTempDir(t), "cache"), map[string]string{"NIX_STRATEGY": "proot"}, uid, gid)
+	out, err := a.Compile(map[string]string{"PATH": path})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if want := "/nix through proot " + filepath.Join(en.buildpack, "lib", "linux-amd64", "proot") + " (bundled)"; !strings.Contains(out, want) {
+		t.Fatalf("compile log lacks %q:\n%s", want, out)
+	}
+	release, err := a.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Slug(); err != nil {
+		t.Fatal(err)
+	}
+	command, err := a.ProcessCommand(release, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := startAndGet(t, a, command, map[string]string{"NIXBP_STRATEGY": "proot", "PATH": path}, f.body)
+	if want := "/.nix/bin/proot (bundled)"; !strings.Contains(log, "nixbp-launch: /nix through proot ") || !strings.Contains(log, want) {
+		t.Fatalf("web did not run through the slug's bundled proot (%q):\n%s", want, log)
 	}
 }
 

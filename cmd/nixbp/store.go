@@ -79,6 +79,6 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Nix store %s (Nix %s, /nix through %s)\n%s", *dir, nix.Version, nix.View.Strategy, u.Table())
+	fmt.Fprintf(stdout, "Nix store %s (Nix %s, /nix through %s)\n%s", *dir, nix.Version, nix.View.Through(), u.Table())
 	return nil
 }

@@ -26,7 +26,9 @@ import (
 //	                          its store paths rewritten to /app/.nixs/...;
 //	                          .nix/relocated then names that directory
 //	.nix/result               link to the build output
-//	.nix/bin/nixbp-launch     the launcher; run_result.sh and run_proot.sh
+//	.nix/bin/nixbp-launch     the launcher; run_result.sh and run_proot.sh;
+//	.nix/bin/proot            the buildpack's static proot (amd64), used
+//	                          when the dyno's image has none on PATH
 //	.nix/release.yml          what bin/release prints
 //	.profile.d/nix.sh         NIXBP_NIX_DIR, PATH and runtime.json env
 //	Procfile                  written from runtime.json when the app has none
@@ -128,6 +130,11 @@ func (t *slugTarget) ClosureDir(key string) (string, bool, error) {
 	}
 	for _, w := range wrappers {
 		if err := copyFile(filepath.Join(t.buildpackDir, "bin", w), filepath.Join(bin, w), 0o755); err != nil {
+			return "", false, err
+		}
+	}
+	if p := launch.PRoot(t.buildpackDir); p != "" {
+		if err := copyFile(p, filepath.Join(bin, "proot"), 0o755); err != nil {
 			return "", false, err
 		}
 	}

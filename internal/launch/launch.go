@@ -167,7 +167,7 @@ func describe(v nixmount.View) string {
 	if v.Strategy == Relocate {
 		fmt.Fprintf(&b, "no /nix needed: the closure is relocated to %s (relocate)", v.NixDir)
 	} else {
-		fmt.Fprintf(&b, "/nix through %s (%s)", v.Strategy, v.NixDir)
+		fmt.Fprintf(&b, "/nix through %s (%s)", v.Through(), v.NixDir)
 	}
 	for _, a := range v.Skipped {
 		fmt.Fprintf(&b, "; %s skipped: %s", a.Strategy, strings.ReplaceAll(a.Err.Error(), "\n", ": "))

@@ -13,6 +13,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	testenv.MaybeSeccompExec()
 	nixmount.MaybeRunChild()
 	os.Exit(m.Run())
 }

@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -51,8 +51,11 @@ type View struct {
 	Strategy Strategy
 	// NixDir is the on-disk directory (holding store/ and var/) shown at /nix.
 	NixDir string
-	// PRootPath is the proot binary, for the proot strategy.
+	// PRootPath is the proot binary, for the proot strategy: the image's,
+	// or the buildpack's bundled one (FindPRoot).
 	PRootPath string
+	// PRootBundled says that PRootPath is the buildpack's bundled proot.
+	PRootBundled bool
 	// Self is the executable re-run as the namespace child: it must call
 	// MaybeRunChild first thing in main. Empty means /proc/self/exe.
 	Self string
@@ -86,7 +89,8 @@ func (e *NoStrategyError) Error() string {
 		"\n  userns: allow unprivileged user namespaces (Docker refuses them under its default seccomp profile:"+
 		" run with --security-opt seccomp=<a profile that permits unshare and clone with CLONE_NEWUSER>;"+
 		" on the host, sysctl user.max_user_namespaces > 0 and kernel.unprivileged_userns_clone=1 where it exists)"+
-		"\n  proot: install proot in the image and allow ptrace (Docker's default profile allows it on Linux 4.8 and later)", e.NixDir)
+		"\n  proot: allow ptrace (Docker's default profile allows it on Linux 4.8 and later);"+
+		" the buildpack bundles a static proot for linux/amd64, elsewhere install proot in the image", e.NixDir)
 	return b.String()
 }
 
@@ -123,15 +127,13 @@ func (v *View) probe() error {
 	case UserNS:
 		return v.runProbe()
 	case PRoot:
-		p := v.PRootPath
-		if p == "" {
-			found, err := exec.LookPath("proot")
+		if v.PRootPath == "" {
+			p, bundled, err := FindPRoot(filepath.Dir(v.self()))
 			if err != nil {
-				return errors.New("proot is not installed (not on PATH)")
+				return err
 			}
-			p = found
+			v.PRootPath, v.PRootBundled = p, bundled
 		}
-		v.PRootPath = p
 		if err := ptraceUsable(v.self()); err != nil {
 			return err
 		}

@@ -191,7 +191,7 @@ func installNix(in Input) (nixinstall.Nix, error) {
 	if nix.Reused {
 		verb = "Reusing"
 	}
-	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Strategy,
+	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Through(),
 		time.Since(start).Round(time.Millisecond))
 	return nix, nil
 }
