@@ -46,7 +46,7 @@ func previousLayers(t *testing.T, dir string, view map[string]string, launcherSu
 }
 
 func TestReusePrevious(t *testing.T) {
-	rt, _ := json.Marshal(runtimejson.Runtime{Workers: map[string]runtimejson.Worker{"web": {Command: "busybox httpd -f"}}})
+	rt, _ := json.Marshal(runtimejson.Runtime{Workers: map[string]runtimejson.Worker{"web": {Command: "busybox httpd -f -h " + reuseOutput + "/www"}}})
 	goodView := func() map[string]string {
 		return map[string]string{"output": reuseOutput, "slugexclude": "x1", "launcher": "0.1.0", metaSource: "src1",
 			metaSettings: "set1", metaRuntime: string(rt), metaClosure: reuseOutput + " " + reuseBB,
@@ -75,6 +75,12 @@ func TestReusePrevious(t *testing.T) {
 		{name: "store layer pruned otherwise", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { s["store-a"]["slugexclude"] = "x0" }},
 		{name: "no runtime recorded (older buildpack)", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { delete(v, metaRuntime) }},
 		{name: "build policy always", pointer: reuseOutput, policy: settings.BuildAlways},
+		{name: "relocated image", pointer: reuseOutput, wantReuse: true, edit: func(v map[string]string, s map[string]map[string]string) {
+			v[metaRelocated] = "/tmp/.nixs"
+			for _, md := range s {
+				md[metaRelocated] = "/tmp/.nixs"
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +151,15 @@ func TestReusePrevious(t *testing.T) {
 			}
 			if len(procs) != 2 || !strings.Contains(types["web"], "busybox httpd -f") || !strings.Contains(types["worker"], "busybox sleep 1000") {
 				t.Errorf("processes = %+v; want web from runtime.json and worker from the Procfile", procs)
+			}
+			// A relocated image's processes name the relocated closure, as
+			// the build that made it did.
+			www := reuseOutput + "/www"
+			if view[metaRelocated] != "" {
+				www = "/tmp/.nixs/" + strings.TrimPrefix(www, "/nix/store/")
+			}
+			if !strings.HasSuffix(types["web"], "-h "+www) {
+				t.Errorf("web = %q, want it to serve %s", types["web"], www)
 			}
 		})
 	}
