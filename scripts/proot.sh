@@ -41,7 +41,7 @@ PROOT_VERSION=5.4.0-3
 SAMBA_VERSION=4.22.11+dfsg-0+deb13u1
 TALLOC_VERSION=2.4.3
 GLIBC_VERSION=2.36-9+deb12u14
-RECIPE=1 # bump when the build below changes
+RECIPE=2 # bump when the build below changes
 # pool path, sha256 (from Debian's Sources index)
 SOURCES=(
   "p/proot/proot_5.4.0.orig.tar.gz 29248aac2a7ce10c3bd5ee5602742ec33b2532310ff9cf73b79f3c133e5a5f68"
@@ -113,11 +113,15 @@ build() {
   tar -xJf "$downloads/samba_4.22.11+dfsg.orig.tar.xz" -C "$work"
   tar -xJf "$downloads/samba_4.22.11+dfsg-0+deb13u1.debian.tar.xz" -C "$work/samba-4.22.11"
   apply_series "$work/samba-4.22.11"
+  # Keep only what talloc.c is compiled from (the tree is 180 MB).
+  mkdir -p "$work/samba/lib"
+  mv "$work/samba-4.22.11/lib/talloc" "$work/samba-4.22.11/lib/replace" "$work/samba/lib/"
+  rm -rf "$work/samba-4.22.11"
 
   # talloc: talloc.c alone, as libtalloc.a.
   local talloc="$work/talloc"
   mkdir -p "$talloc"
-  cp "$work/samba-4.22.11/lib/talloc/talloc.h" "$talloc/"
+  cp "$work/samba/lib/talloc/talloc.h" "$talloc/"
   cat > "$talloc/config.h" <<EOF
 /* For talloc.c alone on Debian 12 glibc, no valgrind (not waf's output). */
 #define HAVE_STDINT_H 1
@@ -170,14 +174,15 @@ build() {
 #define TALLOC_BUILD_VERSION_MINOR $(echo "$TALLOC_VERSION" | cut -d. -f2)
 #define TALLOC_BUILD_VERSION_RELEASE ${TALLOC_VERSION##*.}
 EOF
-  gcc -g -O2 -fstack-protector-strong -Werror=implicit-function-declaration -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE -D__STDC_WANT_LIB_EXT1__=1 \
-    -I"$talloc" -I"$work/samba-4.22.11/lib/replace" -I"$work/samba-4.22.11/lib/talloc" \
-    -c "$work/samba-4.22.11/lib/talloc/talloc.c" -o "$talloc/talloc.o"
+  gcc -g -O2 -ffile-prefix-map="$work"=. -fstack-protector-strong -Werror=implicit-function-declaration -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE -D__STDC_WANT_LIB_EXT1__=1 \
+    -I"$talloc" -I"$work/samba/lib/replace" -I"$work/samba/lib/talloc" \
+    -c "$work/samba/lib/talloc/talloc.c" -o "$talloc/talloc.o"
   ar rcs "$talloc/libtalloc.a" "$talloc/talloc.o"
 
   # proot: Debian's build (debian/rules: `make -C src proot`) with
-  # Debian 12's dpkg-buildflags, linked statically.
-  env CFLAGS="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security" \
+  # Debian 12's dpkg-buildflags, linked statically. -ffile-prefix-map (as
+  # dpkg-buildflags has it) makes the binary the same in any directory.
+  env CFLAGS="-g -O2 -ffile-prefix-map=$work=. -fstack-protector-strong -Wformat -Werror=format-security" \
     CPPFLAGS="-D_FORTIFY_SOURCE=2 -DHAVE_SECCOMP_FILTER -I$talloc" \
     LDFLAGS="-static -Wl,-z,relro -L$talloc -ltalloc" \
     make -C "$work/proot-5.4.0/src" proot CROSS_COMPILE= PKG_CONFIG=true \
@@ -186,6 +191,15 @@ EOF
   strip -o "$work/proot" "$work/proot-5.4.0/src/proot"
   if ! file "$work/proot" | grep -q 'statically linked'; then
     echo "proot.sh: $(file "$work/proot") is not statically linked" >&2
+    exit 1
+  fi
+  # It must show a directory at /nix to more than the first system call
+  # (what the seccomp fast path without its filter broke).
+  mkdir -p "$work/smoke/store" && echo bound > "$work/smoke/store/marker"
+  if [ "$("$work/proot" -b "$work/smoke:/nix" /bin/sh -c 'ls /nix/store; cat /nix/store/marker' 2>&1)" != "marker
+bound" ]; then
+    echo "proot.sh: the built proot does not show $work/smoke at /nix:" >&2
+    "$work/proot" -b "$work/smoke:/nix" /bin/sh -c 'ls /nix/store; cat /nix/store/marker' >&2 || true
     exit 1
   fi
 
