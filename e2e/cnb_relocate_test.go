@@ -26,7 +26,7 @@ func TestCNBRelocated(t *testing.T) {
 	dyno.PrivateTmp = true
 	t.Run("StaticHello", func(t *testing.T) {
 		w := relocatedWorkspace(t, en, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "static-hello"), true)
-		out := buildRelocated(t, w)
+		buildRelocated(t, w)
 		serveConfined(t, w, dyno, "Hello World!")
 		out, err := w.Build()
 		if err != nil {
@@ -156,7 +156,7 @@ func relocatedWorkspace(t *testing.T, en env, src string, nixpkgs bool) *e2e.Wor
 
 // buildRelocated builds and checks that the store layers were relocated,
 // with no /nix/store/ left in them.
-func buildRelocated(t *testing.T, w *e2e.Workspace) string {
+func buildRelocated(t *testing.T, w *e2e.Workspace) {
 	t.Helper()
 	start := time.Now()
 	out, err := w.Build()
@@ -182,7 +182,6 @@ func buildRelocated(t *testing.T, w *e2e.Workspace) string {
 	if len(layers) == 0 {
 		t.Errorf("no store layers")
 	}
-	return out
 }
 
 // serveConfined starts web with the lifecycle's launcher inside dyno and
