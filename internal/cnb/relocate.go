@@ -40,6 +40,10 @@ type relocation struct {
 // relocated. Elsewhere images keep today's layers.
 func newRelocation(r settings.Relocate, nixDir string, logger log.Logger) (relocation, error) {
 	o := relocate.Options{Mode: relocate.Mode(r.Mode), Warn: r.Warn}
+	if r.AppDir != "" && o.Mode != relocate.Never {
+		logger.Bodyf("%s=%s is for Heroku-style slugs; an image's closure is relocated to %s, whatever the app's directory",
+			settings.RelocateAppDirName, r.AppDir, relocate.ImagePrefix)
+	}
 	switch o.Mode {
 	case relocate.Never:
 		return relocation{opts: o}, nil
