@@ -19,7 +19,9 @@ import (
 // a /tmp of its own, as a container has. The store layers hold the closure
 // rewritten for /tmp/.nixs, which nixbp-launch links to the view layer at
 // start. The Hop3 docs' static site and a dynamic ELF program with its
-// loader and libraries in another store path answer HTTP 200.
+// loader and libraries in another store path answer HTTP 200; so does the
+// static site with the view bound at /nix, as on a native run image (the
+// launcher must not take native for relocated bytes).
 func TestCNBRelocated(t *testing.T) {
 	en := setup(t)
 	dyno := dynoHarness(t)
@@ -36,6 +38,11 @@ func TestCNBRelocated(t *testing.T) {
 			t.Errorf("the unchanged rebuild did not reuse the relocated store layers:\n%s", out)
 		}
 		logLines(t, "rebuild", out, "Relocat", "Copied", "Checked", "Reusing the runtime")
+		// On a native run image /nix shows the view, relocated bytes and
+		// all: the launcher must still take relocate.
+		native := dyno
+		native.Nix = filepath.Join(w.Layers, "nix-buildpack_nix", "view", "nix")
+		serveConfined(t, w, native, "Hello World!")
 	})
 	t.Run("DynamicELF", func(t *testing.T) {
 		src := openTempDir(t)
@@ -198,8 +205,12 @@ func serveConfined(t *testing.T, w *e2e.Workspace, dyno e2e.Dyno, want string) {
 	}
 	dyno.Keep = w.Root
 	var log strings.Builder
+	check := `[ -z "$(ls -A /nix)" ] || { echo "/nix is not empty"; exit 1; }`
+	if dyno.Nix != "" {
+		check = `[ -e /nix/relocated ] || { echo "/nix is not the view"; exit 1; }`
+	}
 	cmd := dyno.Command(append(w.LaunchEnv(), "PORT="+itoa(port), "BIND_ADDRESS=127.0.0.1"),
-		"/bin/sh", "-c", `cd "$0" && [ -z "$(ls -A /nix)" ] || { echo "/nix is not empty"; exit 1; }; exec "$1"`, w.App, link)
+		"/bin/sh", "-c", `cd "$0" && `+check+` && exec "$1"`, w.App, link)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -31,6 +31,9 @@ type Dyno struct {
 	// Keep is a directory (under /tmp) that stays visible at its path in
 	// the private /tmp: the test's workspace.
 	Keep string
+	// Nix, when set, is bound at /nix instead of the empty tmpfs, as a
+	// native run image shows the view layer there.
+	Nix string
 }
 
 // AppDir is where a dyno runs the slug.
@@ -42,19 +45,19 @@ const keepMount = "/var/tmp/nixbp-dyno-keep"
 // Command runs argv in the dyno with exactly env as its environment.
 func (d Dyno) Command(env []string, argv ...string) *exec.Cmd {
 	script := `set -e
-mount -t tmpfs -o ro,mode=755 tmpfs /nix
+if [ -n "$NIXBP_DYNO_NIX" ]; then mount --bind "$NIXBP_DYNO_NIX" /nix; else mount -t tmpfs -o ro,mode=755 tmpfs /nix; fi
 if [ -n "$NIXBP_DYNO_SLUG" ]; then mount --bind "$NIXBP_DYNO_SLUG" /app; fi
 if [ -n "$NIXBP_DYNO_TMP" ]; then
   if [ -n "$NIXBP_DYNO_KEEP" ]; then mount --bind "$NIXBP_DYNO_KEEP" ` + keepMount + `; fi
   mount -t tmpfs -o mode=1777 tmpfs /tmp
   if [ -n "$NIXBP_DYNO_KEEP" ]; then mkdir -p "$NIXBP_DYNO_KEEP"; mount --move ` + keepMount + ` "$NIXBP_DYNO_KEEP"; fi
 fi
-unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP
+unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP NIXBP_DYNO_NIX
 exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
 	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
 		strconv.Itoa(d.UID), d.Seccomp}, argv...)
 	cmd := exec.Command("unshare", args...)
-	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep)
+	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep, "NIXBP_DYNO_NIX="+d.Nix)
 	if d.PrivateTmp {
 		cmd.Env = append(cmd.Env, "NIXBP_DYNO_TMP=1")
 	}
