@@ -23,23 +23,7 @@ import (
 //	    image without their contents, no Nix installed, no NAR, no store bytes.
 func TestRegistryDaemonless(t *testing.T) {
 	r := startRegistryEnv(t)
-	hello := filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web")
-	changed := openTempDir(t)
-	if err := os.CopyFS(changed, os.DirFS(hello)); err != nil {
-		t.Fatal(err)
-	}
-	nixFile := filepath.Join(changed, "hop3.nix")
-	src, err := os.ReadFile(nixFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := strings.Replace(string(src), "Hello from hello-web, built by Nix", "Hello again from hello-web, built by Nix", 1)
-	if edited == string(src) {
-		t.Fatal("the one-line change did not apply to hello-web/hop3.nix")
-	}
-	if err := os.WriteFile(nixFile, []byte(edited), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	hello, changed := helloAndChanged(t)
 
 	a := r.build(t, "(a) hello-web, cold", "hello-web", hello)
 	r.serve(t, a, "Hello from hello-web, built by Nix\n")
@@ -132,4 +116,26 @@ func TestRegistryDaemonless(t *testing.T) {
 			t.Errorf("(d) creator log lacks %q:\n%s", want, d.log)
 		}
 	}
+}
+
+// helloAndChanged are hello-web and a copy of it with a one-line change.
+func helloAndChanged(t *testing.T) (string, string) {
+	hello := filepath.Join(testenv.RepoRoot(), "fixtures", "apps", "hello-web")
+	changed := openTempDir(t)
+	if err := os.CopyFS(changed, os.DirFS(hello)); err != nil {
+		t.Fatal(err)
+	}
+	nixFile := filepath.Join(changed, "hop3.nix")
+	src, err := os.ReadFile(nixFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "Hello from hello-web, built by Nix", "Hello again from hello-web, built by Nix", 1)
+	if edited == string(src) {
+		t.Fatal("the one-line change did not apply to hello-web/hop3.nix")
+	}
+	if err := os.WriteFile(nixFile, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return hello, changed
 }
