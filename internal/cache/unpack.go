@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -245,18 +244,6 @@ func futimens(fd int) error {
 		return errno
 	}
 	return nil
-}
-
-// abortableReader lets unpackNAR cut go-nix's parser off its input.
-type abortableReader struct{ r io.Reader }
-
-var errAborted = errors.New("unpack aborted")
-
-func (a *abortableReader) Read(p []byte) (int, error) {
-	if a.r == nil {
-		return 0, errAborted
-	}
-	return a.r.Read(p)
 }
 
 // umaskHidesBits is true when the process umask would strip read or execute

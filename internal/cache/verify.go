@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -13,8 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/nix-community/go-nix/pkg/nar"
 )
 
 // List returns the entries of every narinfo in the cache, sorted by store
@@ -175,25 +172,27 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 	raw := boundRaw(in, e)
 	fh := &hashingReader{r: raw, h: sha256.New()}
 	dec, release, err := decompress(e.Compression, fh)
-	var unpacked *boundedReader
 	if err == nil {
-		unpacked = boundUnpacked(dec, e)
-		hr := &hashingReader{r: unpacked, h: sha256.New()}
-		br := bufio.NewReaderSize(hr, 1<<20)
-		err = readNAR(br)
+		// The same parser and checks as a restore, so Verify refuses
+		// exactly the NARs Fetch would.
+		tap := &narTap{h: sha256.New(), left: int64(e.NarSize), overErr: unpackedTooLarge(e)}
+		p := newNARParser(discardEntries{})
+		buf := copyBufs.get()
+		_, err = io.CopyBuffer(narWriter{p: p, tap: tap}, dec, buf)
+		copyBufs.put(buf)
 		if err == nil {
-			_, err = io.Copy(io.Discard, br)
+			err = p.finish()
 		}
 		if err == nil {
 			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
 		}
-		if over := cmp.Or(raw.over, unpacked.over); over != nil {
+		if over := cmp.Or(raw.over, tap.over); over != nil {
 			err = over
 		} else if err != nil {
 			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 		} else {
 			release()
-			err = checkNAR(e, hr.n, hr.h)
+			err = checkNAR(e, tap.n, tap.h)
 		}
 	}
 	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
@@ -212,29 +211,12 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 	return nil
 }
 
-// readNAR parses a NAR to its end, discarding contents.
-func readNAR(r io.Reader) (err error) {
-	src := &abortableReader{r: r}
-	nr, err := nar.NewReader(src)
-	if err != nil {
-		return fmt.Errorf("invalid NAR: %w", err)
-	}
-	for {
-		hdr, err := nr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("invalid NAR: %w", err)
-		}
-		if n, err := io.Copy(io.Discard, nr); err != nil || n != hdr.Size {
-			src.r = nil
-			for {
-				if _, err := nr.Next(); err != nil {
-					break
-				}
-			}
-			return fmt.Errorf("invalid NAR: %s ends after %d of %d bytes", hdr.Path, n, hdr.Size)
-		}
-	}
-}
+// discardEntries takes a NAR's entries and keeps nothing.
+type discardEntries struct{}
+
+func (discardEntries) directory(string) error         { return nil }
+func (discardEntries) endDirectory() error            { return nil }
+func (discardEntries) symlink(string, string) error   { return nil }
+func (discardEntries) file(string, bool, int64) error { return nil }
+func (discardEntries) contents([]byte) error          { return nil }
+func (discardEntries) endFile() error                 { return nil }
