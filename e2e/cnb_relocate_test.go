@@ -38,6 +38,11 @@ func TestCNBRelocated(t *testing.T) {
 			t.Errorf("the unchanged rebuild did not reuse the relocated store layers:\n%s", out)
 		}
 		logLines(t, "rebuild", out, "Relocat", "Copied", "Checked", "Reusing the runtime")
+		// /tmp/.nixs is a fixed name: root's link there is refused, never
+		// followed.
+		taken := dyno
+		taken.AsRoot = "ln -s / /tmp/.nixs"
+		refused(t, w, taken, "/tmp/.nixs exists and belongs to another user (uid 0)")
 		// On a native run image /nix shows the view, relocated bytes and
 		// all: the launcher must still take relocate.
 		native := dyno
@@ -227,4 +232,19 @@ func serveConfined(t *testing.T, w *e2e.Workspace, dyno e2e.Dyno, want string) {
 		t.Errorf("the launcher did not take the relocate strategy:\n%s", log.String())
 	}
 	t.Logf("web answered %q", body)
+}
+
+// refused starts web with the lifecycle's launcher inside dyno: it must
+// fail, saying want.
+func refused(t *testing.T, w *e2e.Workspace, dyno e2e.Dyno, want string) {
+	t.Helper()
+	link, err := w.ProcessLink("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyno.Keep = w.Root
+	out, err := dyno.Command(append(w.LaunchEnv(), "PORT=1"), "/bin/sh", "-c", `cd "$0" && exec "$1"`, w.App, link).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), want) {
+		t.Errorf("web: %v, want a failure saying %q:\n%s", err, want, out)
+	}
 }

@@ -34,6 +34,9 @@ type Dyno struct {
 	// Nix, when set, is bound at /nix instead of the empty tmpfs, as a
 	// native run image shows the view layer there.
 	Nix string
+	// AsRoot is a shell command run as root once the mounts are made,
+	// before the uid is dropped (a test puts another user's file in place).
+	AsRoot string
 }
 
 // AppDir is where a dyno runs the slug.
@@ -52,12 +55,13 @@ if [ -n "$NIXBP_DYNO_TMP" ]; then
   mount -t tmpfs -o mode=1777 tmpfs /tmp
   if [ -n "$NIXBP_DYNO_KEEP" ]; then mkdir -p "$NIXBP_DYNO_KEEP"; mount --move ` + keepMount + ` "$NIXBP_DYNO_KEEP"; fi
 fi
-unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP NIXBP_DYNO_NIX
+if [ -n "$NIXBP_DYNO_AS_ROOT" ]; then sh -c "$NIXBP_DYNO_AS_ROOT"; fi
+unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP NIXBP_DYNO_NIX NIXBP_DYNO_AS_ROOT
 exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
 	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
 		strconv.Itoa(d.UID), d.Seccomp}, argv...)
 	cmd := exec.Command("unshare", args...)
-	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep, "NIXBP_DYNO_NIX="+d.Nix)
+	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep, "NIXBP_DYNO_NIX="+d.Nix, "NIXBP_DYNO_AS_ROOT="+d.AsRoot)
 	if d.PrivateTmp {
 		cmd.Env = append(cmd.Env, "NIXBP_DYNO_TMP=1")
 	}
