@@ -58,37 +58,43 @@ type dirScan struct {
 // directory are sorted: a subdirectory's entries come together, where its
 // name followed by '/' sorts among its siblings ("a", "a-b", "a/c").
 func (d *dirScan) order(kept []Entry, dropped []Drop, withKept bool) ([]Entry, []Drop) {
+	const (
+		keptEntry = iota
+		dropEntry
+		keptTree   // a kept directory's subtree
+		prunedTree // a pruned directory's subtree, for its drops
+	)
 	type item struct {
 		key  string
-		kind uint8 // 0 kept entry, 1 drop, 2 kept subtree, 3 pruned subtree
+		kind uint8
 		i    int
 	}
 	items := make([]item, 0, len(d.kept)+len(d.drops)+len(d.gone))
 	for i, e := range d.kept {
 		name := e.Path[strings.LastIndexByte(e.Path, '/')+1:]
 		if withKept {
-			items = append(items, item{name, 0, i})
+			items = append(items, item{name, keptEntry, i})
 		}
 		if d.subs[i] != nil {
-			items = append(items, item{name + "/", 2, i})
+			items = append(items, item{name + "/", keptTree, i})
 		}
 	}
 	for i, dr := range d.drops {
-		items = append(items, item{dr.Path[strings.LastIndexByte(dr.Path, '/')+1:], 1, i})
+		items = append(items, item{dr.Path[strings.LastIndexByte(dr.Path, '/')+1:], dropEntry, i})
 	}
 	for i, name := range d.goneNames {
-		items = append(items, item{name + "/", 3, i})
+		items = append(items, item{name + "/", prunedTree, i})
 	}
 	slices.SortFunc(items, func(a, b item) int { return strings.Compare(a.key, b.key) })
 	for _, it := range items {
 		switch it.kind {
-		case 0:
+		case keptEntry:
 			kept = append(kept, d.kept[it.i])
-		case 1:
+		case dropEntry:
 			dropped = append(dropped, d.drops[it.i])
-		case 2:
+		case keptTree:
 			kept, dropped = d.subs[it.i].order(kept, dropped, withKept)
-		case 3:
+		case prunedTree:
 			kept, dropped = d.gone[it.i].order(kept, dropped, false)
 		}
 	}
@@ -113,8 +119,8 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 }
 
 // scanAt is scan of the directory name in the directory at (abs is its
-// path, for messages); dst is its directory in DST when
-// entries are created while reading, or -1. Only a directory named by its
+// path, for messages); dst is its directory in DST when entries are
+// created while reading, or nil. Only a directory named by its
 // path (at is unix.AT_FDCWD) may be reached through a symlink.
 func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst *destDir) (*dirScan, error) {
 	fd, err := openDir(at, name, at == unix.AT_FDCWD)
