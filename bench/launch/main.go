@@ -1,7 +1,9 @@
 // Command launch benchmarks running an app built by `pack build` under each
 // way of showing its closure at /nix, inside the built image under Docker:
 // a plain process on the closure layer's real path, the launcher with a
-// native /nix (the run image with /nix linked to the closure layer), with a
+// native /nix (the run image with /nix/store linked to the layers, one
+// symlink hop per lookup; native2: the older link /nix -> the view layer's
+// nix, two hops), with a
 // user namespace (seccomp=unconfined, which Docker's default profile
 // forbids) and with proot. It times the launcher's start-up and three
 // system-call-heavy workloads (an exec loop in busybox sh, find and tar
@@ -32,7 +34,14 @@ import (
 const (
 	image       = "nixbp-bench/launch"
 	nativeImage = "nixbp-bench/launch-native"
-	layer       = "/layers/nix-buildpack_nix/closure"
+	// viewImage is the app on the run image with the older link
+	// /nix -> /layers/nix-buildpack_nix/view/nix (scripts/docker/images.sh).
+	viewImage    = "nixbp-bench/launch-native-view"
+	viewRunImage = "nixbp/run-native-view:busybox"
+	// The launcher's layer and the view layer's nix/, whose store/ links
+	// every store path to its layer (internal/cnb).
+	launcherPath = "/layers/nix-buildpack_nix/launcher/bin/nixbp-launch"
+	viewNix      = "/layers/nix-buildpack_nix/view/nix"
 )
 
 func main() {
@@ -115,11 +124,13 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 	} else {
 		fmt.Printf(", warm %s\n", warm.Round(10*time.Millisecond))
 	}
-	if _, err := env.Docker(time.Minute, "tag", image+"-cold", nativeImage); err != nil {
-		return err
-	}
-	if _, err := env.PackCmd(5*time.Minute, "rebase", nativeImage, "--run-image", docker.NativeRunImage, "--pull-policy", "never", "--force"); err != nil {
-		return err
+	for img, run := range map[string]string{nativeImage: docker.NativeRunImage, viewImage: viewRunImage} {
+		if _, err := env.Docker(time.Minute, "tag", image+"-cold", img); err != nil {
+			return err
+		}
+		if _, err := env.PackCmd(5*time.Minute, "rebase", img, "--run-image", run, "--pull-policy", "never", "--force"); err != nil {
+			return err
+		}
 	}
 
 	// The bench binary itself, static, mounted into each container.
@@ -135,6 +146,7 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 		{"plain", "plain", image + "-cold", nil},
 		{"plain*", "plain", image + "-cold", unconfined},
 		{"native", "native", nativeImage, []string{"-e", "NIXBP_STRATEGY=native"}},
+		{"native2", "native", viewImage, []string{"-e", "NIXBP_STRATEGY=native"}},
 		{"userns*", "userns", image + "-cold", append([]string{"-e", "NIXBP_STRATEGY=userns"}, unconfined...)},
 		{"proot", "proot", image + "-cold", []string{"-e", "NIXBP_STRATEGY=proot"}},
 	}
@@ -142,7 +154,7 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 	for r := 0; r < rounds; r++ {
 		for _, m := range modes {
 			args := append([]string{"run", "--rm", "-v", bin + ":/bench:ro", "--entrypoint", "/bench/launchbench"}, m.docker...)
-			args = append(args, m.image, "inside", m.via, layer+"/bin/nixbp-launch", layer+"/nix",
+			args = append(args, m.image, "inside", m.via, launcherPath, viewNix,
 				fmt.Sprint(starts), fmt.Sprint(execs), fmt.Sprint(reps))
 			out, err := env.Docker(10*time.Minute, args...)
 			if err != nil {
@@ -181,17 +193,18 @@ func printTable(modes []mode, figures map[string]map[string][]float64, rounds, r
 	for _, m := range modes {
 		fmt.Printf(" %12s", m.name)
 	}
-	fmt.Printf(" %13s %13s %13s %13s\n", "native/plain", "userns/plain*", "userns/native", "proot/native")
+	fmt.Printf(" %13s %13s %13s %13s %13s\n", "native/plain", "native2/plain", "userns/plain*", "userns/native", "proot/native")
 	for _, w := range workloads {
 		fmt.Printf("%-36s", w.label)
 		for _, m := range modes {
 			fmt.Printf(" %12.2f", 1000*med(m.name, w.key))
 		}
 		plain, plainU, native := med("plain", w.key), med("plain*", w.key), med("native", w.key)
-		fmt.Printf(" %13.3f %13.3f %13.3f %13.2f\n", native/plain, med("userns*", w.key)/plainU,
+		fmt.Printf(" %13.3f %13.3f %13.3f %13.3f %13.2f\n", native/plain, med("native2", w.key)/plain, med("userns*", w.key)/plainU,
 			med("userns*", w.key)/native, med("proot", w.key)/native)
 	}
 	fmt.Println("\nplain: the workloads on the closure layer's real path, no launcher; *: under --security-opt seccomp=unconfined")
 	fmt.Println("(user namespaces need it: Docker's default profile refuses them). start-up for plain is `busybox true` alone.")
+	fmt.Println("native: /nix/store -> /layers/nix-buildpack_nix (one symlink hop); native2: /nix -> .../view/nix (two hops)")
 	fmt.Println("target (issue 15): native/plain <= 1.02 for the exec loop, find and tar")
 }

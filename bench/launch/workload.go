@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,7 +24,8 @@ import (
 // result is one mode's medians, in seconds, printed as JSON on stdout.
 type result map[string]float64
 
-// inside runs in the container: mode is plain or a strategy name.
+// inside runs in the container: mode is plain or a strategy name, nixDir
+// the view layer's nix/ (its store/ names every store path of the closure).
 func inside(args []string) error {
 	if len(args) < 5 {
 		return fmt.Errorf("usage: inside MODE LAUNCHER NIXDIR STARTS EXECS [REPS]")
@@ -38,22 +40,46 @@ func inside(args []string) error {
 	if err != nil {
 		return err
 	}
-	realStore := filepath.Join(nixDir, "store")
-	bb, err := busyboxIn(realStore)
+	names, err := storePaths(nixDir)
 	if err != nil {
 		return err
 	}
 	res := result{}
 	if mode == "plain" {
-		res["start"], err = median(starts, func() error { return exec.Command(filepath.Join(realStore, bb)+"/bin/busybox", "true").Run() })
+		walk := []string{self, "workload", execs, reps}
+		for _, n := range names {
+			dir, err := realDir(nixDir, n)
+			if err != nil {
+				return err
+			}
+			walk = append(walk, dir, n)
+		}
+		busybox := ""
+		for i := 4; i < len(walk); i += 2 {
+			if strings.HasSuffix(walk[i+1], "-bb") {
+				busybox = filepath.Join(walk[i], walk[i+1], "bin", "busybox")
+			}
+		}
+		if busybox == "" {
+			return fmt.Errorf("no busybox store path (*-bb) in %s/store", nixDir)
+		}
+		res["start"], err = median(starts, func() error { return exec.Command(busybox, "true").Run() })
 		if err != nil {
 			return err
 		}
-		out, err := exec.Command(self, "workload", realStore, execs, reps).Output()
+		out, err := exec.Command(walk[0], walk[1:]...).Output()
 		if err != nil {
 			return fmt.Errorf("workload: %w", err)
 		}
 		return merge(res, out)
+	}
+	bb := ""
+	walk := []string{self, "workload", execs, reps}
+	for _, n := range names {
+		walk = append(walk, "/", "nix/store/"+n)
+		if strings.HasSuffix(n, "-bb") {
+			bb = n
+		}
 	}
 	res["start"], err = median(starts, func() error {
 		cmd := exec.Command(launcher, "--quiet", "--nix-dir", nixDir, "--", "/nix/store/"+bb+"/bin/busybox true")
@@ -63,7 +89,7 @@ func inside(args []string) error {
 	if err != nil {
 		return fmt.Errorf("launcher start-up: %w", err)
 	}
-	cmd := exec.Command(launcher, "--nix-dir", nixDir, "--", fmt.Sprintf("%s workload /nix/store %s %s", self, execs, reps))
+	cmd := exec.Command(launcher, "--nix-dir", nixDir, "--", strings.Join(walk, " "))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -72,30 +98,77 @@ func inside(args []string) error {
 	return merge(res, out)
 }
 
-// workload times, on the store at store: an exec loop in busybox sh, a
-// find and a tar of the whole store; each reps times, the median kept.
-func workload(args []string) error {
-	if len(args) != 3 {
-		return fmt.Errorf("usage: workload STORE EXECS REPS")
-	}
-	store := args[0]
-	reps, _ := strconv.Atoi(args[2])
-	bb, err := busyboxIn(store)
+// storePaths are the names in the view's store/: the closure.
+func storePaths(nixDir string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(nixDir, "store"))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	busybox := filepath.Join(store, bb, "bin", "busybox")
-	loop := fmt.Sprintf(`i=0; while [ $i -lt %s ]; do %s true; i=$((i+1)); done`, args[1], busybox)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s/store is empty", nixDir)
+	}
+	return names, nil
+}
+
+// realDir is the directory that really holds store path name (in its
+// layer), found through the view's link; the plain mode works there.
+func realDir(nixDir, name string) (string, error) {
+	link := filepath.Join(nixDir, "store", name)
+	target, err := os.Readlink(link)
+	if err != nil { // not a link: the view holds the path itself
+		return filepath.Dir(link), nil
+	}
+	if filepath.Base(target) != name {
+		return "", fmt.Errorf("%s links to %s, not a store path of the same name", link, target)
+	}
+	return filepath.Dir(target), nil
+}
+
+// workload times an exec loop in busybox sh, and a find and a tar of every
+// store path, each reps times, the median kept. The store paths come in
+// pairs DIR REL: the path is DIR/REL, and find and tar run in DIR on REL/.
+// so that plain (DIR the path's layer, REL its name) and native (DIR /,
+// REL nix/store/<name>) do the same work: the same entries, names shorter
+// than tar's 100 bytes in both (tar writes an extra header and name block
+// for each longer one), and every lookup below REL going through what
+// /nix/store/<name> resolves to.
+func workload(args []string) error {
+	if len(args) < 4 || len(args)%2 != 0 {
+		return fmt.Errorf("usage: workload EXECS REPS DIR REL [DIR REL]...")
+	}
+	reps, _ := strconv.Atoi(args[1])
+	pairs := args[2:]
+	busybox := ""
+	for i := 0; i < len(pairs); i += 2 {
+		if strings.HasSuffix(pairs[i+1], "-bb") {
+			busybox = filepath.Join(pairs[i], pairs[i+1], "bin", "busybox")
+		}
+	}
+	if busybox == "" {
+		return fmt.Errorf("no busybox store path (*-bb) among %v", pairs)
+	}
+	loop := fmt.Sprintf(`i=0; while [ $i -lt %s ]; do %s true; i=$((i+1)); done`, args[0], busybox)
 	res := result{}
+	var err error
 	for name, argv := range map[string][]string{
-		"exec": {busybox, "sh", "-c", loop},
-		"find": {busybox, "find", store},
-		"tar":  {busybox, "tar", "-cf", "-", "-C", store, "."},
+		"exec": {"sh", "-c", loop},
+		"find": {"find"},
+		"tar":  {"tar", "-cf", "-"},
 	} {
 		if res[name], err = median(reps, func() error {
-			cmd := exec.Command(argv[0], argv[1:]...)
-			cmd.Stdout = io.Discard
-			return cmd.Run()
+			if name == "exec" {
+				return run("/", busybox, argv)
+			}
+			for i := 0; i < len(pairs); i += 2 {
+				if err := run(pairs[i], busybox, append(argv, pairs[i+1]+"/.")); err != nil {
+					return err
+				}
+			}
+			return nil
 		}); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -103,13 +176,19 @@ func workload(args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// busyboxIn finds the fixture's busybox store path (<hash>-bb) in store.
-func busyboxIn(store string) (string, error) {
-	m, _ := filepath.Glob(filepath.Join(store, "*-bb"))
-	if len(m) != 1 {
-		return "", fmt.Errorf("%s holds %d busybox store paths (*-bb), want 1", store, len(m))
+// run runs busybox with argv in dir, its output discarded.
+func run(dir, busybox string, argv []string) error {
+	cmd := exec.Command(busybox, argv...)
+	cmd.Dir, cmd.Stdout = dir, io.Discard
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %v in %s: %w: %s", busybox, argv, dir, err, stderr.String())
 	}
-	return filepath.Base(m[0]), nil
+	if stderr.Len() > 0 {
+		return fmt.Errorf("%s %v in %s: %s", busybox, argv, dir, stderr.String())
+	}
+	return nil
 }
 
 // median runs f n times and returns the median duration in seconds.
