@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,17 +153,29 @@ func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 	return s
 }
 
-// isStore says whether a layer holds store paths: a store-* launch layer,
-// or the nix cache layer (Nix and the build's store).
+// isStore says whether a layer holds store paths: a store layer, or the
+// nix cache layer (Nix and the build's store).
 func isStore(name string) bool {
-	return strings.Contains(name, ":store-") || strings.HasSuffix(name, ":nix")
+	return isStoreLayer(name) || strings.HasSuffix(name, ":nix")
 }
+
+// isStoreLayer says whether the lifecycle's layer name (<buildpack>:<layer>)
+// is a launch layer of store paths: store-<...> (a group, or a path that is
+// not a directory), or a directory store path's own layer, named after it
+// (<hash>-<name>).
+func isStoreLayer(name string) bool {
+	_, layer, _ := strings.Cut(name, ":")
+	return strings.HasPrefix(layer, "store-") || storePathName.MatchString(layer)
+}
+
+// storePathName is a store path's base name: 32 nixbase32 characters, a dash.
+var storePathName = regexp.MustCompile(`^[0-9a-df-np-sv-z]{32}-.`)
 
 // storeLayer is the image's store layer holding the store path whose name
 // ends in suffix.
 func (s *step) storeLayer(suffix string) string {
 	for d, l := range s.names {
-		if paths, _ := l.Metadata["paths"].(string); strings.Contains(l.Name, ":store-") && strings.HasSuffix(paths, suffix) {
+		if paths, _ := l.Metadata["paths"].(string); isStoreLayer(l.Name) && strings.HasSuffix(paths, suffix) {
 			return d
 		}
 	}

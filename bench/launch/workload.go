@@ -153,42 +153,55 @@ func workload(args []string) error {
 	}
 	loop := fmt.Sprintf(`i=0; while [ $i -lt %s ]; do %s true; i=$((i+1)); done`, args[0], busybox)
 	res := result{}
-	var err error
 	for name, argv := range map[string][]string{
 		"exec": {"sh", "-c", loop},
 		"find": {"find"},
 		"tar":  {"tar", "-cf", "-"},
 	} {
-		if res[name], err = median(reps, func() error {
-			if name == "exec" {
-				return run("/", busybox, argv)
-			}
+		var wall, cpu []float64
+		for r := 0; r < max(reps, 1); r++ {
+			start, used := time.Now(), time.Duration(0)
 			for i := 0; i < len(pairs); i += 2 {
-				if err := run(pairs[i], busybox, append(argv, pairs[i+1]+"/.")); err != nil {
-					return err
+				dir, a := pairs[i], append(argv, pairs[i+1]+"/.")
+				if name == "exec" {
+					dir, a = "/", argv
+				}
+				u, err := run(dir, busybox, a)
+				if err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				used += u
+				if name == "exec" {
+					break
 				}
 			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			wall, cpu = append(wall, time.Since(start).Seconds()), append(cpu, used.Seconds())
 		}
+		res[name], res[name+".cpu"] = middle(wall), middle(cpu)
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// run runs busybox with argv in dir, its output discarded.
-func run(dir, busybox string, argv []string) error {
+// run runs busybox with argv in dir, its output discarded, and returns the
+// CPU time (user and system) it and the children it waited for used.
+func run(dir, busybox string, argv []string) (time.Duration, error) {
 	cmd := exec.Command(busybox, argv...)
 	cmd.Dir, cmd.Stdout = dir, io.Discard
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %v in %s: %w: %s", busybox, argv, dir, err, stderr.String())
+		return 0, fmt.Errorf("%s %v in %s: %w: %s", busybox, argv, dir, err, stderr.String())
 	}
 	if stderr.Len() > 0 {
-		return fmt.Errorf("%s %v in %s: %s", busybox, argv, dir, stderr.String())
+		return 0, fmt.Errorf("%s %v in %s: %s", busybox, argv, dir, stderr.String())
 	}
-	return nil
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), nil
+}
+
+// middle is the median of v.
+func middle(v []float64) float64 {
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
 
 // median runs f n times and returns the median duration in seconds.

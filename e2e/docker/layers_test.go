@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -120,7 +121,7 @@ func TestStoreLayers(t *testing.T) {
 	m := build("nixbp-e2e/layers-many", many, "--env", "BP_NIX_MAX_LAYERS=3")
 	var store, groups int
 	for name := range m {
-		if strings.HasPrefix(name, "store-") {
+		if strings.HasPrefix(name, "store-") || storePathName.MatchString(name) {
 			store++
 		}
 		if strings.HasPrefix(name, "store-group-") {
@@ -171,3 +172,7 @@ func layerDigests(t *testing.T, env *docker.Env, image, buildLog string) map[str
 	}
 	return digests
 }
+
+// storePathName is a layer named after the directory store path it holds
+// (32 nixbase32 characters, a dash): the other store layers are store-*.
+var storePathName = regexp.MustCompile(`^[0-9a-df-np-sv-z]{32}-.`)
