@@ -97,10 +97,12 @@ func build(t *testing.T, ctx libcnb.BuildContext) (libcnb.BuildResult, string) {
 	return res, out.String()
 }
 
+// storeLayers are the layers holding store paths: store-* and those named
+// after the directory store path they hold (all but nix, view, launcher).
 func storeLayers(res libcnb.BuildResult) []string {
 	var names []string
 	for _, l := range res.Layers {
-		if strings.HasPrefix(l.Name, "store-") {
+		if l.Name != "nix" && l.Name != "view" && l.Name != "launcher" {
 			names = append(names, l.Name)
 		}
 	}
