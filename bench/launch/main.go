@@ -10,7 +10,7 @@
 // over the closure), rounds interleaved, and prints the medians and their
 // ratios, after timing `pack build` of the app cold and warm.
 //
-//	go run ./bench/launch [-rounds 5] [-execs 500] [-dirs 150 -files 20]
+//	go run ./bench/launch [-rounds 5] [-execs 500] [-dirs 150 -files 20] [-image NAME]
 //
 // Needs root, docker.io, proot, busybox-static, and pack and the lifecycle
 // in .tools (scripts/setup.sh); it starts the private dockerd of
@@ -32,12 +32,18 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
-const (
+// The bench app's images (-image names them, so that two runs on one
+// daemon do not time each other's): as built, and rebased on each native
+// run image.
+var (
 	image       = "nixbp-bench/launch"
-	nativeImage = "nixbp-bench/launch-native"
+	nativeImage = image + "-native"
 	// viewImage is the app on the run image with the older link
 	// /nix -> /layers/nix-buildpack_nix/view/nix (scripts/docker/images.sh).
-	viewImage    = "nixbp-bench/launch-native-view"
+	viewImage = image + "-native-view"
+)
+
+const (
 	viewRunImage = "nixbp/run-native-view:busybox"
 	// The launcher's layer and the view layer's nix/, whose store/ links
 	// every store path to its layer (internal/cnb).
@@ -60,7 +66,9 @@ func main() {
 	execs := flag.Int("execs", 500, "execs in the exec loop")
 	dirs := flag.Int("dirs", 150, "directories in the bench app's tree")
 	files := flag.Int("files", 20, "files in each of those directories")
+	name := flag.String("image", image, "name of the bench app's image (and prefix of its rebased copies)")
 	flag.Parse()
+	image, nativeImage, viewImage = *name, *name+"-native", *name+"-native-view"
 	if err := bench(*rounds, *reps, *starts, *execs, *dirs, *files); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
