@@ -119,7 +119,10 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 
 	// pack build, cold (no image, no cache) then warm (both reused).
 	_, _ = env.Docker(time.Minute, "rmi", "-f", image)
-	if _, cold, err := env.Build(image, app, "--clear-cache"); err != nil {
+	// The closure as built, shown at /nix by each strategy: not relocated
+	// (which auto does on a builder under Docker's default seccomp).
+	keep := []string{"--env", "BP_NIX_RELOCATE=never"}
+	if _, cold, err := env.Build(image, app, append(keep, "--clear-cache")...); err != nil {
 		return err
 	} else {
 		fmt.Printf("pack build of the bench app (%d files): cold %s", dirs*files, cold.Round(10*time.Millisecond))
@@ -128,7 +131,7 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 	if _, err := env.Docker(time.Minute, "tag", image, image+"-cold"); err != nil {
 		return err
 	}
-	if _, warm, err := env.Build(image, app); err != nil {
+	if _, warm, err := env.Build(image, app, keep...); err != nil {
 		return err
 	} else {
 		fmt.Printf(", warm %s\n", warm.Round(10*time.Millisecond))

@@ -106,7 +106,9 @@ func storePaths(nixDir string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		names = append(names, e.Name())
+		if !strings.HasPrefix(e.Name(), ".") { // the view's own records
+			names = append(names, e.Name())
+		}
 	}
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s/store is empty", nixDir)

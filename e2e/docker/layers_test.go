@@ -132,6 +132,21 @@ func TestStoreLayers(t *testing.T) {
 		t.Errorf("BP_NIX_MAX_LAYERS=3 gave %d store layers, %d groups: %v", store, groups, m)
 	}
 	serve(t, env, "nixbp-e2e/layers-many", "Hello from many-paths\n")
+
+	// On the native run image (/nix/store -> /layers/nix-buildpack_nix) the
+	// grouped paths have no layer of their own there: the launcher links
+	// them into the layers directory at start, and still runs natively.
+	native := "nixbp-e2e/layers-many-native"
+	if _, err := env.Docker(time.Minute, "tag", "nixbp-e2e/layers-many", native); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.PackCmd(5*time.Minute, "rebase", native, "--run-image", docker.NativeRunImage,
+		"--pull-policy", "never", "--force"); err != nil {
+		t.Fatal(err)
+	}
+	if strategy := serve(t, env, native, "Hello from many-paths\n"); strategy != "native" {
+		t.Errorf("on %s with grouped store paths the launcher chose %s, want native", docker.NativeRunImage, strategy)
+	}
 }
 
 // layerDigests maps the buildpack's layer names to their diff IDs, from the
