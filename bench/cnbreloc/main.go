@@ -125,9 +125,11 @@ func measure(root, lc, bp, tarball, src, mode string) error {
 		}
 	}
 	layers := filepath.Join(w.Layers, "nix-buildpack_nix")
-	dirs, _ := filepath.Glob(filepath.Join(layers, "store-*"))
+	// The store layers: store-* and those named after the directory store
+	// path they hold; not nix, view, launcher (nor the layers' .toml files).
+	dirs, _ := filepath.Glob(filepath.Join(layers, "*"))
 	for _, d := range dirs {
-		if strings.HasSuffix(d, ".toml") {
+		if b := filepath.Base(d); strings.HasSuffix(d, ".toml") || b == "nix" || b == "view" || b == "launcher" {
 			continue
 		}
 		tar := "tar -C " + layers + " --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -c " + filepath.Base(d)
