@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
@@ -33,7 +32,7 @@ func TestRegistryRelocated(t *testing.T) {
 	for _, s := range []*step{a, b, c, d} {
 		n := 0
 		for _, l := range s.names {
-			if strings.Contains(l.Name, ":store-") {
+			if isStoreLayer(l.Name) {
 				n++
 				if got, _ := l.Metadata["relocated"].(string); got != "/tmp/.nixs" {
 					t.Errorf("%s: layer %s records relocated=%q, want /tmp/.nixs", s.label, l.Name, got)
@@ -52,7 +51,7 @@ func TestRegistryRelocated(t *testing.T) {
 	}
 	shared := 0
 	for blob, l := range c.names {
-		if _, inA := a.names[blob]; !inA || !strings.Contains(l.Name, ":store-") {
+		if _, inA := a.names[blob]; !inA || !isStoreLayer(l.Name) {
 			continue
 		}
 		shared++
