@@ -115,13 +115,13 @@ func stockBuild(t *testing.T, env *docker.Env, image, dir string, cold bool, ext
 	if !strings.Contains(out, "Successfully built image") {
 		t.Fatalf("pack build output:\n%s", out)
 	}
-	logLines(t, out, "Nix", "proot", "Relocat", "Reusing layer", "Adding layer")
+	logLines(t, out, "Nix", "proot", "Relocat", "RELOCATE", "Reusing layer", "Adding layer")
 	if w := "relocating the closure to /tmp/.nixs"; cold && !strings.Contains(out, w) {
 		t.Errorf("the cold build did not relocate: its log lacks %q:\n%s", w, out)
 	}
 	// The image has no proot (stockConfinement): the one that ran is the
 	// buildpack's.
-	for _, w := range []string{"userns: unprivileged user namespaces are refused here", "/nix through proot"} {
+	for _, w := range []string{"userns: unprivileged user namespaces are refused here", "/nix through proot /cnb/buildpacks/", "/bin/proot (bundled)"} {
 		if cold && !strings.Contains(out, w) {
 			t.Errorf("the cold build log lacks %q (user namespaces refused, Nix run through the bundled proot):\n%s", w, out)
 		}
