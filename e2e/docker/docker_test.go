@@ -67,12 +67,19 @@ func startPackaged(t *testing.T, host ...string) (*docker.Env, string) {
 	return env, cnb
 }
 
-var strategyLine = regexp.MustCompile(`nixbp-launch: /nix through (\w+)[^\n]*`)
+// strategyLine is the launcher's one line saying how it shows /nix: the
+// strategy is the first group, or the second for a relocated image.
+var strategyLine = regexp.MustCompile(`nixbp-launch: (?:/nix through (\w+)|no /nix needed: the closure is relocated to \S+ \((relocate)\))[^\n]*`)
 
-// TestPackBuildAndRun builds fixture apps with `pack build`, runs each image
-// on the plain run image (the launcher finds a way to show /nix) and
-// hello-web also on the native-/nix run image, and stops them as Docker
-// does.
+// asBuilt keeps the store layers as built: under Docker's default seccomp
+// our builder runs Nix through proot, where BP_NIX_RELOCATE=auto would
+// relocate them (TestStock covers relocated images).
+var asBuilt = []string{"--env", "BP_NIX_RELOCATE=never"}
+
+// TestPackBuildAndRun builds fixture apps with `pack build` (as built, not
+// relocated), runs each image on the plain run image (the launcher finds a
+// way to show /nix) and hello-web also on the native-/nix run image, and
+// stops them as Docker does.
 func TestPackBuildAndRun(t *testing.T) {
 	env := setup(t)
 	apps := []struct{ name, body string }{
@@ -89,7 +96,7 @@ func TestPackBuildAndRun(t *testing.T) {
 			}
 			// Cold: no earlier image to reuse layers from, no build cache.
 			_, _ = env.Docker(time.Minute, "rmi", "-f", image)
-			out, took, err := env.Build(image, dir, "--clear-cache")
+			out, took, err := env.Build(image, dir, append([]string{"--clear-cache"}, asBuilt...)...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +132,7 @@ func TestPackBuildAndRun(t *testing.T) {
 				t.Errorf("on %s the launcher chose %s, want native", docker.NativeRunImage, strategy)
 			}
 
-			out, took, err = env.Build(image, dir)
+			out, took, err = env.Build(image, dir, asBuilt...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -182,7 +189,7 @@ func serve(t *testing.T, env *docker.Env, image, body string) string {
 		t.Errorf("%s logged the strategy %d times:\n%s", image, n, logs)
 	}
 	t.Log(m[0])
-	return m[1]
+	return m[1] + m[2]
 }
 
 // checkSBOM downloads the image's SBOM with pack and expects every store
