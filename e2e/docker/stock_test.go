@@ -65,7 +65,7 @@ func TestStock(t *testing.T) {
 				t.Errorf("warm pack build output lacks %q:\n%s", w, out)
 			}
 		}
-		reused := regexp.MustCompile(`Reusing layer 'nix-buildpack/nix:(store-\w+|view|launcher)'`).FindAllString(out, -1)
+		reused := regexp.MustCompile(`Reusing layer 'nix-buildpack/nix:[^']+'`).FindAllString(out, -1)
 		if len(reused) != 5 || strings.Contains(out, "Adding layer 'nix-buildpack/nix:") {
 			t.Errorf("the warm build reused %d of the 5 launch layers (3 store paths, view, launcher) of the previous image:\n%s", len(reused), out)
 		}
