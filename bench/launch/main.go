@@ -8,11 +8,13 @@
 // forbids) and with proot. It times the launcher's start-up and three
 // system-call-heavy workloads (an exec loop in busybox sh, find and tar
 // over the closure), rounds interleaved, and prints the medians and their
-// ratios, after timing `pack build` of the app cold and warm.
+// ratios, after timing `pack build` of the app cold and warm. The same app
+// built on the stock builder (relocated.go) adds the relocated columns.
 //
 //	go run ./bench/launch [-rounds 5] [-execs 500] [-dirs 150 -files 20] [-image NAME]
 //
-// Needs root, docker.io, proot, busybox-static, and pack and the lifecycle
+// Needs root, docker.io, proot, busybox-static, debootstrap (or the stock
+// images' cached root), and pack and the lifecycle
 // in .tools (scripts/setup.sh); it starts the private dockerd of
 // scripts/docker and stops it again if it started it.
 package main
@@ -145,6 +147,11 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 		}
 	}
 
+	reloc, err := relocatedImage(env, cnb, app, image+"-relocated")
+	if err != nil {
+		return err
+	}
+
 	// The bench binary itself, static, mounted into each container.
 	bin := filepath.Join(work, "bin")
 	build := exec.Command("go", "build", "-o", filepath.Join(bin, "launchbench"), "./bench/launch")
@@ -162,9 +169,10 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 		{"userns*", "userns", image + "-cold", append([]string{"-e", "NIXBP_STRATEGY=userns"}, unconfined...)},
 		{"proot", "proot", image + "-cold", []string{"-e", "NIXBP_STRATEGY=proot"}},
 	}
+	reloced := relocatedModes(reloc)
 	figures := map[string]map[string][]float64{}
 	for r := 0; r < rounds; r++ {
-		for _, m := range modes {
+		for _, m := range append(modes[:len(modes):len(modes)], reloced...) {
 			args := append([]string{"run", "--rm", "-v", bin + ":/bench:ro", "--entrypoint", "/bench/launchbench"}, m.docker...)
 			args = append(args, m.image, "inside", m.via, launcherPath, viewNix,
 				fmt.Sprint(starts), fmt.Sprint(execs), fmt.Sprint(reps))
@@ -185,6 +193,7 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 		}
 	}
 	printTable(modes, figures, rounds, reps, starts, execs, dirs*files)
+	printRelocated(reloced, figures)
 	return nil
 }
 

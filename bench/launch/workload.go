@@ -73,16 +73,16 @@ func inside(args []string) error {
 		}
 		return merge(res, out)
 	}
-	bb := ""
+	bb, store := "", storeDirIn(nixDir)
 	walk := []string{self, "workload", execs, reps}
 	for _, n := range names {
-		walk = append(walk, "/", "nix/store/"+n)
+		walk = append(walk, "/", store+"/"+n)
 		if strings.HasSuffix(n, "-bb") {
 			bb = n
 		}
 	}
 	res["start"], err = median(starts, func() error {
-		cmd := exec.Command(launcher, "--quiet", "--nix-dir", nixDir, "--", "/nix/store/"+bb+"/bin/busybox true")
+		cmd := exec.Command(launcher, "--quiet", "--nix-dir", nixDir, "--", "/"+store+"/"+bb+"/bin/busybox true")
 		cmd.Stderr = os.Stderr
 		return cmd.Run()
 	})
