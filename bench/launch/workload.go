@@ -140,7 +140,7 @@ func realDir(nixDir, name string) (string, error) {
 // /nix/store/<name> resolves to.
 func workload(args []string) error {
 	if len(args) < 4 || len(args)%2 != 0 {
-		return fmt.Errorf("usage: workload EXECS REPS DIR REL [DIR REL]...")
+		return fmt.Errorf("usage: workload EXECS REPS DIR REL [DIR REL ...]")
 	}
 	reps, _ := strconv.Atoi(args[1])
 	pairs := args[2:]
