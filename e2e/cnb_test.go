@@ -145,9 +145,8 @@ func checkLayers(t *testing.T, w *e2e.Workspace) {
 		t.Errorf("nix.toml = %s, %v", nixToml, err)
 	}
 	// Only the runtime closure is in the launch layers: no .drv files, no
-	// Nix. Each store path is in its own layer (fewer than
-	// BP_NIX_MAX_LAYERS here), linked from the view layer: a directory is
-	// the layer named after it, anything else is in store-<hash>/store/.
+	// Nix. Each store path is in its own store-<hash> layer (fewer than
+	// BP_NIX_MAX_LAYERS here), linked from the view layer.
 	layers := filepath.Join(w.Layers, "nix-buildpack_nix")
 	store, err := os.ReadDir(filepath.Join(layers, "view", "nix", "store"))
 	if err != nil {
@@ -157,13 +156,9 @@ func checkLayers(t *testing.T, w *e2e.Workspace) {
 		if strings.HasSuffix(e.Name(), ".drv") || strings.Contains(e.Name(), "-nix-2") {
 			t.Errorf("launch layers hold %s, which is not in the runtime closure", e.Name())
 		}
-		layer, want := "store-"+e.Name()[:32], ""
-		if fi, err := os.Stat(filepath.Join(layers, "view", "nix", "store", e.Name())); err == nil && fi.IsDir() {
-			layer, want = e.Name(), filepath.Join(layers, e.Name())
-		} else {
-			want = filepath.Join(layers, layer, "store", e.Name())
-		}
-		if target, err := os.Readlink(filepath.Join(layers, "view", "nix", "store", e.Name())); err != nil || target != want {
+		layer := "store-" + e.Name()[:32]
+		if target, err := os.Readlink(filepath.Join(layers, "view", "nix", "store", e.Name())); err != nil ||
+			target != filepath.Join(layers, layer, "store", e.Name()) {
 			t.Errorf("view link for %s -> %q, %v; want its layer %s", e.Name(), target, err, layer)
 		}
 		if toml, err := os.ReadFile(filepath.Join(layers, layer+".toml")); err != nil || !strings.Contains(string(toml), e.Name()) {

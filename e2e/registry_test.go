@@ -3,7 +3,6 @@ package e2e_test
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -64,7 +63,7 @@ func TestRegistryDaemonless(t *testing.T) {
 	// same repository, or a mountable one (the run image's), is skipped.
 	shared, resent := 0, 0
 	for blob, l := range c.names {
-		if !isStoreLayer(l.Name) {
+		if !strings.Contains(l.Name, ":store-") {
 			continue
 		}
 		_, inA := a.names[blob]
@@ -111,15 +110,11 @@ func TestRegistryDaemonless(t *testing.T) {
 		t.Errorf("(e) reused the previous image although BP_NIX_PRUNE_EMPTY_DIRS changed:\n%s", e.log)
 	}
 	r.serve(t, e, "Hello again from hello-web, built by Nix\n")
-	for _, want := range []string{"Reusing the previous image's launch layers",
+	for _, want := range []string{"Reusing the previous image's launch layers", "Reusing layer 'nix-buildpack/nix:store-",
 		"Reusing layer 'nix-buildpack/nix:view'", "Reusing layer 'buildpacksio/lifecycle:launch.sbom'"} {
 		if !strings.Contains(d.log, want) {
 			t.Errorf("(d) creator log lacks %q:\n%s", want, d.log)
 		}
-	}
-	// busybox's store path is a directory: its layer is named after it.
-	if !regexp.MustCompile(`Reusing layer 'nix-buildpack/nix:[0-9a-z]{32}-bb'`).MatchString(d.log) {
-		t.Errorf("(d) creator log does not reuse busybox's store layer:\n%s", d.log)
 	}
 }
 

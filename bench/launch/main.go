@@ -1,9 +1,8 @@
 // Command launch benchmarks running an app built by `pack build` under each
 // way of showing its closure at /nix, inside the built image under Docker:
 // a plain process on the closure layer's real path, the launcher with a
-// native /nix (the run image with /nix/store linked to the layers, one
-// symlink hop per lookup; native2: the older link /nix -> the view layer's
-// nix, two hops), with a
+// native /nix (the run image with /nix linked to the view layer's nix/,
+// whose store/ links each path to its layer: two symlink hops), with a
 // user namespace (seccomp=unconfined, which Docker's default profile
 // forbids) and with proot. It times the launcher's start-up and three
 // system-call-heavy workloads (an exec loop in busybox sh, find and tar
@@ -35,18 +34,14 @@ import (
 )
 
 // The bench app's images (-image names them, so that two runs on one
-// daemon do not time each other's): as built, and rebased on each native
+// daemon do not time each other's): as built, and rebased on the native
 // run image.
 var (
 	image       = "nixbp-bench/launch"
 	nativeImage = image + "-native"
-	// viewImage is the app on the run image with the older link
-	// /nix -> /layers/nix-buildpack_nix/view/nix (scripts/docker/images.sh).
-	viewImage = image + "-native-view"
 )
 
 const (
-	viewRunImage = "nixbp/run-native-view:busybox"
 	// The launcher's layer and the view layer's nix/, whose store/ links
 	// every store path to its layer (internal/cnb).
 	launcherPath = "/layers/nix-buildpack_nix/launcher/bin/nixbp-launch"
@@ -70,7 +65,7 @@ func main() {
 	files := flag.Int("files", 20, "files in each of those directories")
 	name := flag.String("image", image, "name of the bench app's image (and prefix of its rebased copies)")
 	flag.Parse()
-	image, nativeImage, viewImage = *name, *name+"-native", *name+"-native-view"
+	image, nativeImage = *name, *name+"-native"
 	if err := bench(*rounds, *reps, *starts, *execs, *dirs, *files); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
@@ -138,13 +133,11 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 	} else {
 		fmt.Printf(", warm %s\n", warm.Round(10*time.Millisecond))
 	}
-	for img, run := range map[string]string{nativeImage: docker.NativeRunImage, viewImage: viewRunImage} {
-		if _, err := env.Docker(time.Minute, "tag", image+"-cold", img); err != nil {
-			return err
-		}
-		if _, err := env.PackCmd(5*time.Minute, "rebase", img, "--run-image", run, "--pull-policy", "never", "--force"); err != nil {
-			return err
-		}
+	if _, err := env.Docker(time.Minute, "tag", image+"-cold", nativeImage); err != nil {
+		return err
+	}
+	if _, err := env.PackCmd(5*time.Minute, "rebase", nativeImage, "--run-image", docker.NativeRunImage, "--pull-policy", "never", "--force"); err != nil {
+		return err
 	}
 
 	reloc, err := relocatedImage(env, cnb, app, image+"-relocated")
@@ -165,7 +158,6 @@ func bench(rounds, reps, starts, execs, dirs, files int) error {
 		{"plain", "plain", image + "-cold", nil},
 		{"plain*", "plain", image + "-cold", unconfined},
 		{"native", "native", nativeImage, []string{"-e", "NIXBP_STRATEGY=native"}},
-		{"native2", "native", viewImage, []string{"-e", "NIXBP_STRATEGY=native"}},
 		{"userns*", "userns", image + "-cold", append([]string{"-e", "NIXBP_STRATEGY=userns"}, unconfined...)},
 		{"proot", "proot", image + "-cold", []string{"-e", "NIXBP_STRATEGY=proot"}},
 	}
@@ -222,19 +214,19 @@ func printTable(modes []mode, figures map[string]map[string][]float64, rounds, r
 	for _, m := range modes {
 		fmt.Printf(" %12s", m.name)
 	}
-	fmt.Printf(" %13s %13s %13s %13s %13s\n", "native/plain", "native2/plain", "userns/plain*", "userns/native", "proot/native")
+	fmt.Printf(" %13s %13s %13s %13s\n", "native/plain", "userns/plain*", "userns/native", "proot/native")
 	for _, w := range workloads {
 		fmt.Printf("%-36s", w.label)
 		for _, m := range modes {
 			fmt.Printf(" %12.2f", 1000*med(m.name, w.key))
 		}
 		plain, plainU, native := med("plain", w.key), med("plain*", w.key), med("native", w.key)
-		fmt.Printf(" %13.3f %13.3f %13.3f %13.3f %13.2f\n", native/plain, med("native2", w.key)/plain, med("userns*", w.key)/plainU,
+		fmt.Printf(" %13.3f %13.3f %13.3f %13.2f\n", native/plain, med("userns*", w.key)/plainU,
 			med("userns*", w.key)/native, med("proot", w.key)/native)
 	}
 	fmt.Println("\nplain: the same walks on each store path's real directory in its layer, no launcher; *: under --security-opt seccomp=unconfined")
 	fmt.Println("(user namespaces need it: Docker's default profile refuses them). start-up for plain is `busybox true` alone.")
-	fmt.Println("native: /nix/store -> /layers/nix-buildpack_nix (one symlink hop); native2: /nix -> .../view/nix (two hops)")
+	fmt.Println("native: /nix -> .../view/nix, whose store/ links each path to its layer (two symlink hops per lookup)")
 	fmt.Println("wall times are medians and suffer from other load; CPU (user+sys of the walk and its children) is the best round.")
 	fmt.Println("target (issue 15): native/plain <= 1.02 for the exec loop, find and tar")
 }

@@ -235,7 +235,7 @@ func (t *launchTarget) planLayers(res pipeline.Result) ([]layering.Layer, error)
 	for _, e := range entries {
 		kept = append(kept, "/nix/store/"+e.Name())
 	}
-	return rootLayers(layering.Plan(kept, res.Graph.References, res.Graph.NarSizes, t.maxLayers), staged), nil
+	return layering.Plan(kept, res.Graph.References, res.Graph.NarSizes, t.maxLayers), nil
 }
 
 // storeLayers contributes one layer per planned group of store paths.

@@ -12,13 +12,11 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
-// storeLayer is one launch layer of store paths (<hash>-<name> for one
-// path that is a directory, held at the layer's root; store-<hash> for one
-// that is not; store-group-<digest> for the grouped rest), filled by moving
-// the paths out of the staged, pruned closure (or of its relocated copy).
-// Its key is its store paths, the .slugexclude digest and, when relocated,
-// the prefix: contents depend on nothing else, so apps that share a path
-// share its blob.
+// storeLayer is one launch layer of store paths (store-<hash> for one path,
+// store-group-<digest> for the grouped rest), filled by moving the paths out
+// of the staged, pruned closure (or of its relocated copy). Its key is its
+// store paths, the .slugexclude digest and, when relocated, the prefix:
+// contents depend on nothing else, so apps that share a path share its blob.
 type storeLayer struct {
 	plan   layering.Layer
 	staged string
@@ -46,7 +44,7 @@ func (s *storeLayer) key() key {
 func (s *storeLayer) Contribute(layer *libcnb.Layer) error {
 	k := s.key()
 	if s.reused = k.matches(*layer); !s.reused {
-		if err := fillStoreLayer(layer.Path, s.staged, s.plan); err != nil {
+		if err := fillStoreLayer(layer.Path, s.staged, s.plan.Paths); err != nil {
 			return err
 		}
 	}
@@ -55,17 +53,12 @@ func (s *storeLayer) Contribute(layer *libcnb.Layer) error {
 	return nil
 }
 
-// fillStoreLayer replaces the layer's content with its store paths, moved
-// (renamed) out of staged: at its root for a layer named after its one
-// path (path_layer.go), else under store/.
-func fillStoreLayer(dir, staged string, plan layering.Layer) error {
+// fillStoreLayer replaces the layer's content with the named store paths,
+// moved (renamed) out of staged.
+func fillStoreLayer(dir, staged string, names []string) error {
 	if err := tree.Remove(dir); err != nil {
 		return err
 	}
-	if atRoot(plan) {
-		return move(filepath.Join(staged, plan.Paths[0]), dir)
-	}
-	names := plan.Paths
 	store := filepath.Join(dir, "store")
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return fmt.Errorf("unable to create %s\n%w", store, err)

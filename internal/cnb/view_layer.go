@@ -90,7 +90,7 @@ func (v *viewLayer) Contribute(layer *libcnb.Layer) error {
 		}
 		for _, l := range v.plan {
 			for _, n := range l.Paths {
-				if err := os.Symlink(pathIn(v.layersDir, l, n), filepath.Join(store, n)); err != nil {
+				if err := os.Symlink(filepath.Join(v.layersDir, l.Name, "store", n), filepath.Join(store, n)); err != nil {
 					return fmt.Errorf("unable to link %s\n%w", n, err)
 				}
 			}

@@ -136,8 +136,7 @@ func open(nixDir string, want nixmount.Strategy) (nixmount.View, error) {
 	}
 	fi, err := os.Stat(filepath.Join(nixDir, "store"))
 	hasStore := err == nil && fi.IsDir()
-	if hasStore && (want == nixmount.Auto || want == nixmount.Native) &&
-		(closureAtNix(nixDir) || fillHoles("/nix/store", nixDir) == nil && closureAtNix(nixDir)) {
+	if hasStore && (want == nixmount.Auto || want == nixmount.Native) && closureAtNix(nixDir) {
 		return nixmount.View{Strategy: nixmount.Native, NixDir: nixDir}, nil
 	}
 	if !hasStore {

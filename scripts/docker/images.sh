@@ -6,12 +6,8 @@
 #   nixbp/run:busybox         run image: the same; the launcher shows the
 #                             closure at /nix by user namespace or proot
 #   nixbp/run-native:busybox  run image with the link
-#                             /nix/store -> /layers/nix-buildpack_nix, so
-#                             the app runs with no translation, one symlink
-#                             hop per lookup (docs/native-nix-run-image.md)
-#   nixbp/run-native-view:busybox  the older link
-#                             /nix -> /layers/nix-buildpack_nix/view/nix:
-#                             two hops (the bench compares them)
+#                             /nix -> /layers/nix-buildpack_nix/view/nix,
+#                             so the app runs with no translation
 # The buildpack needs nothing else at build time: its binaries are static,
 # Nix comes from its own tarball, and the fixtures build with their own
 # busybox. Each image carries a digest of its inputs and is remade only when
@@ -29,7 +25,7 @@ if command -v proot >/dev/null; then
 fi
 recipe="$(cat "$0" /bin/busybox "${proot_files[@]}" | sha256sum | cut -c1-16)"
 
-# rootfs DIR [proot] [native|native-view]: a busybox root with a cnb user.
+# rootfs DIR [proot] [native]: a busybox root with a cnb user.
 rootfs() {
   local d="$1"; shift
   mkdir -p "$d"/{bin,etc,tmp,home/cnb}
@@ -49,8 +45,7 @@ rootfs() {
           mkdir -p "$d$(dirname "$f")"
           cp -L "$f" "$d$f"
         done ;;
-      native) mkdir "$d/nix" && ln -s /layers/nix-buildpack_nix "$d/nix/store" ;;
-      native-view) ln -s /layers/nix-buildpack_nix/view/nix "$d/nix" ;;
+      native) ln -s /layers/nix-buildpack_nix/view/nix "$d/nix" ;;
       # The Nix tarball fixture is Debian's nix-bin, whose build hook is
       # compiled in as /usr/libexec/nix/build-remote (the official
       # tarball's points into its own store path). nix dispatches on its
@@ -86,4 +81,3 @@ image() {
 image nixbp/build:busybox proot build-hook
 image nixbp/run:busybox proot
 image nixbp/run-native:busybox native
-image nixbp/run-native-view:busybox native-view
