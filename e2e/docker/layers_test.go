@@ -50,9 +50,7 @@ func TestStoreLayers(t *testing.T) {
 	build := func(image, dir string, extra ...string) map[string]string {
 		t.Helper()
 		_, _ = env.Docker(time.Minute, "rmi", "-f", image)
-		// The layers as built (this builder runs Nix through proot under
-		// Docker's default seccomp, where BP_NIX_RELOCATE=auto relocates).
-		out, took, err := env.Build(image, dir, append([]string{"--env", "BP_NIX_RELOCATE=never"}, extra...)...)
+		out, took, err := env.Build(image, dir, append(extra, asBuilt...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,7 +83,7 @@ func TestStoreLayers(t *testing.T) {
 	if err := os.WriteFile(nixFile, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := env.Build("nixbp-e2e/layers-hello", hello, "--env", "BP_NIX_RELOCATE=never")
+	out, _, err := env.Build("nixbp-e2e/layers-hello", hello, asBuilt...)
 	if err != nil {
 		t.Fatal(err)
 	}
