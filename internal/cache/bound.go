@@ -26,11 +26,6 @@ func boundRaw(r io.Reader, e *Entry) *boundedReader {
 		e.URL, e.FileSize, hashPart(e.StorePath))}
 }
 
-// boundUnpacked bounds the decompressed NAR by the narinfo's NarSize.
-func boundUnpacked(r io.Reader, e *Entry) *boundedReader {
-	return &boundedReader{r: r, left: int64(e.NarSize), overErr: unpackedTooLarge(e)}
-}
-
 // unpackedTooLarge is the error for a NAR that unpacks to more than its
 // narinfo's NarSize.
 func unpackedTooLarge(e *Entry) error {
