@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,13 +58,8 @@ fi
 if [ -n "$NIXBP_DYNO_AS_ROOT" ]; then sh -c "$NIXBP_DYNO_AS_ROOT"; fi
 unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP NIXBP_DYNO_NIX NIXBP_DYNO_AS_ROOT
 exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
-	seccomp := d.Seccomp
-	if d.PrivateTmp {
-		// The private /tmp hides a checkout under /tmp (a CI clone).
-		seccomp = outsideTmp(seccomp)
-	}
 	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
-		strconv.Itoa(d.UID), seccomp}, argv...)
+		strconv.Itoa(d.UID), d.Seccomp}, argv...)
 	cmd := exec.Command("unshare", args...)
 	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep, "NIXBP_DYNO_NIX="+d.Nix, "NIXBP_DYNO_AS_ROOT="+d.AsRoot)
 	if d.PrivateTmp {
@@ -74,32 +68,6 @@ exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
-}
-
-// outsideTmp is file itself when it is not under /tmp, else a copy of it
-// in /var/tmp named from its content (readable by every uid), so that it
-// stays visible under a private /tmp. On error it is file: the dyno then
-// says it cannot open it.
-func outsideTmp(file string) string {
-	if !strings.HasPrefix(filepath.Clean(file)+"/", "/tmp/") {
-		return file
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return file
-	}
-	copyPath := fmt.Sprintf("/var/tmp/nixbp-dyno-%x%s", sha256.Sum256(data), filepath.Ext(file))
-	if _, err := os.Stat(copyPath); err == nil {
-		return copyPath
-	}
-	tmp := fmt.Sprintf("%s.%d", copyPath, os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return file
-	}
-	if err := os.Rename(tmp, copyPath); err != nil {
-		return file
-	}
-	return copyPath
 }
 
 // PrepareDyno makes the mount points a dyno needs on the host: /nix, /app
