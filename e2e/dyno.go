@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 // Dyno runs commands confined as on a Heroku dyno: in a mount namespace
@@ -51,9 +53,9 @@ func (d Dyno) Command(env []string, argv ...string) *exec.Cmd {
 if [ -n "$NIXBP_DYNO_NIX" ]; then mount --bind "$NIXBP_DYNO_NIX" /nix; else mount -t tmpfs -o ro,mode=755 tmpfs /nix; fi
 if [ -n "$NIXBP_DYNO_SLUG" ]; then mount --bind "$NIXBP_DYNO_SLUG" /app; fi
 if [ -n "$NIXBP_DYNO_TMP" ]; then
-  if [ -n "$NIXBP_DYNO_KEEP" ]; then mount --bind "$NIXBP_DYNO_KEEP" ` + keepMount + `; fi
+  i=0; for k in $NIXBP_DYNO_KEEP; do mkdir -p ` + keepMount + `/$i; mount --bind "$k" ` + keepMount + `/$i; i=$((i+1)); done
   mount -t tmpfs -o mode=1777 tmpfs /tmp
-  if [ -n "$NIXBP_DYNO_KEEP" ]; then mkdir -p "$NIXBP_DYNO_KEEP"; mount --move ` + keepMount + ` "$NIXBP_DYNO_KEEP"; fi
+  i=0; for k in $NIXBP_DYNO_KEEP; do mkdir -p "$k"; mount --move ` + keepMount + `/$i "$k"; i=$((i+1)); done
 fi
 if [ -n "$NIXBP_DYNO_AS_ROOT" ]; then sh -c "$NIXBP_DYNO_AS_ROOT"; fi
 unset NIXBP_DYNO_SLUG NIXBP_DYNO_TMP NIXBP_DYNO_KEEP NIXBP_DYNO_NIX NIXBP_DYNO_AS_ROOT
@@ -61,13 +63,41 @@ exec setpriv --reuid="$0" --regid="$0" --clear-groups -- /usr/bin/python3 "$@"`
 	args := append([]string{"--mount", "--propagation", "private", "--", "/bin/sh", "-c", script,
 		strconv.Itoa(d.UID), d.Seccomp}, argv...)
 	cmd := exec.Command("unshare", args...)
-	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+d.Keep, "NIXBP_DYNO_NIX="+d.Nix, "NIXBP_DYNO_AS_ROOT="+d.AsRoot)
+	cmd.Env = append(append([]string{}, env...), "NIXBP_DYNO_SLUG="+d.Slug, "NIXBP_DYNO_KEEP="+strings.Join(d.kept(), " "), "NIXBP_DYNO_NIX="+d.Nix, "NIXBP_DYNO_AS_ROOT="+d.AsRoot)
 	if d.PrivateTmp {
 		cmd.Env = append(cmd.Env, "NIXBP_DYNO_TMP=1")
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// kept lists the directories under /tmp that stay visible in a private
+// /tmp: Keep, and the checkout and the tools directory when they are under
+// /tmp (a CI clone there: seccomp-exec.py, the lifecycle's launcher that
+// process links point at), none inside another.
+func (d Dyno) kept() []string {
+	var dirs []string
+	for _, dir := range []string{d.Keep, testenv.RepoRoot(), testenv.ToolsDir()} {
+		dir = filepath.Clean(dir)
+		if dir == "." || !strings.HasPrefix(dir+"/", "/tmp/") || dir == "/tmp" || strings.ContainsAny(dir, " \t\n") {
+			continue
+		}
+		inside := false
+		for i, k := range dirs {
+			switch {
+			case strings.HasPrefix(dir+"/", k+"/"):
+				inside = true
+			case strings.HasPrefix(k+"/", dir+"/"):
+				dirs[i] = dir
+				inside = true
+			}
+		}
+		if !inside {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
 }
 
 // PrepareDyno makes the mount points a dyno needs on the host: /nix, /app
