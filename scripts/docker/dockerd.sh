@@ -7,6 +7,9 @@
 #   scripts/docker/dockerd.sh start   # idempotent; prints DOCKER_HOST=...
 #   scripts/docker/dockerd.sh stop    # stops it if this script started it
 #   scripts/docker/dockerd.sh env     # prints DOCKER_HOST=...
+# NIXBP_DOCKER_BRIDGE="NAME CIDR" (e.g. "nixbp1 172.30.1.1/24") gives the
+# daemon a bridge of its own instead of docker0, so that several daemons
+# (several checkouts, each with its own NIXBP_DOCKER_DIR) can run at once.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${NIXBP_DOCKER_DIR:-${NIXBP_TOOLS_DIR:-$root/.tools}/docker}"
@@ -28,14 +31,28 @@ case "${1:-}" in
       if [ -f "$run/docker.pid" ] && ! kill -0 "$(cat "$run/docker.pid")" 2>/dev/null; then
         rm -f "$run/docker.pid"
       fi
-      setsid dockerd --data-root "$dir/data" --exec-root "$run/exec" --pidfile "$run/docker.pid" \
-        -H "$DOCKER_HOST" >"$dir/dockerd.log" 2>&1 < /dev/null &
+      bridge=()
+      if [ -n "${NIXBP_DOCKER_BRIDGE:-}" ]; then
+        read -r bname bcidr <<<"$NIXBP_DOCKER_BRIDGE"
+        if ! ip link show "$bname" >/dev/null 2>&1; then
+          ip link add "$bname" type bridge
+          ip addr add "$bcidr" dev "$bname"
+          ip link set "$bname" up
+        fi
+        bridge=(--bridge "$bname")
+      fi
+      # Two daemons starting at once race on Docker's iptables chains.
+      exec 9>/tmp/nixbp-dockerd.lock
+      flock 9
+      setsid dockerd "${bridge[@]}" --data-root "$dir/data" --exec-root "$run/exec" --pidfile "$run/docker.pid" \
+        -H "$DOCKER_HOST" >"$dir/dockerd.log" 2>&1 < /dev/null 9>&- &
       for _ in $(seq 1 300); do
         alive && break
         kill -0 $! 2>/dev/null || { echo "dockerd.sh: dockerd exited; its log:" >&2; tail -20 "$dir/dockerd.log" >&2; exit 1; }
         sleep 0.1
       done
       alive || { echo "dockerd.sh: dockerd did not answer on $sock within 30 s" >&2; exit 1; }
+      exec 9>&-
     fi
     echo "DOCKER_HOST=$DOCKER_HOST"
     ;;
