@@ -79,6 +79,7 @@ func ReadRun(dir string) (Run, error) {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s:%d: warning: [build.nix] pure is not applied: Hop3 does not implement it, "+
 			"and pure evaluation would forbid <nixpkgs>", r.TOML, lineOf(data, "build.nix", "pure")))
 	}
+	r.Notes = append(r.Notes, extensionNotes(doc, data, r.TOML)...)
 	if na := presentNotApplied(doc); len(na) > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%s: not applied by the buildpack (Hop3's server acts on them): %s",
 			r.TOML, strings.Join(na, ", ")))

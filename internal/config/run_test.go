@@ -35,20 +35,37 @@ func TestReadRun(t *testing.T) {
 			"old: \"$NIXBP_NIX_DIR/bin/nixbp-launch\" --nix-dir x -- y\n"},
 			want: config.Run{Procfile: "Procfile", ProcfileWorkers: map[string]string{"web": "serve --port $PORT", "clock": "tick"}}},
 		{name: "typo in [build.nix]", files: map[string]string{"hop3.toml": "[build]\nmethod = \"nix\"\n\n[build.nix]\nfiel = \"other.nix\"\n"},
-			want:  config.Run{TOML: "hop3.toml"},
-			notes: []string{`hop3.toml:5: warning: unknown key "fiel" in [build.nix] (Hop3's schema refuses it); known keys: file, pure, nixpkgs, attr`}},
+			want: config.Run{TOML: "hop3.toml"},
+			notes: []string{`hop3.toml:5: warning: unknown key "fiel" in [build.nix] (Hop3's schema refuses it); known keys: file, pure, nixpkgs, attr`,
+				"hop3.toml:2: note: [build] method is a nix-buildpack extension (ADR 006): Hop3's own schema refuses it",
+				"hop3.toml:4: note: [build.nix] is a nix-buildpack extension"}},
 		{name: "unknown section and key, pure, sections not applied", files: map[string]string{"hop3.toml": "[metadata]\nid = \"x\"\ncolour = \"red\"\n\n" +
-			"[build]\nbuilder = \"nix\"\nbefore-build = \"make\"\n\n[build.nix]\npure = true\n\n[healthcheck]\npath = \"/\"\n\n[deploy]\nx = 1\n\n[test]\npriority = \"P1\"\n\n" +
+			"[build]\nbuilder = \"nix\"\nbefore-build = \"make\"\n\n[build.nix]\npure = true\n\n[healthcheck]\npath = \"/\"\n\n[deployment]\nx = 1\n\n[test]\npriority = \"P1\"\n\n" +
 			"[[test.validations]]\npath = \"/\"\nstatus = 200\nbody = \"x\"\n"},
 			want: config.Run{TOML: "hop3.toml"},
-			notes: []string{`hop3.toml:3: warning: unknown key "colour" in [metadata]`, `hop3.toml:15: warning: unknown key "deploy" at the top level`,
+			notes: []string{`hop3.toml:3: warning: unknown key "colour" in [metadata]`, `hop3.toml:15: warning: unknown key "deployment" at the top level`,
 				`hop3.toml:24: warning: unknown key "body" in [test.validations]`,
 				"hop3.toml:10: warning: [build.nix] pure is not applied: Hop3 does not implement it",
+				"hop3.toml:9: note: [build.nix] is a nix-buildpack extension",
 				"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [build] before-build, [healthcheck]"}},
 		{name: "Hop3's static-hello hop3.toml is clean", files: map[string]string{"hop3.toml": "# hop3.toml\n\n[build]\nbuilder = \"nix\"\n\n" +
 			"[test]\npriority = \"P1\"\ntier = \"fast\"\nauthor = \"hop3-team\"\ntargets = [\"docker\", \"remote\"]\ncovers = [\"static\", \"nix\"]\n\n" +
 			"[[test.validations]]\npath = \"/\"\nstatus = 200\ncontains = \"Hello World\"\n"},
 			want: config.Run{TOML: "hop3.toml"}},
+		{name: "Hop3's current sections are known, and named once as not applied", files: map[string]string{"hop3.toml": "[build]\nbuilder = \"nix\"\nstatic-dir = \"site\"\n\n" +
+			"[healthcheck]\npath = \"/\"\ncontains = \"ok\"\n\n[[ports]]\nnumber = 25\nprotocol = \"tcp\"\nname = \"smtp\"\nsource = \"any\"\n\n" +
+			"[[volumes]]\nname = \"data\"\ntarget = \"data\"\n[volumes.backup]\ninclude = false\n\n[limits]\nmemory = \"512M\"\ncpu = 1.5\nprocesses = 64\n\n" +
+			"[waf]\nenabled = true\nmode = \"detect\"\nallow = [\"/.*\"]\n[[waf.gate]]\npaths = [\"/admin/.*\"]\nrequire = \"office\"\n" +
+			"[[waf.tuning]]\ndisable-rule-ids = [942100]\nreason = \"x\"\n[waf.bans]\nenabled = true\nwindow = \"10m\"\n\n" +
+			"[contexts.prod]\nserver = \"ssh://root@example.com\"\n[contexts.prod.domains]\nlist = [\"example.com\"]\n\n" +
+			"[admin]\nusername = \"admin\"\npassword = { generate = \"password\", length = 20 }\ncreate = \"x\"\n\n[probe]\nusername = \"p\"\n\n" +
+			"[nix]\ntemplate = \"prebuilt-binary\"\n"},
+			want: config.Run{TOML: "hop3.toml"},
+			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [build] static-dir, [healthcheck], [contexts], " +
+				"[ports], [volumes], [limits], [waf], [admin], [probe]"}},
+		{name: "[nix] without a template is not applied", files: map[string]string{"hop3.toml": "[nix]\nurl = \"x\"\n"},
+			want:  config.Run{TOML: "hop3.toml"},
+			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [nix]"}},
 		{name: "env name", files: map[string]string{"hop3.toml": "[env]\nOK = \"1\"\n\"a-b\" = \"2\"\n"},
 			err: `hop3.toml:3: [env] "a-b" is not an environment variable name`},
 		{name: "env array", files: map[string]string{"hop3.toml": "[env]\nL = [1, 2]\n"},
