@@ -14,6 +14,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixenv"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
@@ -276,6 +277,9 @@ func (s hostStore) nixStore(stdin string, args ...string) (string, error) {
 		args = append([]string{"--store", s.root}, args...)
 	}
 	cmd := exec.Command("nix-store", args...)
+	// The host's Nix gets what locates it, never nixbp's environment (the
+	// cache's keys and credentials).
+	cmd.Env = nixenv.Host()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, s.stderr

@@ -100,9 +100,12 @@ func TestPullKilledAtEachStep(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = exec.Command("chmod", "-R", "u+w", dest).Run() })
 			bin, marker := t.TempDir(), filepath.Join(t.TempDir(), "reached")
-			env := append(os.Environ(), "NIXBP_TEST_RUN_MAIN=1", "MARKER="+marker, "REAL="+realNixStore)
+			env := append(os.Environ(), "NIXBP_TEST_RUN_MAIN=1")
 			if step.wrapper != "" {
-				script := "#!/bin/sh\ncase \" $* \" in *\" --load-db \"*) " + step.wrapper + ";; esac\nexec \"$REAL\" \"$@\"\n"
+				// nixbp runs nix-store with an allow-listed environment
+				// (internal/nixenv), so the script carries its own values.
+				script := "#!/bin/sh\nMARKER='" + marker + "'\nREAL='" + realNixStore + "'\n" +
+					"case \" $* \" in *\" --load-db \"*) " + step.wrapper + ";; esac\nexec \"$REAL\" \"$@\"\n"
 				if err := os.WriteFile(bin+"/nix-store", []byte(script), 0o755); err != nil {
 					t.Fatal(err)
 				}

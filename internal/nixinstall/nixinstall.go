@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/nixenv"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
@@ -119,10 +120,12 @@ func install(n Nix, src Source) (string, error) {
 }
 
 // Command runs one of Nix's tools (nix-build, nix-store, ...) through the
-// view, with the buildpack's configuration.
+// view, with the buildpack's configuration and an environment built by
+// nixenv from an allow-list: never the buildpack's own environment, which
+// holds the platform's settings and secrets.
 func (n Nix) Command(tool string, args ...string) *exec.Cmd {
 	cmd := n.View.Command(n.StorePath+"/bin/"+tool, args...)
-	cmd.Env = append(os.Environ(), n.Env()...)
+	cmd.Env = nixenv.Build(n.Env()...)
 	return cmd
 }
 
