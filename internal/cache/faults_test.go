@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"crypto/sha256"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -220,6 +221,17 @@ func TestFetchFaults(t *testing.T) {
 			missing: []string{data, top},
 		},
 		{
+			// Issue 21, row 9: NarSize and NarHash cover the extra
+			// bytes, so only the parser can see them; Nix refuses such
+			// a NAR (it hashes only up to the root node's end).
+			name: "trailing bytes after the NAR's root node, covered by NarHash and NarSize",
+			break_: func(t *testing.T, dir string) {
+				appendToNAR(t, dir, data, []byte("trailer"))
+			},
+			warning: `^` + data + `: corrupt NAR nar/trailing\.nar: invalid NAR: 7 more bytes after the end of its root node; treating it as missing$`,
+			missing: []string{data, top},
+		},
+		{
 			name: "narinfo missing: a cache miss, no warning for it",
 			break_: func(t *testing.T, dir string) {
 				if err := os.Remove(filepath.Join(dir, hashPart(data)+".narinfo")); err != nil {
@@ -264,6 +276,42 @@ func TestFetchFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// appendToNAR stores p's NAR in dir uncompressed as nar/trailing.nar with
+// extra appended, and rewrites its (unsigned) narinfo to match: NarHash
+// and NarSize cover extra, FileHash and FileSize are dropped.
+func appendToNAR(t testing.TB, dir, p string, extra []byte) {
+	t.Helper()
+	packed, err := os.ReadFile(narFile(t, dir, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := zstdDecs.get()
+	defer zstdDecs.put(d)
+	nar, err := d.DecodeAll(packed, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nar = append(nar, extra...)
+	if err := os.WriteFile(filepath.Join(dir, "nar", "trailing.nar"), nar, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	h.Write(nar)
+	editNarinfo(t, dir, p, func(s string) string {
+		for _, r := range []struct{ re, to string }{
+			{`(?m)^URL: .*$`, "URL: nar/trailing.nar"},
+			{`(?m)^Compression: .*$`, "Compression: none"},
+			{`(?m)^File(Hash|Size): .*\n`, ""},
+			{`(?m)^Sig: .*\n`, ""},
+			{`(?m)^NarHash: .*$`, "NarHash: " + formatSHA256(h)},
+			{`(?m)^NarSize: .*$`, "NarSize: " + strconv.Itoa(len(nar))},
+		} {
+			s = regexp.MustCompile(r.re).ReplaceAllString(s, r.to)
+		}
+		return s
+	})
 }
 
 // flipByte inverts one byte at the given fraction of the file's length.

@@ -96,9 +96,9 @@ func fetchNAR(ctx context.Context, b backend, e *Entry, storeDir string, downloa
 
 	tmpName := "." + filepath.Base(e.StorePath) + ".tmp-" + randomSuffix()
 	tmp := filepath.Join(storeDir, tmpName)
-	// A zstd decoder writes its blocks to the parser itself: no copy. What
-	// follows the NAR's end is still counted and hashed, so a NAR with
-	// trailing bytes fails the checks below, as in Nix.
+	// A zstd decoder writes its blocks to the parser itself: no copy. A
+	// byte after the NAR's root node fails the parser, as in Nix, even
+	// when NarSize and NarHash cover it.
 	err = unpackNARTapped(dec, storeDir, tmpName, buf, tap)
 	if over := cmp.Or(raw.over, tap.over); over != nil {
 		err = over

@@ -89,9 +89,11 @@ func newNARParser(out narEntries) *narParser {
 	return &narParser{out: out}
 }
 
-// write parses b, the next bytes of the NAR. Bytes after the root node
-// are ignored here: the caller counts and hashes them, so a NAR with
-// trailing bytes fails its size and hash checks, as in Nix.
+// write parses b, the next bytes of the NAR. A byte after the root node
+// is an error, even when the narinfo's NarSize and NarHash cover it: Nix
+// reads a NAR only up to its root node's end and hashes what it read
+// (restorePath under a TeeSource in LocalStore::addToStore), so it refuses
+// such a NAR with a hash mismatch.
 func (p *narParser) write(b []byte) error {
 	for len(b) > 0 && p.err == nil && p.state != stEnd {
 		switch p.field {
@@ -128,6 +130,9 @@ func (p *narParser) write(b []byte) error {
 				p.err = p.endField()
 			}
 		}
+	}
+	if p.err == nil && p.state == stEnd && len(b) > 0 {
+		return p.fail(fmt.Errorf("invalid NAR: %d more bytes after the end of its root node", len(b)))
 	}
 	return p.err
 }
