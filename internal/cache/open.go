@@ -51,6 +51,11 @@ type Options struct {
 	// RetryDelay the first backoff (default 250ms, doubling).
 	Attempts   int
 	RetryDelay time.Duration
+	// StallTimeout abandons a download that receives nothing for this
+	// long (Nix's stalled-download-timeout); it is retried like a cut
+	// connection, then its path counts as missing. 0 means
+	// DefaultStallTimeout, a negative value no limit.
+	StallTimeout time.Duration
 }
 
 // Cache is one binary cache, opened from a URL.
@@ -149,6 +154,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	default:
 		return nil, fmt.Errorf("cache URL %s: unsupported scheme %q; expected s3://, http(s):// or file://", c.redacted, u.Scheme)
 	}
+	if c.opts.StallTimeout == 0 {
+		c.opts.StallTimeout = DefaultStallTimeout
+	}
+	c.b = stallGuard{backend: c.b, timeout: c.opts.StallTimeout}
 	for _, kv := range strings.Split(u.RawQuery, "&") {
 		k, _, hasValue := strings.Cut(kv, "=")
 		name, _ := url.QueryUnescape(k)

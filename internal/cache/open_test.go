@@ -59,7 +59,7 @@ func TestOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got any
-			switch b := c.b.(type) {
+			switch b := c.b.(stallGuard).backend.(type) {
 			case *s3Backend:
 				s := b.settings
 				got = &s

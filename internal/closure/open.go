@@ -13,7 +13,10 @@ import (
 // returned caches: errors and names never show them.
 func OpenCaches(ctx context.Context, s settings.Caches, log io.Writer) (Caches, error) {
 	c := Caches{Policy: s.Policy}
-	opts := cache.Options{TrustedKeys: s.TrustedKeys, Log: log}
+	opts := cache.Options{TrustedKeys: s.TrustedKeys, Log: log, StallTimeout: s.StallTimeout}
+	if s.StallTimeout == 0 {
+		opts.StallTimeout = -1 // the setting's 0 is no limit
+	}
 	if s.Credentials != nil {
 		opts.Credentials = &cache.Credentials{AccessKeyID: s.Credentials.AccessKeyID,
 			SecretAccessKey: s.Credentials.SecretAccessKey, SessionToken: s.Credentials.SessionToken}

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Caches is what a user configures about closure caches.
@@ -24,6 +25,9 @@ type Caches struct {
 	SecretKey string
 	// TrustedKeys, when set, refuse unsigned or wrongly signed paths.
 	TrustedKeys []string
+	// StallTimeout abandons a download that receives nothing for this long
+	// (0: no limit).
+	StallTimeout time.Duration
 }
 
 // Credentials are S3 keys. Printing them shows nothing secret.
@@ -70,6 +74,7 @@ func (r *reader) caches(trusted []string) Caches {
 		}
 	}
 	c.Policy = r.policy()
+	c.StallTimeout = r.limit(StallTimeoutName)
 	r.oldS3(&c)
 	if c.Credentials == nil {
 		if id := strings.TrimSpace(r.text(AWSKeyIDName)); id != "" {

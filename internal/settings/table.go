@@ -22,6 +22,7 @@ const (
 	PolicyName         = "BP_NIX_BUILD_POLICY"
 	BuildOnPushName    = "NIX_BUILD_ON_PUSH"
 	SecretKeyName      = "BP_NIX_CACHE_SECRET_KEY"
+	StallTimeoutName   = "BP_NIX_STALLED_DOWNLOAD_TIMEOUT"
 	S3BucketName       = "NIX_S3_BUCKET"
 	S3KeyName          = "NIX_S3_KEY"
 	S3SecretName       = "NIX_S3_SECRET"
@@ -83,6 +84,8 @@ var All = []Setting{
 		Description: "the old buildpacks' switch: 0 or false means BP_NIX_BUILD_POLICY=never"},
 	{Name: SecretKeyName, Aliases: []string{"NIXBP_CACHE_SECRET_KEY"}, Secret: true,
 		Description: "the Nix signing key (name:base64) for what is pushed; under CNB prefer the nix-cache binding's secret-key"},
+	{Name: StallTimeoutName, Default: "300",
+		Description: "abandon a closure cache download that receives nothing for this long (seconds or a duration; 0: no limit), as Nix's stalled-download-timeout; it is retried, then the path is built"},
 	{Name: S3BucketName,
 		Description: "the old buildpacks' S3 closure cache: s3://NIX_S3_BUCKET/NIX_APP_NAME"},
 	{Name: S3KeyName, Secret: true, Description: "the old buildpacks' S3 access key id"},
