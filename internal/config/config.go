@@ -16,6 +16,11 @@ const (
 	Hop3TOML   = "hop3.toml"
 	DefaultNix = "default.nix"
 	FlakeNix   = "flake.nix"
+	// GeneratedNix is where the expression generated from hop3.toml's [nix]
+	// template is written: the app's root, as Hop3 writes its hop3.nix, so
+	// that the template's relative paths (./requirements.txt, gemdir = ./.)
+	// resolve in the app; not hop3.nix, which would then be an app's own.
+	GeneratedNix = ".hop3-template.nix"
 )
 
 // App is an application that Nix builds.
@@ -32,6 +37,10 @@ type App struct {
 	// <nixpkgs> is, over the buildpack's setting. NixpkgsKey names it for
 	// messages ("hop3.toml:7 [build.nix] nixpkgs").
 	Nixpkgs, NixpkgsKey string
+	// Template is hop3.toml's [nix] template ("" when unset): NixFile is
+	// then generated from it (internal/nixgen). TOML is hop3.toml's path
+	// relative to Dir, TemplateKey names the setting for messages.
+	Template, TemplateKey, TOML string
 	// Attr is hop3.toml's [build.nix] attr ("" when unset): the flake output
 	// to build, over the buildpack's setting. AttrKey names it.
 	Attr, AttrKey string
@@ -46,7 +55,8 @@ var ErrNotNix = errors.New("no hop3.nix, no hop3.toml selecting nix, no default.
 
 // Load finds the app's Nix expression. It returns ErrNotNix when there is
 // none and a descriptive error when hop3.toml is malformed or names a file
-// that does not exist.
+// that does not exist. For a [nix] template, NixFile is where the generated
+// expression is to be written; Load does not write it.
 func Load(dir string) (App, error) {
 	app, b, place, err := find(dir)
 	if err != nil {
@@ -74,6 +84,10 @@ func find(dir string) (App, buildTable, string, error) {
 		if b.selected != "" && b.selected != "nix" {
 			return App{}, b, place, ErrNotNix
 		}
+		if b.template != "" {
+			app, err := appFromTemplate(dir, place, b)
+			return app, b, place, err
+		}
 		if b.file != "" {
 			app, err := appFromTOML(dir, place, b)
 			return app, b, place, err
@@ -95,6 +109,24 @@ func find(dir string) (App, buildTable, string, error) {
 		}
 	}
 	return App{}, b, place, ErrNotNix
+}
+
+// appFromTemplate is an app whose expression is generated from [nix]
+// template. Like Hop3, it refuses a hop3.nix beside it: one of the two would
+// be silently ignored.
+func appFromTemplate(dir, place string, b buildTable) (App, error) {
+	key := fmt.Sprintf("%s:%d [nix] template", place, b.templateLine)
+	if exists(filepath.Join(dir, Hop3Nix)) {
+		return App{}, fmt.Errorf("%s:%d: both %s and [nix] template = %q are present, and one of them would be ignored\n"+
+			"pick one: delete %s to build from the template, or remove [nix] template to keep your %s; "+
+			"`nixbp nix eject` turns the template into a %s to edit by hand", place, b.templateLine, Hop3Nix, b.template, Hop3Nix, Hop3Nix, Hop3Nix)
+	}
+	if b.file != "" {
+		return App{}, fmt.Errorf("%s:%d: [build.nix] file = %q and [nix] template = %q both choose the expression\n"+
+			"keep one of them", place, b.fileLine, b.file, b.template)
+	}
+	return App{Dir: dir, NixFile: GeneratedNix, Source: fmt.Sprintf("generated from %s [nix] template = %q", place, b.template),
+		Template: b.template, TemplateKey: key, TOML: place}, nil
 }
 
 func appFromTOML(dir, place string, b buildTable) (App, error) {

@@ -20,6 +20,9 @@ type buildTable struct {
 	// attr (the flake output to build), with their lines.
 	nixpkgs, attr         string
 	nixpkgsLine, attrLine int
+	// template is [nix] template (Hop3's ADR 008), with its line.
+	template     string
+	templateLine int
 }
 
 // readBuild reads [build] builder/method and [build.nix] file, checking types
@@ -40,6 +43,15 @@ func readBuild(path, place string) (buildTable, error) {
 		return buildTable{}, fmt.Errorf("%s: invalid TOML\n%w", place, err)
 	}
 	var b buildTable
+	if nix, ok := doc["nix"].(map[string]any); ok {
+		if t, ok := nix["template"]; ok {
+			b.templateLine = lineOf(data, "nix", "template")
+			if b.template, ok = t.(string); !ok || strings.TrimSpace(b.template) == "" {
+				return b, fmt.Errorf("%s:%d: [nix] template must be a template name, got %s\nwrite e.g. template = \"prebuilt-binary\"",
+					place, b.templateLine, typeName(t))
+			}
+		}
+	}
 	rawBuild, ok := doc["build"]
 	if !ok {
 		return b, nil

@@ -54,13 +54,14 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 		Strategy: b.Strategy,
 		Settings: nixinstall.Settings{Substituters: b.Substituters, ExtraSubstituters: b.ExtraSubstituters,
 			TrustedPublicKeys: b.TrustedPublicKeys, ExtraTrustedPublicKeys: b.ExtraTrustedPublicKeys},
-		Nixpkgs:   b.Nixpkgs,
-		FlakeAttr: b.FlakeAttr,
-		Build:     nixbuild.Options{Args: b.BuildArgs, Timeout: b.BuildTimeout, MaxSilentTime: b.MaxSilentTime},
-		Caches:    caches,
-		Prune:     b.Prune,
-		StoreGC:   storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
-		Log:       p.Log,
+		Nixpkgs:    b.Nixpkgs,
+		NixpkgsSet: b.NixpkgsSet,
+		FlakeAttr:  b.FlakeAttr,
+		Build:      nixbuild.Options{Args: b.BuildArgs, Timeout: b.BuildTimeout, MaxSilentTime: b.MaxSilentTime},
+		Caches:     caches,
+		Prune:      b.Prune,
+		StoreGC:    storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
+		Log:        p.Log,
 	}, nil
 }
 

@@ -40,6 +40,9 @@ type Input struct {
 	// Nixpkgs is the nixpkgs setting (channel:<name>, a URL or a path in the
 	// app); hop3.toml's [build.nix] nixpkgs wins over it.
 	Nixpkgs string
+	// NixpkgsSet says Nixpkgs was set by the user: it then replaces the
+	// nixpkgs a [nix] template pins.
+	NixpkgsSet bool
 	// FlakeAttr is the flake output to build when hop3.toml has no
 	// [build.nix] attr ("": packages.<system>.default).
 	FlakeAttr string
@@ -91,7 +94,7 @@ type Result struct {
 // Run builds the app and hands its runtime closure and processes to
 // target. Each line is one step; each step lives in its own package.
 func Run(in Input, target Target) (Result, error) {
-	app, err := config.Load(in.AppDir)
+	app, err := loadApp(in)
 	if err != nil {
 		return Result{}, err
 	}

@@ -24,6 +24,9 @@ type BuildSettings struct {
 	// Nixpkgs is what <nixpkgs> is, unresolved (it may name a path in the
 	// app, which the pipeline resolves).
 	Nixpkgs string
+	// NixpkgsSet says BP_NIX_NIXPKGS was set, not defaulted: it then
+	// replaces the nixpkgs a hop3.toml [nix] template pins.
+	NixpkgsSet bool
 	// FlakeAttr is the flake output to build ("": packages.<system>.default).
 	FlakeAttr string
 	// BuildTimeout and MaxSilentTime limit each Nix build (0: no limit).
@@ -89,7 +92,8 @@ func ParseBuild(src Source) (BuildSettings, error) {
 	b.ExtraSubstituters = r.storeURLs(ExtraSubstName)
 	b.TrustedPublicKeys = r.keys(TrustedKeysName)
 	b.ExtraTrustedPublicKeys = r.keys(ExtraKeysName)
-	b.Nixpkgs = strings.TrimSpace(r.text(NixpkgsName))
+	nixpkgs := r.value(NixpkgsName)
+	b.Nixpkgs, b.NixpkgsSet = strings.TrimSpace(nixpkgs.text), nixpkgs.set()
 	b.FlakeAttr = strings.TrimSpace(r.text(FlakeAttrName))
 	b.BuildTimeout = r.limit(BuildTimeoutName)
 	b.MaxSilentTime = r.limit(MaxSilentName)
