@@ -9,7 +9,7 @@ import (
 // interpolates ${binding} at build time), and into "..." strings raw.
 
 // shell makes shell text literal inside an indented string: ${ becomes
-// ''${ as in Hop3, and '' becomes ''' (which Hop3 leaves as is, ending the
+// ”${ as in Hop3, and ” becomes ”' (which Hop3 leaves as is, ending the
 // string early).
 func shell(s string) string {
 	s = strings.ReplaceAll(s, "''", "'''")

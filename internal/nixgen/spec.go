@@ -44,7 +44,7 @@ type ConditionalEnv struct{ Name, If, Value string }
 // FileMapping is a [[nix.file-mappings]] entry of prebuilt-archive: what
 // to copy from the unpacked archive into the output.
 type FileMapping struct {
-	Source, Destination string
+	Source, Destination   string
 	Recursive, Executable bool
 }
 
@@ -59,23 +59,23 @@ type Spec struct {
 	// description ([nix] version when [metadata] has none).
 	Pname, Version, Description string
 
-	URL, SHA256, Archive        string
-	Executable                  bool
-	SourceRoot, RuntimePackage  string
-	StripComponents             int
-	NixpkgsRev, NixpkgsSHA256   string
-	ExecTarget                  string
-	ExecArgs, PreExec           []string
-	LocalVars, EnvExports       []KV
-	RuntimeEnv                  []KV
-	WritableHome                bool
-	WritableHomeEnvVar          string
-	ExtraPaths, RuntimeLibs     []string
-	ConfigFiles                 []ConfigFile
-	ConditionalEnv              []ConditionalEnv
-	FileMappings                []FileMapping
-	own                         map[string]any // the template's own keys, typed
-	lines                       lines
+	URL, SHA256, Archive       string
+	Executable                 bool
+	SourceRoot, RuntimePackage string
+	StripComponents            int
+	NixpkgsRev, NixpkgsSHA256  string
+	ExecTarget                 string
+	ExecArgs, PreExec          []string
+	LocalVars, EnvExports      []KV
+	RuntimeEnv                 []KV
+	WritableHome               bool
+	WritableHomeEnvVar         string
+	ExtraPaths, RuntimeLibs    []string
+	ConfigFiles                []ConfigFile
+	ConditionalEnv             []ConditionalEnv
+	FileMappings               []FileMapping
+	own                        map[string]any // the template's own keys, typed
+	lines                      lines
 }
 
 type kind int
@@ -111,9 +111,9 @@ var kinds = func() map[string]kind {
 }()
 
 var (
-	revRE   = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	revRE    = regexp.MustCompile(`^[0-9a-f]{40}$`)
 	sha256RE = regexp.MustCompile(`^(?:[0-9abcdfghijklmnpqrsvwxyz]{52}|sha256-[A-Za-z0-9+/]{43}=)$`)
-	pnameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	pnameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 )
 
 // Parse reads hop3.toml's [nix] and [metadata]. It returns ErrNoTemplate

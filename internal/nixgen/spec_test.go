@@ -1,0 +1,118 @@
+package nixgen_test
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nixgen"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+)
+
+const fetched = "url = \"https://example.org/app-${version}.tar.gz\"\nsha256 = \"0hbgzbg38ky1gcs8czbhdw11naarlz81mvmvyzx44kw0l367s60g\"\n"
+
+// minimal is the least each template needs.
+var minimal = map[string]string{
+	"nixpkgs-wrapper":   "nixpkgs-package = \"hello\"\nexec-target = \"hello\"\n",
+	"prebuilt-binary":   fetched + "executable = true\nbinary-name = \"app\"\n",
+	"prebuilt-archive":  fetched + "archive = \"tar-gz\"\nexec-target = \"app\"\n[[nix.file-mappings]]\nsource = \"bin/app\"\ndestination = \"bin/\"\n",
+	"node-prebuilt":     fetched + "archive = \"tar-gz\"\nexec-target = \"server.js\"\n",
+	"java-war":          fetched + "war-file = \"app.war\"\nexec-target = \"java\"\n",
+	"python-venv":       "pip-requirements = \"requirements.txt\"\npip-deps-hash = \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\nexec-target = \"app\"\n",
+	"php-app":           fetched + "archive = \"tar-gz\"\nphp-extensions = [\"pdo\", \"intl\"]\nneeds-writable-dir = true\n",
+	"go-source":         "go-vendor-hash = \"none\"\nexec-target = \"app\"\ngo-frontend-build = \"npx webpack\"\ngo-npm-deps-hash = \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n",
+	"node-pnpm-install": "npm-package = \"app\"\nnode-manifest = \"package.json\"\nnode-lockfile = \"pnpm-lock.yaml\"\nnode-deps-hash = \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\nexec-target = \"app\"\n",
+	"java-gradle":       fetched + "gradle-jar-glob = \"build/libs/app-*.jar\"\ngradle-jar-name = \"app.jar\"\nexec-target = \"java\"\n",
+	"ruby-bundler":      "exec-target = \"rails\"\nwritable-home-at-runtime = true\n",
+}
+
+// TestEveryTemplate generates each template with the least it needs and
+// with the shared tables, and has Nix's parser accept it.
+func TestEveryTemplate(t *testing.T) {
+	nixInstantiate := testenv.Require(t, "nix-instantiate")
+	shared := "pre-exec = ['mkdir -p data', \"echo ''quoted''\"]\nextra-paths = ['${pkgs.busybox}/bin']\nnix-runtime-libs = [\"stdenv.cc.cc.lib\"]\n" +
+		"[nix.local-vars]\nPORT = \"${PORT:-8080}\"\n[nix.env-exports]\nA = \"$PWD/a\"\n[nix.runtime-env]\nMODE = \"prod\"\n" +
+		"[[nix.conditional-env]]\nname = \"DATABASE_URL\"\nvalue = \"postgres://${PGHOST}\"\n" +
+		"[[nix.config-files]]\npath = \"conf/app.ini\"\nformat = \"ini\"\ncreate-if-missing = true\n[nix.config-files.sections.server]\nport = \"${PORT}\"\n"
+	if len(minimal) != len(nixgen.Templates) {
+		t.Fatalf("minimal covers %d templates of %d", len(minimal), len(nixgen.Templates))
+	}
+	for _, name := range nixgen.Templates {
+		t.Run(name, func(t *testing.T) {
+			keys, tables, _ := strings.Cut(minimal[name], "[[") // tables after the keys, as TOML wants
+			if tables != "" {
+				tables = "[[" + tables
+			}
+			toml := "[metadata]\nid = \"demo\"\nversion = \"1.0\"\n\n[nix]\ntemplate = \"" + name + "\"\n" + keys + shared + tables
+			s, err := nixgen.Parse([]byte(toml), "hop3.toml", nixgen.DefaultName)
+			if err != nil {
+				t.Fatalf("Parse() error = %v\n%s", err, toml)
+			}
+			text, err := nixgen.Generate(s, nixgen.Options{})
+			if err != nil {
+				t.Fatalf("Generate() error = %v", err)
+			}
+			for _, want := range []string{nixgen.NixpkgsRev, nixgen.NixpkgsSHA256, "hop3/runtime.json", `export A="$PWD/a"`,
+				`if [ -z "$DATABASE_URL" ]`, "cat > conf/app.ini << EOF", `"MODE": "prod"`, "echo '''quoted'''"} {
+				if !strings.Contains(text, want) {
+					t.Errorf("the expression lacks %q", want)
+				}
+			}
+			p := filepath.Join(t.TempDir(), "hop3.nix")
+			if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(nixInstantiate, "--parse", p).CombinedOutput(); err != nil {
+				t.Fatalf("nix-instantiate --parse: %v\n%s\n%s", err, out, text)
+			}
+		})
+	}
+}
+
+// TestParseErrors: what Hop3 refuses is refused, naming file, line and key.
+func TestParseErrors(t *testing.T) {
+	wrap := "[nix]\ntemplate = \"nixpkgs-wrapper\"\nnixpkgs-package = \"hello\"\nexec-target = \"hello\"\n"
+	tests := []struct{ name, toml, err string }{
+		{"no [nix]", "[metadata]\nid = \"x\"\n", "no [nix] template"},
+		{"[nix] without template", "[nix]\nurl = \"x\"\n", "no [nix] template"},
+		{"unknown template", "[nix]\ntemplate = \"rust-cargo\"\n", `hop3.toml:2: [nix] template "rust-cargo" is not one of Hop3's templates`},
+		{"template not a string", "[nix]\ntemplate = 3\n", "hop3.toml:2: [nix] template must be a template name, got an integer"},
+		{"unknown key", wrap + "exec-tagret = \"x\"\n", `hop3.toml:5: [nix] exec-tagret is not a key of the "nixpkgs-wrapper" template (Hop3 refuses it)`},
+		{"key of another template", wrap + "binary-name = \"x\"\n", `hop3.toml:5: [nix] binary-name belongs to the prebuilt-binary template, not to "nixpkgs-wrapper"`},
+		{"retired key", wrap + "pip-packages = [\"flask\"]\n", "hop3.toml:5: [nix] pip-packages is no longer supported by Hop3"},
+		{"key in a sub-table", wrap + "[nix.env-export]\nA = \"1\"\n", "hop3.toml:5: [nix] env-export is not a key"},
+		{"rev without sha256", wrap + "nixpkgs-rev = \"" + strings.Repeat("a", 40) + "\"\n", "hop3.toml:5: [nix] nixpkgs-rev and nixpkgs-sha256 must be set together"},
+		{"placeholder rev", wrap + "nixpkgs-rev = \"REPLACE_ME\"\nnixpkgs-sha256 = \"x\"\n", "hop3.toml:5: [nix] nixpkgs-rev must be a 40-character git commit"},
+		{"bad sha256", wrap + "nixpkgs-rev = \"" + strings.Repeat("a", 40) + "\"\nnixpkgs-sha256 = \"abc\"\n", "hop3.toml:6: [nix] nixpkgs-sha256 must be a Nix sha256"},
+		{"wrong type", wrap + "exec-args = \"--port 80\"\n", "hop3.toml:5: [nix] exec-args must be a list of strings, got a string"},
+		{"wrong type in a table", wrap + "[nix.env-exports]\nA = [1]\n", "hop3.toml:5: [nix.env-exports] A must be a string, got an array"},
+		{"config file without path", wrap + "[[nix.config-files]]\nformat = \"raw\"\nraw-content = \"x\"\n", "hop3.toml:5: [[nix.config-files]] entry 1 has no path"},
+		{"config file format", wrap + "[[nix.config-files]]\npath = \"a\"\nformat = \"yaml\"\n", `hop3.toml:7: [[nix.config-files]] a: format "yaml" is not supported`},
+		{"unknown key of an entry", wrap + "[[nix.conditional-env]]\nname = \"A\"\nvalue = \"1\"\nif = \"B\"\n", "hop3.toml:8: [[nix.conditional-env]] if is not a key"},
+		{"second entry", wrap + "[[nix.conditional-env]]\nname = \"A\"\nvalue = \"1\"\n[[nix.conditional-env]]\nname = \"B\"\n", "hop3.toml:8: [[nix.conditional-env]] entry 2 has no value"},
+		{"bad id", "[metadata]\nid = \"my app\"\n" + wrap, `hop3.toml:2: [metadata] id "my app" cannot name the app's files`},
+		{"bad archive", "[nix]\ntemplate = \"prebuilt-archive\"\n" + fetched + "archive = \"rar\"\nexec-target = \"a\"\n[[nix.file-mappings]]\nsource = \"a\"\ndestination = \"bin/\"\n",
+			`hop3.toml:5: [nix] archive "rar" is not one Hop3 unpacks`},
+		{"missing template key", "[nix]\ntemplate = \"prebuilt-binary\"\n" + fetched, "hop3.toml:1: the prebuilt-binary template needs [nix] binary-name"},
+		{"missing url", "[nix]\ntemplate = \"java-war\"\nwar-file = \"a.war\"\nexec-target = \"java\"\n", "the java-war template fetches its source: set [nix] url and sha256"},
+		{"missing exec-target", "[nix]\ntemplate = \"nixpkgs-wrapper\"\nnixpkgs-package = \"hello\"\n", "the nixpkgs-wrapper template needs [nix] exec-target"},
+		{"serve-mode", "[nix]\ntemplate = \"php-app\"\n" + fetched + "archive = \"tar-gz\"\nserve-mode = \"fpm\"\n", `hop3.toml:6: [nix] serve-mode "fpm" is not one of builtin, artisan, custom`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := nixgen.Parse([]byte(tt.toml), "hop3.toml", nixgen.DefaultName)
+			if err == nil {
+				_, err = nixgen.Generate(s, nixgen.Options{})
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error = %v; want it to contain %q", err, tt.err)
+			}
+			if strings.Contains(tt.err, "no [nix] template") && !errors.Is(err, nixgen.ErrNoTemplate) {
+				t.Fatalf("error = %v; want ErrNoTemplate", err)
+			}
+		})
+	}
+}
