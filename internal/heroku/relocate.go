@@ -56,7 +56,14 @@ func (t *slugTarget) relocateClosure() (relocate.Outcome, error) {
 	return out, writeFile(marker, text, 0o644)
 }
 
-// linkLine, in .profile.d/nix.sh of a slug relocated for a /tmp link,
+// linkGuard, in .profile.d/nix.sh of a slug relocated for a /tmp link,
 // makes the link when a shell starts (heroku run bash, before any process
-// started the launcher), so that PATH's relocated entries resolve.
-const linkLine = `"$` + NixDirVar + `/bin/nixbp-launch" --quiet --nix-dir "$` + NixDirVar + `" -- true || true` + "\n"
+// started the launcher), so that PATH's relocated entries resolve. It
+// guards them: when the launcher refuses the link (another user's, say),
+// it says why on stderr and the shell gets no PATH entry or variable that
+// would lead through the link (issue 21, row 1).
+const linkGuard = `"$` + NixDirVar + `/bin/nixbp-launch" --quiet --nix-dir "$` + NixDirVar + `" -- true`
+
+// linkRefused is what the shell is told after the launcher's own reason.
+const linkRefused = "nix-buildpack: the relocated closure's /tmp link is refused (see above): " +
+	"PATH and the app's environment are left without its Nix store, so nothing runs through a link another user controls"

@@ -160,12 +160,9 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 	if err := os.Symlink(res.Output, link); err != nil {
 		return fmt.Errorf("unable to link %s\n%w", link, err)
 	}
-	script, err := profile(res)
+	script, err := profile(res, rel.Link)
 	if err != nil {
 		return fmt.Errorf("unable to write %s\n%w", ProfileScript, err)
-	}
-	if rel.Link {
-		script += linkLine
 	}
 	if err := writeFile(filepath.Join(t.buildDir, ProfileScript), script, 0o644); err != nil {
 		return err
@@ -219,9 +216,15 @@ func releaseYAML(lines [][2]string, userProcfile bool) string {
 	return b.String()
 }
 
-// profile is .profile.d/nix.sh: see internal/profiled.
-func profile(res pipeline.Result) (string, error) {
-	return profiled.Script(profiled.Slug{NixDirVar: NixDirVar, NixDir: NixDir, Path: res.Runtime.Path, Env: res.Env})
+// profile is .profile.d/nix.sh: see internal/profiled. With link (a
+// closure relocated for a /tmp link), its PATH entries and variables are
+// set only once the launcher made or accepted the link.
+func profile(res pipeline.Result, link bool) (string, error) {
+	s := profiled.Slug{NixDirVar: NixDirVar, NixDir: NixDir, Path: res.Runtime.Path, Env: res.Env}
+	if link {
+		s.Guard, s.GuardFailed = linkGuard, linkRefused
+	}
+	return profiled.Script(s)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

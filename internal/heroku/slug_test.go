@@ -61,7 +61,7 @@ func TestProfileInBash(t *testing.T) {
 	rt.Path = []string{"/nix/store/abc-bb/bin", "/x\"; touch " + pwned + "; echo \"", "/$(touch " + pwned + ")"}
 	plan := process.Describe(rt, process.Declared{Env: map[string]string{"FROM_TOML": "toml", "SET_BY_PLATFORM": "toml", "MODE": "toml"},
 		TOML: "hop3.toml"}, slugLauncher)
-	script, err := profile(pipeline.Result{Runtime: rt, Env: plan.Env})
+	script, err := profile(pipeline.Result{Runtime: rt, Env: plan.Env}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,6 +35,12 @@ type Slug struct {
 	// the platform's config vars leave it unset. PATH and NixDirVar are
 	// left out: the script sets them itself.
 	Env []process.Var
+	// Guard, when set, is a shell command (code, written as it is) that
+	// must succeed before any Path entry or Env variable is set, such as
+	// the launcher making the /tmp link a relocated closure's paths go
+	// through. When it fails, the shell gets none of them, and GuardFailed
+	// (text) on stderr, after what the command itself printed.
+	Guard, GuardFailed string
 }
 
 // nameRE is a POSIX shell variable name.
@@ -58,7 +64,12 @@ func Script(s Slug) (string, error) {
 		}
 		path += quote(p) + ":"
 	}
-	fmt.Fprintf(&b, "export PATH=%s\"$%s/bin:$PATH\"\n", path, s.NixDirVar)
+	indent := ""
+	if s.Guard != "" {
+		fmt.Fprintf(&b, "if %s; then\n", s.Guard)
+		indent = "  "
+	}
+	fmt.Fprintf(&b, "%sexport PATH=%s\"$%s/bin:$PATH\"\n", indent, path, s.NixDirVar)
 	for _, v := range s.Env {
 		if err := checkVar(v); err != nil {
 			return "", err
@@ -67,10 +78,13 @@ func Script(s Slug) (string, error) {
 			continue
 		}
 		if v.Precedence == process.Override {
-			fmt.Fprintf(&b, "export %s=%s\n", v.Name, quote(v.Value))
+			fmt.Fprintf(&b, "%sexport %s=%s\n", indent, v.Name, quote(v.Value))
 		} else {
-			fmt.Fprintf(&b, "if [ -z \"${%s+x}\" ]; then export %s=%s; fi\n", v.Name, v.Name, quote(v.Value))
+			fmt.Fprintf(&b, "%sif [ -z \"${%s+x}\" ]; then export %s=%s; fi\n", indent, v.Name, v.Name, quote(v.Value))
 		}
+	}
+	if s.Guard != "" {
+		fmt.Fprintf(&b, "else\n  printf '%%s\\n' %s >&2\nfi\n", quote(s.GuardFailed))
 	}
 	return b.String(), nil
 }

@@ -135,3 +135,50 @@ func TestScriptRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestScriptGuard: with a Guard that fails, sourcing the script in every
+// POSIX shell here sets no PATH entry and no variable, and prints
+// GuardFailed on stderr; with one that succeeds, it sets both (issue 21,
+// row 1; internal/heroku's TestProfileRefusedLinkLeavesPATH runs the real
+// launcher as the guard).
+func TestScriptGuard(t *testing.T) {
+	shells := map[string][]string{"dash": {"/bin/sh"}, "bash": {"bash", "--posix"}}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		shells["busybox sh"] = []string{bb, "sh"}
+	} else {
+		testenv.Missing(t, "busybox is not installed")
+	}
+	env := []process.Var{{Name: "VIA_LINK", Value: "/tmp/abcde/x-lib", Precedence: process.Override},
+		{Name: "DEF", Value: "/tmp/abcde/y", Precedence: process.Default}}
+	for name, sh := range shells {
+		for _, guard := range []string{"false", "true"} {
+			t.Run(name+", guard "+guard, func(t *testing.T) {
+				script, err := profiled.Script(profiled.Slug{NixDirVar: "NIXBP_NIX_DIR", NixDir: ".nix",
+					Path: []string{"/tmp/abcde/x-app/bin"}, Env: env, Guard: guard, GuardFailed: "it's refused"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				app := t.TempDir()
+				if err := os.WriteFile(filepath.Join(app, "nix.sh"), []byte(script), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				cmd := exec.Command(sh[0], append(sh[1:], "-c", `. ./nix.sh; printf '%s|' "$PATH" "${VIA_LINK-unset}" "${DEF-unset}"`)...)
+				cmd.Dir = app
+				cmd.Env = []string{"PATH=/usr/bin:/bin"}
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				out, err := cmd.Output()
+				if err != nil {
+					t.Fatalf("%v\n%s%s", err, out, stderr.String())
+				}
+				want, wantErr := "/usr/bin:/bin|unset|unset|", "it's refused\n"
+				if guard == "true" {
+					want, wantErr = "/tmp/abcde/x-app/bin:"+app+"/.nix/bin:/usr/bin:/bin|/tmp/abcde/x-lib|/tmp/abcde/y|", ""
+				}
+				if string(out) != want || stderr.String() != wantErr {
+					t.Errorf("got %q, stderr %q; want %q, stderr %q\nscript:\n%s", out, stderr.String(), want, wantErr, script)
+				}
+			})
+		}
+	}
+}
