@@ -9,6 +9,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixgen"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 )
 
 const nixUsage = `usage: nixbp nix generate|eject [APP_DIR]
@@ -36,7 +37,7 @@ func runNix(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%s has no hop3.toml (looked for %s)", dir, filepath.Join("hop3", config.Hop3TOML)+" and "+config.Hop3TOML)
 	}
 	_, text, err := nixgen.ForApp(dir, toml, nixgen.Options{})
-	if errors.Is(err, nixgen.ErrNoTemplate) {
+	if errors.Is(err, nixspec.ErrNoTemplate) {
 		return fmt.Errorf("%s has no [nix] template: nothing to generate", filepath.Join(dir, toml))
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixgen"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func TestCatalog(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ForApp() error = %v", err)
 			}
-			s, _ := nixgen.Parse(mustRead(t, file), "hop3.toml", nixgen.DefaultName)
+			s, _ := nixspec.Parse(mustRead(t, file), "hop3.toml", nixspec.DefaultName)
 			templates[s.Template] = true
 			for _, o := range []nixgen.Options{{}, {ImportNixpkgs: true}} {
 				if o.ImportNixpkgs {

@@ -1,16 +1,16 @@
+// Package nixgen generates the Nix expression of a hop3.toml [nix]
+// template, as Hop3's generator does (its ADR 008: hop3-server
+// plugins/build/nix/gen), for the eleven templates it has, from the Spec
+// internal/nixspec reads. The expression is ours; what it builds and how
+// the app starts is Hop3's: the same pinned nixpkgs, fetched sources and
+// hashes, wrapper script and runtime.json. docs/hop3-templates.md says
+// where we chose differently, and why.
 package nixgen
 
 import (
 	"fmt"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 	"strings"
-)
-
-// Hop3's pinned nixpkgs (hop3-server plugins/build/nix/gen/templates/base.py
-// NIXPKGS_REV and NIXPKGS_SHA256): a nixos-24.11 commit and the sha256 of
-// its unpacked tarball, which fetchTarball checks.
-const (
-	NixpkgsRev    = "50ab793786d9de88ee30ec4e4c24fb4236fc2674"
-	NixpkgsSHA256 = "1s2gr5rcyqvpr58vxdcb095mdhblij9bfzaximrva2243aal3dgx"
 )
 
 // NixpkgsURL is the tarball of a nixpkgs commit, as Hop3 fetches it.
@@ -25,23 +25,15 @@ type Options struct {
 	ImportNixpkgs bool
 }
 
-// Pin is the nixpkgs commit and sha256 the expression fetches.
-func (s Spec) Pin() (rev, sha256 string) {
-	if s.NixpkgsRev != "" {
-		return s.NixpkgsRev, s.NixpkgsSHA256
-	}
-	return NixpkgsRev, NixpkgsSHA256
-}
-
 // Generate writes the Nix expression of s: `{ package = <app>; env = {...}; }`
 // whose package holds the wrapper in bin/ and hop3/runtime.json.
-func Generate(s Spec, o Options) (string, error) {
+func Generate(s nixspec.Spec, o Options) (string, error) {
 	gen, ok := generators[s.Template]
 	if !ok {
-		return "", s.errorf("nix.template", "[nix] template %q is not one of Hop3's templates", s.Template)
+		return "", s.Errorf("nix.template", "[nix] template %q is not one of Hop3's templates", s.Template)
 	}
 	if s.ExecTarget == "" && s.Template != "php-app" && s.Template != "prebuilt-binary" {
-		return "", s.errorf("nix", "the %s template needs [nix] exec-target: what the wrapper runs", s.Template)
+		return "", s.Errorf("nix", "the %s template needs [nix] exec-target: what the wrapper runs", s.Template)
 	}
 	e := &expr{s: &s, o: o}
 	if err := gen(e); err != nil {
@@ -67,11 +59,11 @@ var generators = map[string]func(*expr) error{
 
 // expr is an expression being written: let bindings, then the app.
 type expr struct {
-	s    *Spec
+	s    *nixspec.Spec
 	o    Options
-	lets []string // "  name = value;" blocks
-	app  string   // the app derivation's attributes and install phase
-	env  []KV     // runtime env (runtime.json and the env attribute)
+	lets []string     // "  name = value;" blocks
+	app  string       // the app derivation's attributes and install phase
+	env  []nixspec.KV // runtime env (runtime.json and the env attribute)
 }
 
 func (e *expr) let(format string, args ...any) { e.lets = append(e.lets, fmt.Sprintf(format, args...)) }
@@ -107,10 +99,10 @@ func (e *expr) String() string {
 // runtimeEnv is [nix.runtime-env], with nix-runtime-libs as LD_LIBRARY_PATH
 // unless set (so before-run and admin commands find the libraries too, as
 // in Hop3's spec).
-func (e *expr) runtimeEnv(extra ...KV) []KV {
-	env := append([]KV{}, e.s.RuntimeEnv...)
+func (e *expr) runtimeEnv(extra ...nixspec.KV) []nixspec.KV {
+	env := append([]nixspec.KV{}, e.s.RuntimeEnv...)
 	if len(e.s.RuntimeLibs) > 0 && !hasKey(env, "LD_LIBRARY_PATH") {
-		env = append(env, KV{"LD_LIBRARY_PATH", e.s.libPath()})
+		env = append(env, nixspec.KV{Key: "LD_LIBRARY_PATH", Value: libPath(e.s)})
 	}
 	for _, kv := range extra {
 		if !hasKey(env, kv.Key) {
@@ -125,7 +117,7 @@ func (e *expr) runtimeEnv(extra ...KV) []KV {
 func (e *expr) fetch(name string) error {
 	s := e.s
 	if s.URL == "" || s.SHA256 == "" {
-		return s.errorf("nix", "the %s template fetches its source: set [nix] url and sha256", s.Template)
+		return s.Errorf("nix", "the %s template fetches its source: set [nix] url and sha256", s.Template)
 	}
 	exe := ""
 	if s.Executable {
@@ -185,14 +177,14 @@ func (e *expr) runtimeJSON(web, tree string) string {
 }
 
 // execArgs are exec-args as Hop3 joins them: shell words as written.
-func (s *Spec) execArgs() string {
+func execArgs(s *nixspec.Spec) string {
 	if len(s.ExecArgs) == 0 {
 		return ""
 	}
 	return " " + strings.Join(s.ExecArgs, " ")
 }
 
-func hasKey(kvs []KV, k string) bool {
+func hasKey(kvs []nixspec.KV, k string) bool {
 	for _, kv := range kvs {
 		if kv.Key == k {
 			return true

@@ -2,6 +2,7 @@ package nixgen
 
 import (
 	"fmt"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 	"strings"
 )
 
@@ -10,14 +11,14 @@ import (
 // with buildComposerProject.
 func phpApp(e *expr) error {
 	s := e.s
-	if err := s.checkArchive(); err != nil {
+	if err := checkArchive(s); err != nil {
 		return err
 	}
-	single, composer := s.flag("single-file", false), s.flag("needs-composer", false)
+	single, composer := s.Flag("single-file", false), s.Flag("needs-composer", false)
 	src := s.Pname + "-src"
 	e.version()
-	php := "pkgs." + s.str("php-version", "php82")
-	if exts := s.list("php-extensions"); len(exts) > 0 {
+	php := "pkgs." + s.Str("php-version", "php82")
+	if exts := s.List("php-extensions"); len(exts) > 0 {
 		php += ".withExtensions ({ enabled, all }: enabled ++ [\n    all." + strings.Join(exts, "\n    all.") + "\n  ])"
 	}
 	e.let("  php = %s;", php)
@@ -28,7 +29,7 @@ func phpApp(e *expr) error {
 	if s.Archive == "zip" {
 		native = append(native, "pkgs.unzip")
 	}
-	native = append(native, s.list("extra-native-build-inputs")...)
+	native = append(native, s.List("extra-native-build-inputs")...)
 	attrs := "    src = " + src + ";"
 	if len(native) > 0 {
 		attrs += "\n    nativeBuildInputs = [ " + strings.Join(native, " ") + " ];"
@@ -36,9 +37,9 @@ func phpApp(e *expr) error {
 	install := "      mkdir -p $out/app $out/bin $out/hop3\n\n"
 	switch {
 	case composer:
-		hash := s.str("composer-deps-hash", "")
+		hash := s.Str("composer-deps-hash", "")
 		if hash == "" {
-			return s.errorf("nix", "php-app with needs-composer needs [nix] composer-deps-hash: buildComposerProject's vendorHash; "+
+			return s.Errorf("nix", "php-app with needs-composer needs [nix] composer-deps-hash: buildComposerProject's vendorHash; "+
 				"build once with \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" and copy the `got:` hash")
 		}
 		opt := ""
@@ -48,21 +49,21 @@ func phpApp(e *expr) error {
 		if s.Archive == "zip" {
 			opt += "\n    nativeBuildInputs = [ pkgs.unzip ];"
 		}
-		if !s.flag("composer-strict-validation", true) {
+		if !s.Flag("composer-strict-validation", true) {
 			opt += "\n    composerStrictValidation = false;"
 		}
 		e.let("  composerProject = pkgs.%s.buildComposerProject {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n"+
-			"    vendorHash = %s;\n    composerNoDev = true;\n  };", s.str("php-version", "php82"), quote(s.Pname), src, opt, quoteRaw(hash))
+			"    vendorHash = %s;\n    composerNoDev = true;\n  };", s.Str("php-version", "php82"), quote(s.Pname), src, opt, quoteRaw(hash))
 		attrs += "\n    dontUnpack = true;\n    dontBuild = true;"
 		install += "      cp -r ${composerProject}/share/php/" + s.Pname + "/. $out/app/\n      chmod -R u+w $out/app\n"
 	case single:
 		attrs += "\n    dontUnpack = true;\n    dontBuild = true;"
 		install += "      cp $src $out/app/index.php\n"
 	case s.Archive == "":
-		return s.errorf("nix", "php-app fetches an archive unless single-file or needs-composer is set: set [nix] archive (e.g. \"tar-gz\")")
+		return s.Errorf("nix", "php-app fetches an archive unless single-file or needs-composer is set: set [nix] archive (e.g. \"tar-gz\")")
 	default:
-		attrs += "\n    unpackPhase = ''\n      " + s.unpack() + "\n    '';\n    dontBuild = true;"
-		if !s.flag("skip-source-copy", false) {
+		attrs += "\n    unpackPhase = ''\n      " + unpack(s) + "\n    '';\n    dontBuild = true;"
+		if !s.Flag("skip-source-copy", false) {
 			from := "."
 			if s.SourceRoot != "" {
 				from = s.SourceRoot + "/."
@@ -70,14 +71,14 @@ func phpApp(e *expr) error {
 			install += "      cp -r " + from + " $out/app/\n"
 		}
 	}
-	dirs := s.list("post-install-dirs")
+	dirs := s.List("post-install-dirs")
 	if len(dirs) > 0 {
 		install += "      mkdir -p $out/app/" + strings.Join(dirs, " $out/app/") + "\n"
 	}
-	for _, f := range s.list("install-files") {
+	for _, f := range s.List("install-files") {
 		install += "      install -D ${./" + f + "} $out/app/" + f + "\n"
 	}
-	writable := s.flag("needs-writable-dir", false)
+	writable := s.Flag("needs-writable-dir", false)
 	var prelude []string
 	tree := ""
 	if writable {
@@ -90,12 +91,12 @@ func phpApp(e *expr) error {
 			prelude = append(prelude, "mkdir -p "+strings.Join(dirs, " "))
 		}
 	}
-	line, err := s.phpExec(writable)
+	line, err := phpExec(s, writable)
 	if err != nil {
 		return err
 	}
 	e.env = e.runtimeEnv()
-	install += "\n" + install2(s.Pname, s.wrapper(prelude, line)) + e.runtimeJSON("$out/bin/"+s.Pname, tree)
+	install += "\n" + install2(s.Pname, wrapper(s, prelude, line)) + e.runtimeJSON("$out/bin/"+s.Pname, tree)
 	e.app = e.mkDerivation(attrs, install)
 	return nil
 }
@@ -105,8 +106,8 @@ func install2(name, body string) string {
 }
 
 // phpExec is the wrapper's exec line for serve-mode.
-func (s *Spec) phpExec(writable bool) (string, error) {
-	web := s.str("web-root", "")
+func phpExec(s *nixspec.Spec, writable bool) (string, error) {
+	web := s.Str("web-root", "")
 	root := "APPDIR"
 	switch {
 	case writable && web != "":
@@ -116,7 +117,7 @@ func (s *Spec) phpExec(writable bool) (string, error) {
 	case web != "":
 		root = "APPDIR/" + web
 	}
-	switch mode := s.str("serve-mode", "builtin"); mode {
+	switch mode := s.Str("serve-mode", "builtin"); mode {
 	case "builtin":
 		return "PHPBIN/php -S 0.0.0.0:${PORT:-8080} -t " + root, nil
 	case "artisan":
@@ -127,11 +128,11 @@ func (s *Spec) phpExec(writable bool) (string, error) {
 		return "PHPBIN/php " + artisan + " serve --host=0.0.0.0 --port=${PORT:-8080}", nil
 	case "custom":
 		if s.ExecTarget == "" {
-			return "", s.errorf("nix.serve-mode", "php-app with serve-mode = \"custom\" needs [nix] exec-target: the command to exec")
+			return "", s.Errorf("nix.serve-mode", "php-app with serve-mode = \"custom\" needs [nix] exec-target: the command to exec")
 		}
 		return s.ExecTarget, nil
 	default:
-		return "", s.errorf("nix.serve-mode", "[nix] serve-mode %q is not one of builtin, artisan, custom", mode)
+		return "", s.Errorf("nix.serve-mode", "[nix] serve-mode %q is not one of builtin, artisan, custom", mode)
 	}
 }
 
@@ -140,20 +141,20 @@ func (s *Spec) phpExec(writable bool) (string, error) {
 // installs from it offline.
 func nodePnpmInstall(e *expr) error {
 	s := e.s
-	pkg, manifest, lock, hash := s.str("npm-package", ""), s.str("node-manifest", ""), s.str("node-lockfile", ""), s.str("node-deps-hash", "")
+	pkg, manifest, lock, hash := s.Str("npm-package", ""), s.Str("node-manifest", ""), s.Str("node-lockfile", ""), s.Str("node-deps-hash", "")
 	switch {
 	case pkg == "":
-		return s.errorf("nix", "the node-pnpm-install template needs [nix] npm-package: the package to install (e.g. \"directus\")")
+		return s.Errorf("nix", "the node-pnpm-install template needs [nix] npm-package: the package to install (e.g. \"directus\")")
 	case s.Version == "":
-		return s.errorf("nix", "the node-pnpm-install template needs a version ([metadata] version): the pinned npm version")
+		return s.Errorf("nix", "the node-pnpm-install template needs a version ([metadata] version): the pinned npm version")
 	case manifest == "" || lock == "":
-		return s.errorf("nix", "the node-pnpm-install template needs [nix] node-manifest and node-lockfile: the committed package.json and pnpm-lock.yaml")
+		return s.Errorf("nix", "the node-pnpm-install template needs [nix] node-manifest and node-lockfile: the committed package.json and pnpm-lock.yaml")
 	case hash == "":
-		return s.errorf("nix", "the node-pnpm-install template needs [nix] node-deps-hash: the sha256 of the fetched pnpm store; "+
+		return s.Errorf("nix", "the node-pnpm-install template needs [nix] node-deps-hash: the sha256 of the fetched pnpm store; "+
 			"build once with \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" and copy the `got:` hash")
 	}
 	e.let("  nodejs = pkgs.%s;", orDefault(s.RuntimePackage, "nodejs_22"))
-	e.let("  pnpm = pkgs.%s;", s.str("node-pnpm-package", "pnpm_9"))
+	e.let("  pnpm = pkgs.%s;", s.Str("node-pnpm-package", "pnpm_9"))
 	e.version()
 	e.let("  manifest = ./%s;\n  lockfile = ./%s;", manifest, lock)
 	e.let("  pnpmStore = pkgs.stdenv.mkDerivation {\n    pname = %s;\n    inherit version;\n    dontUnpack = true;\n    dontBuild = true;\n"+
@@ -167,12 +168,12 @@ func nodePnpmInstall(e *expr) error {
 		"    outputHashMode = \"recursive\";\n    outputHashAlgo = \"sha256\";\n    outputHash = %s;\n  };", quote(s.Pname+"-pnpm-store"), quoteRaw(hash))
 	e.env = e.runtimeEnv()
 	native, rebuild := "", ""
-	if l := s.list("node-native-packages"); len(l) > 0 {
+	if l := s.List("node-native-packages"); len(l) > 0 {
 		native = " pkgs.python3 pkgs.gnumake pkgs.gcc"
 		rebuild = "      export npm_config_nodedir=${nodejs}\n      export CI=true\n      ${pnpm}/bin/pnpm rebuild --store-dir ${pnpmStore} " +
 			strings.Join(l, " ") + "\n"
 	}
-	body := s.wrapper(nil, "$APPDIR/node_modules/.bin/"+s.ExecTarget+s.execArgs())
+	body := wrapper(s, nil, "$APPDIR/node_modules/.bin/"+s.ExecTarget+execArgs(s))
 	first, rest, _ := strings.Cut(body, "\n")
 	body = first + "\n\nexport PATH=\"NODEBIN:''${PATH}\"\nAPPDIR=\"APPDIR_PLACEHOLDER\"\nexport APPDIR\n" + rest
 	phase := "      mkdir -p $out/app $out/bin $out/hop3\n      cd $out/app\n      export HOME=$TMPDIR\n" +
@@ -190,9 +191,9 @@ func nodePnpmInstall(e *expr) error {
 // committed deps.json (gradle.fetchDeps' mitm cache), and runs it.
 func javaGradle(e *expr) error {
 	s := e.s
-	glob, name := s.str("gradle-jar-glob", ""), s.str("gradle-jar-name", "")
+	glob, name := s.Str("gradle-jar-glob", ""), s.Str("gradle-jar-name", "")
 	if glob == "" || name == "" {
-		return s.errorf("nix", "the java-gradle template needs [nix] gradle-jar-glob (the built jar, e.g. \"build/libs/App-*.jar\") and gradle-jar-name (its installed name)")
+		return s.Errorf("nix", "the java-gradle template needs [nix] gradle-jar-glob (the built jar, e.g. \"build/libs/App-*.jar\") and gradle-jar-name (its installed name)")
 	}
 	src := binding(s.Pname) + "_src"
 	e.version()
@@ -201,19 +202,19 @@ func javaGradle(e *expr) error {
 		return err
 	}
 	opt := ""
-	if l := s.list("gradle-patches"); len(l) > 0 {
+	if l := s.List("gradle-patches"); len(l) > 0 {
 		opt += "\n    patches = [ ./" + strings.Join(l, " ./") + " ];"
 	}
-	if l := s.list("gradle-flags"); len(l) > 0 {
+	if l := s.List("gradle-flags"); len(l) > 0 {
 		opt += "\n    gradleFlags = " + nixList(l) + ";"
 	}
 	e.let("  jar = pkgs.stdenv.mkDerivation (finalAttrs: {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n"+
 		"    mitmCache = pkgs.gradle.fetchDeps {\n      inherit (finalAttrs) pname;\n      data = ./%s;\n    };\n"+
 		"    __darwinAllowLocalNetworking = true;\n    doCheck = false;\n    nativeBuildInputs = [ pkgs.gradle pkgs.gradle.jdk ];\n"+
-		"    installPhase = ''\n      install -Dm644 %s $out/%s\n    '';\n  });", quote(s.Pname), src, opt, s.str("gradle-deps-json", "deps.json"), glob, name)
+		"    installPhase = ''\n      install -Dm644 %s $out/%s\n    '';\n  });", quote(s.Pname), src, opt, s.Str("gradle-deps-json", "deps.json"), glob, name)
 	e.env = e.runtimeEnv()
 	phase := "      mkdir -p $out/bin $out/hop3\n" +
-		install(s.Pname, s.wrapper(nil, "JAVABIN/java $JAVA_OPTS -jar JARPATH"+s.execArgs()),
+		install(s.Pname, wrapper(s, nil, "JAVABIN/java $JAVA_OPTS -jar JARPATH"+execArgs(s)),
 			sed{"JAVABIN", "${jre}/bin"}, sed{"JARPATH", "${jar}/" + name}) +
 		e.runtimeJSON("$out/bin/"+s.Pname, "")
 	e.app = e.mkDerivation("    dontUnpack = true;\n    dontBuild = true;", phase)

@@ -9,13 +9,13 @@ import (
 // ReproTier.NIXPKGS): no source, a wrapper and runtime.json.
 func nixpkgsWrapper(e *expr) error {
 	s := e.s
-	pkgAttr := s.str("nixpkgs-package", "")
+	pkgAttr := s.Str("nixpkgs-package", "")
 	if pkgAttr == "" {
-		return s.errorf("nix", "the nixpkgs-wrapper template needs [nix] nixpkgs-package: the nixpkgs attribute to wrap (e.g. \"radicale\")")
+		return s.Errorf("nix", "the nixpkgs-wrapper template needs [nix] nixpkgs-package: the nixpkgs attribute to wrap (e.g. \"radicale\")")
 	}
 	b := binding(s.Pname)
 	pkgExpr := "pkgs." + pkgAttr
-	if o := s.table("nixpkgs-overrides"); len(o) > 0 {
+	if o := s.Table("nixpkgs-overrides"); len(o) > 0 {
 		var l []string
 		for _, kv := range o {
 			l = append(l, fmt.Sprintf("    %s = %s;", attrName(kv.Key), kv.Value))
@@ -26,7 +26,7 @@ func nixpkgsWrapper(e *expr) error {
 	// pkg: a name for the wrapped package that does not change with the
 	// app's id, for recipes to write ${pkg} (Hop3 binds it too).
 	e.let("  pkg = %s;", b)
-	for _, kv := range s.table("let-extra") {
+	for _, kv := range s.Table("let-extra") {
 		e.let("  %s = %s;", attrName(kv.Key), kv.Value)
 	}
 	if s.Version != "" {
@@ -39,21 +39,21 @@ func nixpkgsWrapper(e *expr) error {
 	var prelude []string
 	pkgbin := "${" + b + "}/bin"
 	if s.WritableHome {
-		prelude = append(prelude, s.writableHome("${"+b+"}", false))
+		prelude = append(prelude, writableHome(s, "${"+b+"}", false))
 		pkgbin = `\$HOME_DIR/bin`
 	}
-	if raw := s.table("env-exports-raw"); len(raw) > 0 {
+	if raw := s.Table("env-exports-raw"); len(raw) > 0 {
 		var l []string
 		for _, kv := range raw {
 			l = append(l, "export "+kv.Key+`="`+kv.Value+`"`)
 		}
 		prelude = append(prelude, strings.Join(l, "\n"))
 	}
-	pkgbin = orDefault(s.str("exec-prefix", ""), pkgbin)
+	pkgbin = orDefault(s.Str("exec-prefix", ""), pkgbin)
 	body := "      mkdir -p $out/bin $out/hop3\n" +
-		install(s.Pname, s.wrapper(prelude, "PKGBIN/"+s.ExecTarget+s.execArgs()),
+		install(s.Pname, wrapper(s, prelude, "PKGBIN/"+s.ExecTarget+execArgs(s)),
 			sed{"PKGBIN", pkgbin}, sed{"PKGOUT", "${" + b + "}"})
-	if extra := s.str("install-extra", ""); extra != "" {
+	if extra := s.Str("install-extra", ""); extra != "" {
 		body += "\n      # [nix] install-extra\n" + extra + "\n"
 	}
 	body += e.runtimeJSON("$out/bin/"+s.Pname, "")
@@ -82,11 +82,11 @@ func rubyBundler(e *expr) error {
 	e.env = e.runtimeEnv()
 	var prelude []string
 	if s.WritableHome {
-		prelude = append(prelude, s.writableHome("APPDIR", true))
+		prelude = append(prelude, writableHome(s, "APPDIR", true))
 	}
 	prelude = append(prelude, `export PATH="GEMSBIN:$PATH"`)
 	body := "      mkdir -p $out/app $out/bin $out/hop3\n      cp -r . $out/app/" + gemfiles + "\n\n" +
-		install(s.Pname, s.wrapper(prelude, "GEMSBIN/"+s.ExecTarget+s.execArgs()),
+		install(s.Pname, wrapper(s, prelude, "GEMSBIN/"+s.ExecTarget+execArgs(s)),
 			sed{"GEMSBIN", "${gems}/bin"}, sed{"APPDIR", "$out/app"}) +
 		e.runtimeJSON("$out/bin/"+s.Pname, "")
 	e.app = e.mkDerivation("    src = "+src+";\n    buildInputs = [ ruby gems ];\n    dontConfigure = true;\n    dontBuild = true;", body)

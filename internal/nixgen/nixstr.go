@@ -1,6 +1,7 @@
 package nixgen
 
 import (
+	"regexp"
 	"strings"
 )
 
@@ -58,3 +59,5 @@ func attrName(s string) string {
 
 // binding is Hop3's let-binding name for the app: pname with '-' as '_'.
 func binding(pname string) string { return strings.ReplaceAll(pname, "-", "_") }
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)

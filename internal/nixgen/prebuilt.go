@@ -2,6 +2,7 @@ package nixgen
 
 import (
 	"fmt"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 	"strings"
 )
 
@@ -10,15 +11,15 @@ import (
 
 var archives = map[string]string{"tar-gz": "z", "tar-bz2": "j", "tar-xz": "J", "zip": ""}
 
-func (s *Spec) checkArchive() error {
+func checkArchive(s *nixspec.Spec) error {
 	if _, ok := archives[s.Archive]; s.Archive != "" && !ok {
-		return s.errorf("nix.archive", "[nix] archive %q is not one Hop3 unpacks\nuse tar-gz, tar-bz2, tar-xz or zip (or leave it out for a single file)", s.Archive)
+		return s.Errorf("nix.archive", "[nix] archive %q is not one Hop3 unpacks\nuse tar-gz, tar-bz2, tar-xz or zip (or leave it out for a single file)", s.Archive)
 	}
 	return nil
 }
 
 // unpack is Hop3's Source.unpack_command.
-func (s *Spec) unpack() string {
+func unpack(s *nixspec.Spec) string {
 	if s.Archive == "zip" {
 		return "unzip -q $src"
 	}
@@ -27,9 +28,9 @@ func (s *Spec) unpack() string {
 
 func prebuiltBinary(e *expr) error {
 	s := e.s
-	name := s.str("binary-name", "")
+	name := s.Str("binary-name", "")
 	if name == "" {
-		return s.errorf("nix", "the prebuilt-binary template needs [nix] binary-name: the name the fetched binary is installed as in bin/")
+		return s.Errorf("nix", "the prebuilt-binary template needs [nix] binary-name: the name the fetched binary is installed as in bin/")
 	}
 	target := orDefault(s.ExecTarget, name)
 	src := s.Pname + "-bin"
@@ -38,10 +39,10 @@ func prebuiltBinary(e *expr) error {
 		return err
 	}
 	e.env = e.runtimeEnv()
-	wrapper := s.Pname + "-wrapper"
+	wrapperName := s.Pname + "-wrapper"
 	body := fmt.Sprintf("      mkdir -p $out/bin $out/hop3\n      cp ${%s} $out/bin/%s\n      chmod +x $out/bin/%s\n", src, name, name) +
-		install(wrapper, s.wrapper(nil, "BINDIR/"+target+s.execArgs()), sed{"BINDIR", "$out/bin"}) +
-		e.runtimeJSON("$out/bin/"+wrapper, "")
+		install(wrapperName, wrapper(s, nil, "BINDIR/"+target+execArgs(s)), sed{"BINDIR", "$out/bin"}) +
+		e.runtimeJSON("$out/bin/"+wrapperName, "")
 	e.app = e.mkDerivation("    dontUnpack = true;", body)
 	return nil
 }
@@ -49,9 +50,9 @@ func prebuiltBinary(e *expr) error {
 func prebuiltArchive(e *expr) error {
 	s := e.s
 	if len(s.FileMappings) == 0 {
-		return s.errorf("nix", "the prebuilt-archive template needs [[nix.file-mappings]]: what to copy out of the unpacked archive")
+		return s.Errorf("nix", "the prebuilt-archive template needs [[nix.file-mappings]]: what to copy out of the unpacked archive")
 	}
-	if err := s.checkArchive(); err != nil {
+	if err := checkArchive(s); err != nil {
 		return err
 	}
 	src := s.Pname + "-release"
@@ -78,18 +79,18 @@ func prebuiltArchive(e *expr) error {
 			fmt.Fprintf(&copies, "      chmod +x $out/%s\n", m.Destination)
 		}
 	}
-	wrapper := s.Pname + "-wrapper"
+	wrapperName := s.Pname + "-wrapper"
 	body := fmt.Sprintf("      mkdir -p $out/bin $out/hop3 $out/share/%s\n", s.Pname) + copies.String() +
-		install(wrapper, s.wrapper(nil, "BINDIR/"+s.ExecTarget+s.execArgs()),
+		install(wrapperName, wrapper(s, nil, "BINDIR/"+s.ExecTarget+execArgs(s)),
 			sed{"BINDIR", "$out/bin"}, sed{"SHAREDIR", "$out/share/" + s.Pname}) +
-		e.runtimeJSON("$out/bin/"+wrapper, "")
+		e.runtimeJSON("$out/bin/"+wrapperName, "")
 	e.app = e.mkDerivation(attrs, body)
 	return nil
 }
 
 func nodePrebuilt(e *expr) error {
 	s := e.s
-	if err := s.checkArchive(); err != nil {
+	if err := checkArchive(s); err != nil {
 		return err
 	}
 	src := s.Pname + "-src"
@@ -100,12 +101,12 @@ func nodePrebuilt(e *expr) error {
 	}
 	e.env = e.runtimeEnv()
 	unpack := fmt.Sprintf("tar xzf $src --strip-components=%d", s.StripComponents)
-	if s.flag("unpack-without-top-level", false) {
+	if s.Flag("unpack-without-top-level", false) {
 		unpack = "mkdir -p source\n      tar xzf $src -C source\n      sourceRoot=source"
 	}
 	attrs := fmt.Sprintf("    src = %s;\n    dontBuild = true;\n    buildInputs = [ nodejs ];\n    unpackPhase = ''\n      %s\n    '';", src, unpack)
 	body := "      mkdir -p $out/app $out/bin $out/hop3\n      cp -r . $out/app/\n" +
-		install(s.Pname, s.wrapper(nil, "NODEBIN/node "+s.ExecTarget+s.execArgs()),
+		install(s.Pname, wrapper(s, nil, "NODEBIN/node "+s.ExecTarget+execArgs(s)),
 			sed{"APPDIR", "$out/app"}, sed{"NODEBIN", "${nodejs}/bin"}) +
 		e.runtimeJSON("$out/bin/"+s.Pname, "")
 	e.app = e.mkDerivation(attrs, body)
@@ -114,9 +115,9 @@ func nodePrebuilt(e *expr) error {
 
 func javaWar(e *expr) error {
 	s := e.s
-	war := s.str("war-file", "")
+	war := s.Str("war-file", "")
 	if war == "" {
-		return s.errorf("nix", "the java-war template needs [nix] war-file: the WAR's name under $out/app (e.g. \"jenkins.war\")")
+		return s.Errorf("nix", "the java-war template needs [nix] war-file: the WAR's name under $out/app (e.g. \"jenkins.war\")")
 	}
 	src := s.Pname + "-war"
 	e.version()
@@ -130,7 +131,7 @@ func javaWar(e *expr) error {
 		args = " \\\n  " + strings.Join(s.ExecArgs, " \\\n  ")
 	}
 	body := fmt.Sprintf("      mkdir -p $out/app $out/bin $out/hop3\n      cp ${%s} $out/app/%s\n", src, war) +
-		install(s.Pname, s.wrapper(nil, "JAVABIN/java $JAVA_OPTS -jar WARPATH"+args),
+		install(s.Pname, wrapper(s, nil, "JAVABIN/java $JAVA_OPTS -jar WARPATH"+args),
 			sed{"JAVABIN", "${jdk}/bin"}, sed{"WARPATH", "$out/app/" + war}) +
 		e.runtimeJSON("$out/bin/"+s.Pname, "")
 	e.app = e.mkDerivation("    dontUnpack = true;\n    dontBuild = true;\n    buildInputs = [ jdk ];", body)

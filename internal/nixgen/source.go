@@ -9,9 +9,9 @@ import (
 // set), optionally with a JS frontend built offline in its own derivation.
 func goSource(e *expr) error {
 	s := e.s
-	vendor := s.str("go-vendor-hash", "")
+	vendor := s.Str("go-vendor-hash", "")
 	if vendor == "" {
-		return s.errorf("nix", "the go-source template needs [nix] go-vendor-hash: the sha256 of the vendored module set "+
+		return s.Errorf("nix", "the go-source template needs [nix] go-vendor-hash: the sha256 of the vendored module set "+
 			"(\"none\" for a module that requires nothing); build once with \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" and copy the `got:` hash")
 	}
 	e.version()
@@ -22,9 +22,9 @@ func goSource(e *expr) error {
 			return err
 		}
 	}
-	body := s.wrapper(nil, "PKGBIN/"+s.ExecTarget+s.execArgs())
+	body := wrapper(s, nil, "PKGBIN/"+s.ExecTarget+execArgs(s))
 	prebuild, seds := "", []sed{{"PKGBIN", "${goApp}/bin"}}
-	if s.str("go-frontend-build", "") != "" {
+	if s.Str("go-frontend-build", "") != "" {
 		var err error
 		if prebuild, err = e.goFrontend(src); err != nil {
 			return err
@@ -36,7 +36,7 @@ func goSource(e *expr) error {
 		}
 	}
 	builder := "pkgs.buildGoModule"
-	if v := s.str("go-version", ""); v != "" {
+	if v := s.Str("go-version", ""); v != "" {
 		builder = "(pkgs.buildGoModule.override { go = pkgs." + v + "; })"
 	}
 	vendorAttr := quoteRaw(vendor)
@@ -47,13 +47,13 @@ func goSource(e *expr) error {
 	if s.SourceRoot != "" {
 		fmt.Fprintf(&opt, "\n    sourceRoot = %s;", quoteRaw(s.SourceRoot))
 	}
-	if s.flag("go-proxy-vendor", false) {
+	if s.Flag("go-proxy-vendor", false) {
 		opt.WriteString("\n    proxyVendor = true;")
 	}
-	if l := s.list("go-sub-packages"); len(l) > 0 {
+	if l := s.List("go-sub-packages"); len(l) > 0 {
 		fmt.Fprintf(&opt, "\n    subPackages = %s;", nixList(l))
 	}
-	if l := s.list("go-ldflags"); len(l) > 0 {
+	if l := s.List("go-ldflags"); len(l) > 0 {
 		fmt.Fprintf(&opt, "\n    ldflags = %s;", nixList(l))
 	}
 	e.let("  goApp = %s {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n    vendorHash = %s;%s\n    doCheck = false;\n  };",
@@ -74,26 +74,26 @@ func goSource(e *expr) error {
 // buildGoModule preBuild that embeds it, or "" when it is served from disk.
 func (e *expr) goFrontend(src string) (string, error) {
 	s := e.s
-	out := s.str("go-frontend-output", "public")
-	embed := s.str("go-frontend-embed-path", "")
+	out := s.Str("go-frontend-output", "public")
+	embed := s.Str("go-frontend-embed-path", "")
 	inst := "mkdir -p $out\n      cp -R " + out + " $out/"
 	if embed != "" {
 		inst = "cp -r " + out + " $out"
 	}
-	for _, d := range s.list("go-static-dirs") {
+	for _, d := range s.List("go-static-dirs") {
 		inst += "\n      cp -R " + d + " $out/"
 	}
 	root := ""
-	if r := s.str("go-frontend-source-root", ""); r != "" {
+	if r := s.Str("go-frontend-source-root", ""); r != "" {
 		root = "\n    sourceRoot = " + quoteRaw(r) + ";"
 	}
-	build := s.str("go-frontend-build", "")
-	if s.flag("go-frontend-pnpm", false) {
-		hash := s.str("go-pnpm-deps-hash", "")
+	build := s.Str("go-frontend-build", "")
+	if s.Flag("go-frontend-pnpm", false) {
+		hash := s.Str("go-pnpm-deps-hash", "")
 		if hash == "" {
-			return "", s.errorf("nix", "go-source with go-frontend-pnpm needs [nix] go-pnpm-deps-hash: the pnpm.fetchDeps hash of the frontend's dependencies")
+			return "", s.Errorf("nix", "go-source with go-frontend-pnpm needs [nix] go-pnpm-deps-hash: the pnpm.fetchDeps hash of the frontend's dependencies")
 		}
-		pnpm := s.str("go-pnpm-package", "pnpm_9")
+		pnpm := s.Str("go-pnpm-package", "pnpm_9")
 		inherit := ""
 		if root != "" {
 			inherit = " sourceRoot"
@@ -101,11 +101,11 @@ func (e *expr) goFrontend(src string) (string, error) {
 		e.let("  frontend = pkgs.stdenv.mkDerivation (finalAttrs: {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n"+
 			"    pnpmDeps = pkgs.%s.fetchDeps {\n      inherit (finalAttrs) pname version src%s;\n      hash = %s;\n    };\n"+
 			"    nativeBuildInputs = [ pkgs.%s pkgs.%s.configHook ];\n    buildPhase = ''%s'';\n    installPhase = ''\n      %s\n    '';\n  });",
-			quote(s.Pname+"-frontend"), src, root, pnpm, inherit, quoteRaw(hash), s.str("go-frontend-node-package", "nodejs"), pnpm, build, inst)
+			quote(s.Pname+"-frontend"), src, root, pnpm, inherit, quoteRaw(hash), s.Str("go-frontend-node-package", "nodejs"), pnpm, build, inst)
 	} else {
-		hash := s.str("go-npm-deps-hash", "")
+		hash := s.Str("go-npm-deps-hash", "")
 		if hash == "" {
-			return "", s.errorf("nix", "go-source with go-frontend-build needs [nix] go-npm-deps-hash: the npmDepsHash of the frontend's dependencies")
+			return "", s.Errorf("nix", "go-source with go-frontend-build needs [nix] go-npm-deps-hash: the npmDepsHash of the frontend's dependencies")
 		}
 		e.let("  frontend = pkgs.buildNpmPackage {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n    npmDepsHash = %s;\n"+
 			"    dontNpmBuild = true;\n    buildPhase = ''%s'';\n    installPhase = ''\n      %s\n    '';\n  };",
@@ -122,13 +122,13 @@ func (e *expr) goFrontend(src string) (string, error) {
 // with network), the app installs from them offline.
 func pythonVenv(e *expr) error {
 	s := e.s
-	req, hash := s.str("pip-requirements", ""), s.str("pip-deps-hash", "")
+	req, hash := s.Str("pip-requirements", ""), s.Str("pip-deps-hash", "")
 	if req == "" {
-		return s.errorf("nix", "the python-venv template needs [nix] pip-requirements: a hash-pinned lockfile in the app "+
+		return s.Errorf("nix", "the python-venv template needs [nix] pip-requirements: a hash-pinned lockfile in the app "+
 			"(`uv export --format requirements-txt` or `pip-compile --generate-hashes`)")
 	}
 	if hash == "" {
-		return s.errorf("nix", "the python-venv template needs [nix] pip-deps-hash: the sha256 of the downloaded dependency set; "+
+		return s.Errorf("nix", "the python-venv template needs [nix] pip-deps-hash: the sha256 of the downloaded dependency set; "+
 			"build once with \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" and copy the `got:` hash")
 	}
 	e.version()
@@ -147,7 +147,7 @@ func pythonVenv(e *expr) error {
 		"      find $out/venv -name '*.so' -type f | while read -r so; do\n" +
 		"        if grep -qa '/build/pip-' \"$so\"; then ${pkgs.binutils}/bin/strip --strip-debug \"$so\"; fi\n      done\n" +
 		"      $out/venv/bin/python - \"$out/venv\" << 'HOP3_RECORD'\n" + recordFix + "HOP3_RECORD\n" +
-		install(s.Pname, s.wrapper(nil, "VENVBIN/"+s.ExecTarget+s.execArgs()), sed{"VENVBIN", "$out/venv/bin"}) +
+		install(s.Pname, wrapper(s, nil, "VENVBIN/"+s.ExecTarget+execArgs(s)), sed{"VENVBIN", "$out/venv/bin"}) +
 		e.runtimeJSON("$out/bin/"+s.Pname, "")
 	e.app = e.mkDerivation("    dontUnpack = true;\n    dontBuild = true;\n    nativeBuildInputs = [ python python.pkgs.pip ];", body)
 	return nil

@@ -1,6 +1,7 @@
 package nixgen
 
 import (
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 	"path"
 	"strings"
 )
@@ -11,7 +12,7 @@ import (
 // commands, then exec. Placeholders (PKGBIN, BINDIR, APPDIR, ...) are
 // replaced by sed in the install phase, anywhere in the script: a pre-exec
 // command may use them too, as Hop3's catalog apps do.
-func (s *Spec) wrapper(prelude []string, execLine string) string {
+func wrapper(s *nixspec.Spec, prelude []string, execLine string) string {
 	parts := []string{"#!/bin/sh", "set -e"}
 	if p := strings.Join(nonEmpty(prelude), "\n\n"); p != "" {
 		parts = append(parts, p)
@@ -23,14 +24,14 @@ func (s *Spec) wrapper(prelude []string, execLine string) string {
 		}
 		parts = append(parts, strings.Join(l, "\n"))
 	}
-	if e := s.exports(); e != "" {
+	if e := exports(s); e != "" {
 		parts = append(parts, e)
 	}
 	if len(s.RuntimeLibs) > 0 {
-		parts = append(parts, `export LD_LIBRARY_PATH="`+s.libPath()+`:''${LD_LIBRARY_PATH:-}"`)
+		parts = append(parts, `export LD_LIBRARY_PATH="`+libPath(s)+`:''${LD_LIBRARY_PATH:-}"`)
 	}
 	for _, cf := range s.ConfigFiles {
-		parts = append(parts, cf.script())
+		parts = append(parts, configScript(cf))
 	}
 	if len(s.PreExec) > 0 {
 		var l []string
@@ -42,7 +43,7 @@ func (s *Spec) wrapper(prelude []string, execLine string) string {
 	return strings.Join(append(parts, "exec "+shell(execLine)), "\n\n")
 }
 
-func (s *Spec) exports() string {
+func exports(s *nixspec.Spec) string {
 	var l []string
 	for _, kv := range s.EnvExports {
 		l = append(l, "export "+kv.Key+`="`+shell(kv.Value)+`"`)
@@ -60,7 +61,7 @@ func (s *Spec) exports() string {
 }
 
 // libPath is nix-runtime-libs as a library path, Nix-interpolated.
-func (s *Spec) libPath() string {
+func libPath(s *nixspec.Spec) string {
 	var l []string
 	for _, p := range s.RuntimeLibs {
 		l = append(l, "${pkgs."+p+"}/lib")
@@ -70,7 +71,7 @@ func (s *Spec) libPath() string {
 
 // script writes the file at start through an unquoted heredoc, so ${VAR}
 // and $(cmd) expand then; backticks are made literal, as Hop3 does.
-func (cf ConfigFile) script() string {
+func configScript(cf nixspec.ConfigFile) string {
 	var body string
 	if cf.Format == "ini" {
 		var b strings.Builder
@@ -98,7 +99,7 @@ func (cf ConfigFile) script() string {
 
 // writableHome copies source (a store path or a placeholder) into
 // $PWD/.<pname>-home once per app instance, then makes it writable.
-func (s *Spec) writableHome(source string, cd bool) string {
+func writableHome(s *nixspec.Spec, source string, cd bool) string {
 	l := []string{
 		`HOME_DIR="$PWD/.` + s.Pname + `-home"`,
 		`if [ ! -f "$HOME_DIR/.hop3-ready" ]; then`,

@@ -1,4 +1,4 @@
-package nixgen
+package nixspec
 
 import (
 	"regexp"

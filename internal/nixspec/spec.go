@@ -1,10 +1,10 @@
-// Package nixgen generates a Nix expression from hop3.toml's [nix] table, as
-// Hop3's generator does (its ADR 008: hop3-server plugins/build/nix/gen),
-// for the eleven templates it has. The expression is ours; what it builds
-// and how the app starts is Hop3's: the same pinned nixpkgs, fetched sources
-// and hashes, wrapper script and runtime.json. docs/hop3-templates.md says
-// where we chose differently, and why.
-package nixgen
+// Package nixspec reads hop3.toml's [nix] table (Hop3's ADR 008 templates)
+// into a Spec, refusing what Hop3's toml_adapter refuses: an unknown
+// template, a key the template does not read (naming its owner, or what
+// replaced a retired key), a value of the wrong type, a malformed nixpkgs
+// pin, each with the file and line. What each template needs to generate
+// its expression is checked by internal/nixgen, which writes it.
+package nixspec
 
 import (
 	"errors"
@@ -15,6 +15,10 @@ import (
 
 	"github.com/BurntSushi/toml"
 )
+
+// DefaultName is the app's name when [metadata] has no id (Hop3 uses the
+// name the app is deployed as, which a buildpack does not know).
+const DefaultName = "app"
 
 // ErrNoTemplate means hop3.toml has no [nix] template: nothing to generate.
 var ErrNoTemplate = errors.New("hop3.toml has no [nix] template")
@@ -142,11 +146,11 @@ func Parse(data []byte, file, appName string) (Spec, error) {
 	}
 	s.Line = s.lines.of("nix.template")
 	if s.Template, ok = t.(string); !ok || s.Template == "" {
-		return s, s.errorf("nix.template", "[nix] template must be a template name, got %s\nwrite e.g. template = \"prebuilt-binary\"; templates: %s",
+		return s, s.Errorf("nix.template", "[nix] template must be a template name, got %s\nwrite e.g. template = \"prebuilt-binary\"; templates: %s",
 			typeName(t), strings.Join(Templates, ", "))
 	}
 	if !isTemplate(s.Template) {
-		return s, s.errorf("nix.template", "[nix] template %q is not one of Hop3's templates\nuse one of: %s", s.Template, strings.Join(Templates, ", "))
+		return s, s.Errorf("nix.template", "[nix] template %q is not one of Hop3's templates\nuse one of: %s", s.Template, strings.Join(Templates, ", "))
 	}
 	if err := s.checkKeys(nix); err != nil {
 		return s, err
@@ -178,13 +182,13 @@ func (s *Spec) checkKeys(nix map[string]any) error {
 		}
 		path := "nix." + k
 		if why, ok := retiredKeys[k]; ok {
-			return s.errorf(path, "[nix] %s is no longer supported by Hop3: %s", k, why)
+			return s.Errorf(path, "[nix] %s is no longer supported by Hop3: %s", k, why)
 		}
 		if o := owners(k); len(o) > 0 {
-			return s.errorf(path, "[nix] %s belongs to the %s template, not to %q: it would have no effect here\n"+
+			return s.Errorf(path, "[nix] %s belongs to the %s template, not to %q: it would have no effect here\n"+
 				"remove it, or choose that template", k, strings.Join(o, " / "), s.Template)
 		}
-		return s.errorf(path, "[nix] %s is not a key of the %q template (Hop3 refuses it)\nknown keys: %s", k, s.Template, strings.Join(known, ", "))
+		return s.Errorf(path, "[nix] %s is not a key of the %q template (Hop3 refuses it)\nknown keys: %s", k, s.Template, strings.Join(known, ", "))
 	}
 	return nil
 }
@@ -198,7 +202,7 @@ func (s *Spec) identity(doc map[string]any, appName string) error {
 		s.Pname = scalar(id)
 	}
 	if !pnameRE.MatchString(s.Pname) {
-		return s.errorf("metadata.id", "[metadata] id %q cannot name the app's files (its wrapper is $out/bin/<id>)\n"+
+		return s.Errorf("metadata.id", "[metadata] id %q cannot name the app's files (its wrapper is $out/bin/<id>)\n"+
 			"use letters, digits, '_' and '-', starting with a letter or '_' (it also names Nix bindings)", s.Pname)
 	}
 	if v, ok := meta["version"]; ok {
@@ -211,5 +215,3 @@ func (s *Spec) identity(doc map[string]any, appName string) error {
 	}
 	return nil
 }
-
-var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_'-]*$`)

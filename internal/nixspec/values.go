@@ -1,4 +1,4 @@
-package nixgen
+package nixspec
 
 import (
 	"fmt"
@@ -17,29 +17,29 @@ func (s *Spec) set(key string, v any, order map[string]int) error {
 	case kBool:
 		b, ok := v.(bool)
 		if !ok {
-			return s.errorf(path, "[nix] %s must be true or false, got %s", key, typeName(v))
+			return s.Errorf(path, "[nix] %s must be true or false, got %s", key, typeName(v))
 		}
 		s.store(key, b)
 	case kInt:
 		n, ok := v.(int64)
 		if !ok || n < 0 {
-			return s.errorf(path, "[nix] %s must be a whole number >= 0, got %s", key, typeName(v))
+			return s.Errorf(path, "[nix] %s must be a whole number >= 0, got %s", key, typeName(v))
 		}
 		s.StripComponents = int(n)
 	case kList:
 		l, err := stringList(v)
 		if err != nil {
-			return s.errorf(path, "[nix] %s must be a list of strings, %v\nwrite e.g. %s = [\"...\"]", key, err, key)
+			return s.Errorf(path, "[nix] %s must be a list of strings, %v\nwrite e.g. %s = [\"...\"]", key, err, key)
 		}
 		s.store(key, l)
 	case kTable:
 		t, ok := v.(map[string]any)
 		if !ok {
-			return s.errorf(path, "[nix] %s must be a table of strings, got %s\nwrite it as a [nix.%s] section", key, typeName(v), key)
+			return s.Errorf(path, "[nix] %s must be a table of strings, got %s\nwrite it as a [nix.%s] section", key, typeName(v), key)
 		}
 		kvs, err := orderedTable(t, path, order)
 		if err != nil {
-			return s.errorf(path, "[nix.%s] %v", key, err)
+			return s.Errorf(path, "[nix.%s] %v", key, err)
 		}
 		s.store(key, kvs)
 	case kEntries:
@@ -48,7 +48,7 @@ func (s *Spec) set(key string, v any, order map[string]int) error {
 		str, ok := v.(string)
 		if !ok {
 			if key != "version" {
-				return s.errorf(path, "[nix] %s must be a string, got %s\nquote the value, e.g. %s = \"...\"", key, typeName(v), key)
+				return s.Errorf(path, "[nix] %s must be a string, got %s\nquote the value, e.g. %s = \"...\"", key, typeName(v), key)
 			}
 			str = scalar(v)
 		}
@@ -106,27 +106,27 @@ func (s *Spec) setEntries(key string, v any, order map[string]int) error {
 	path := "nix." + key
 	entries, ok := v.([]map[string]any)
 	if !ok {
-		return s.errorf(path, "[nix] %s must be an array of tables, got %s\nwrite each entry as a [[nix.%s]] section", key, typeName(v), key)
+		return s.Errorf(path, "[nix] %s must be an array of tables, got %s\nwrite each entry as a [[nix.%s]] section", key, typeName(v), key)
 	}
 	for i, e := range entries {
 		at := fmt.Sprintf("%s#%d", path, i)
 		for k := range e {
 			if !contains(entryKeys[key], k) {
-				return s.errorf(at+"."+k, "[[nix.%s]] %s is not a key of a %s entry\nknown keys: %s", key, k, key, strings.Join(entryKeys[key], ", "))
+				return s.Errorf(at+"."+k, "[[nix.%s]] %s is not a key of a %s entry\nknown keys: %s", key, k, key, strings.Join(entryKeys[key], ", "))
 			}
 		}
 		str := func(k string, required bool, def string) (string, error) {
 			v, ok := e[k]
 			if !ok {
 				if required {
-					return "", s.errorf(at, "[[nix.%s]] entry %d has no %s\nadd %s = \"...\"", key, i+1, k, k)
+					return "", s.Errorf(at, "[[nix.%s]] entry %d has no %s\nadd %s = \"...\"", key, i+1, k, k)
 				}
 				return def, nil
 			}
 			if x, ok := v.(string); ok {
 				return x, nil
 			}
-			return "", s.errorf(at+"."+k, "[[nix.%s]] %s must be a string, got %s", key, k, typeName(v))
+			return "", s.Errorf(at+"."+k, "[[nix.%s]] %s must be a string, got %s", key, k, typeName(v))
 		}
 		flag := func(k string, def bool) (bool, error) {
 			v, ok := e[k]
@@ -136,7 +136,7 @@ func (s *Spec) setEntries(key string, v any, order map[string]int) error {
 			if b, ok := v.(bool); ok {
 				return b, nil
 			}
-			return false, s.errorf(at+"."+k, "[[nix.%s]] %s must be true or false, got %s", key, k, typeName(v))
+			return false, s.Errorf(at+"."+k, "[[nix.%s]] %s must be true or false, got %s", key, k, typeName(v))
 		}
 		var errs [6]error
 		switch key {
@@ -183,27 +183,27 @@ func (s *Spec) configFile(cf *ConfigFile, e map[string]any, at string, order map
 	switch cf.Format {
 	case "raw":
 		if !hasRaw {
-			return s.errorf(at, "[[nix.config-files]] %s has format raw but no raw-content\nadd raw-content = \"\"\"...\"\"\"", cf.Path)
+			return s.Errorf(at, "[[nix.config-files]] %s has format raw but no raw-content\nadd raw-content = \"\"\"...\"\"\"", cf.Path)
 		}
 	case "ini":
 		sections, ok := e["sections"].(map[string]any)
 		if _, present := e["sections"]; present && !ok {
-			return s.errorf(at+".sections", "[[nix.config-files]] sections must be tables of strings, got %s", typeName(e["sections"]))
+			return s.Errorf(at+".sections", "[[nix.config-files]] sections must be tables of strings, got %s", typeName(e["sections"]))
 		}
 		names := sortedByOrder(sections, "nix.config-files.sections", order)
 		for _, name := range names {
 			t, ok := sections[name].(map[string]any)
 			if !ok {
-				return s.errorf(at+".sections."+name, "[nix.config-files.sections.%s] must be a table, got %s", name, typeName(sections[name]))
+				return s.Errorf(at+".sections."+name, "[nix.config-files.sections.%s] must be a table, got %s", name, typeName(sections[name]))
 			}
 			kvs, err := orderedTable(t, "nix.config-files.sections."+name, order)
 			if err != nil {
-				return s.errorf(at+".sections."+name, "[nix.config-files.sections.%s] %v", name, err)
+				return s.Errorf(at+".sections."+name, "[nix.config-files.sections.%s] %v", name, err)
 			}
 			cf.Sections = append(cf.Sections, Section{Name: name, Keys: kvs})
 		}
 	default:
-		return s.errorf(at+".format", "[[nix.config-files]] %s: format %q is not supported (Hop3 supports ini and raw)\n"+
+		return s.Errorf(at+".format", "[[nix.config-files]] %s: format %q is not supported (Hop3 supports ini and raw)\n"+
 			"write JSON, YAML or anything else as format = \"raw\" with raw-content", cf.Path, cf.Format)
 	}
 	return nil
@@ -221,42 +221,48 @@ func (s *Spec) checkPin() error {
 		if rev == "" {
 			path = "nix.nixpkgs-sha256"
 		}
-		return s.errorf(path, "[nix] nixpkgs-rev and nixpkgs-sha256 must be set together (a commit needs its fetchTarball sha256)")
+		return s.Errorf(path, "[nix] nixpkgs-rev and nixpkgs-sha256 must be set together (a commit needs its fetchTarball sha256)")
 	case !revRE.MatchString(rev):
-		return s.errorf("nix.nixpkgs-rev", "[nix] nixpkgs-rev must be a 40-character git commit, got %q\npick a nixpkgs commit, e.g. from the nixos-24.11 branch", rev)
+		return s.Errorf("nix.nixpkgs-rev", "[nix] nixpkgs-rev must be a 40-character git commit, got %q\npick a nixpkgs commit, e.g. from the nixos-24.11 branch", rev)
 	case !sha256RE.MatchString(sha):
-		return s.errorf("nix.nixpkgs-sha256", "[nix] nixpkgs-sha256 must be a Nix sha256 (52 base-32 characters or sha256-<base64>), got %q\n"+
+		return s.Errorf("nix.nixpkgs-sha256", "[nix] nixpkgs-sha256 must be a Nix sha256 (52 base-32 characters or sha256-<base64>), got %q\n"+
 			"get it with: nix-prefetch-url --unpack https://github.com/NixOS/nixpkgs/archive/%s.tar.gz", sha, rev)
 	}
 	return nil
 }
 
-// errorf is an error naming the file and the line of path.
-func (s *Spec) errorf(path, format string, args ...any) error {
+// Errorf is an error naming hop3.toml and the line of path, a dotted key
+// path ("nix.exec-target"; "nix" for the table itself).
+func (s *Spec) Errorf(path, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s", s.File, s.lines.of(path), fmt.Sprintf(format, args...))
 }
 
-// own values, with the defaults Hop3's payloads have.
-func (s *Spec) str(key, def string) string {
+// Str is the template's own key key (a string), or def when unset: the
+// defaults are those of Hop3's template payloads.
+func (s *Spec) Str(key, def string) string {
 	if v, ok := s.own[key].(string); ok {
 		return v
 	}
 	return def
 }
 
-func (s *Spec) flag(key string, def bool) bool {
+// Flag is the template's own boolean key key, or def when unset.
+func (s *Spec) Flag(key string, def bool) bool {
 	if v, ok := s.own[key].(bool); ok {
 		return v
 	}
 	return def
 }
 
-func (s *Spec) list(key string) []string {
+// List is the template's own list key key (nil when unset).
+func (s *Spec) List(key string) []string {
 	v, _ := s.own[key].([]string)
 	return v
 }
 
-func (s *Spec) table(key string) []KV {
+// Table is the template's own table key key in the order written (nil
+// when unset).
+func (s *Spec) Table(key string) []KV {
 	v, _ := s.own[key].([]KV)
 	return v
 }
