@@ -24,7 +24,7 @@ func TestCatalog(t *testing.T) {
 		"directus": "hop3.toml:27: [nix] nixpkgs-package belongs to the nixpkgs-wrapper template, not to \"node-pnpm-install\"",
 	}
 	dirs, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "fixtures", "hop3-catalog", "*", "hop3.toml"))
-	if err != nil || len(dirs) < 10 {
+	if err != nil || len(dirs) < 12 {
 		t.Fatalf("catalog fixtures: %v (%d found)", err, len(dirs))
 	}
 	templates := map[string]bool{}

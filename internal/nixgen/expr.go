@@ -32,7 +32,7 @@ func Generate(s nixspec.Spec, o Options) (string, error) {
 	if !ok {
 		return "", s.Errorf("nix.template", "[nix] template %q is not one of Hop3's templates", s.Template)
 	}
-	if s.ExecTarget == "" && s.Template != "php-app" && s.Template != "prebuilt-binary" {
+	if s.ExecTarget == "" && !execTargetOptional[s.Template] {
 		return "", s.Errorf("nix", "the %s template needs [nix] exec-target: what the wrapper runs", s.Template)
 	}
 	e := &expr{s: &s, o: o}
@@ -41,6 +41,12 @@ func Generate(s nixspec.Spec, o Options) (string, error) {
 	}
 	return e.String(), nil
 }
+
+// execTargetOptional are the templates that start without exec-target:
+// php-app serves with PHP unless serve-mode = "custom", prebuilt-binary
+// runs binary-name, java-war and java-gradle run `java -jar` on what they
+// install (Hop3's catalog jenkins and stirling-pdf set no exec-target).
+var execTargetOptional = map[string]bool{"php-app": true, "prebuilt-binary": true, "java-war": true, "java-gradle": true}
 
 // generators write each template's let bindings and app derivation.
 var generators = map[string]func(*expr) error{
