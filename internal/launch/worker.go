@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"syscall"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/fileserver"
 	"mvdan.cc/sh/v3/shell"
 	"mvdan.cc/sh/v3/syntax"
 )
@@ -74,15 +74,11 @@ func SimpleCommand(line string) (argv []string, simple bool, err error) {
 	return argv, true, nil
 }
 
-// serveStatic serves dir over HTTP on $BIND_ADDRESS:$PORT.
+// serveStatic serves dir over HTTP on $BIND_ADDRESS:$PORT
+// (internal/fileserver).
 func serveStatic(dir string) int {
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-		fmt.Fprintf(os.Stderr, "nixbp-launch: static directory %s does not exist\n", dir)
-		return 1
-	}
 	addr := net.JoinHostPort(os.Getenv("BIND_ADDRESS"), os.Getenv("PORT"))
-	fmt.Fprintf(os.Stderr, "nixbp-launch: serving %s on %s\n", dir, addr)
-	err := http.ListenAndServe(addr, http.FileServer(http.Dir(dir)))
+	err := fileserver.Serve(dir, addr, os.Stderr)
 	fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
 	return 1
 }
