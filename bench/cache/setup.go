@@ -18,7 +18,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -39,7 +42,7 @@ type bench struct {
 	sizeMiB   int
 	top       string
 	closure   []string
-	infos     []cache.PathInfo
+	infos     []narinfo.PathInfo
 	files     int
 	narBytes  int64
 	zstdBytes int64
@@ -79,7 +82,7 @@ func (b *bench) buildClosure(sizeMiB int) error {
 	if err != nil {
 		return err
 	}
-	if b.infos, err = cache.ParseRegistration(strings.NewReader(dump)); err != nil {
+	if b.infos, err = narinfo.ParseRegistration(strings.NewReader(dump)); err != nil {
 		return err
 	}
 	for _, i := range b.infos {
@@ -176,7 +179,7 @@ func (b *bench) cacheURL() string {
 
 func (b *bench) openCache(ctx context.Context) (*cache.Cache, error) {
 	return cache.Open(ctx, b.cacheURL(), cache.Options{
-		Credentials: &cache.Credentials{AccessKeyID: s3Access, SecretAccessKey: s3Secret},
+		Credentials: &settings.Credentials{AccessKeyID: s3Access, SecretAccessKey: s3Secret},
 		Jobs:        b.jobs,
 		Log:         b.log,
 	})
@@ -242,7 +245,7 @@ func (b *bench) pushAfterChange(ctx context.Context) (time.Duration, string, err
 	if err != nil {
 		return 0, "", err
 	}
-	infos, err := cache.ParseRegistration(strings.NewReader(dump))
+	infos, err := narinfo.ParseRegistration(strings.NewReader(dump))
 	if err != nil {
 		return 0, "", err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixenv"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
@@ -89,10 +90,7 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 	if len(trusted) == 0 {
 		trusted = cs.TrustedKeys
 	}
-	opts := cache.Options{TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
-	if c := cs.Credentials; c != nil {
-		opts.Credentials = &cache.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
-	}
+	opts := cache.Options{Credentials: cs.Credentials, TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
 	if cmd == "push" {
 		key, err := secretKey(*keyFile, cs.SecretKey)
 		if err != nil {
@@ -140,7 +138,7 @@ func cachePush(ctx context.Context, c *cache.Cache, st hostStore, paths []string
 	if err != nil {
 		return err
 	}
-	infos, err := cache.ParseRegistration(strings.NewReader(dump))
+	infos, err := narinfo.ParseRegistration(strings.NewReader(dump))
 	if err != nil {
 		return fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
 	}
@@ -161,7 +159,7 @@ func cachePull(ctx context.Context, c *cache.Cache, st hostStore, paths []string
 	for _, p := range paths {
 		// A result link names its store path; the store path itself may
 		// not exist yet here.
-		if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, cache.StoreDir+"/") {
+		if target, err := os.Readlink(p); err == nil && strings.HasPrefix(target, narinfo.StoreDir+"/") {
 			p = target
 		}
 		storePaths = append(storePaths, p)
@@ -215,7 +213,7 @@ func cacheVerify(ctx context.Context, c *cache.Cache, stdout io.Writer) error {
 
 // secretKey reads the signing key from file, or takes the one of
 // BP_NIX_CACHE_SECRET_KEY; none is fine (unsigned pushes).
-func secretKey(file, text string) (*cache.SecretKey, error) {
+func secretKey(file, text string) (*narinfo.SecretKey, error) {
 	if file != "" {
 		data, err := os.ReadFile(file)
 		if err != nil {
@@ -226,7 +224,7 @@ func secretKey(file, text string) (*cache.SecretKey, error) {
 	if text == "" {
 		return nil, nil
 	}
-	key, err := cache.ParseSecretKey(text)
+	key, err := narinfo.ParseSecretKey(text)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", orEnv(file, settings.SecretKeyName), err)
 	}
@@ -248,7 +246,7 @@ type hostStore struct {
 }
 
 func (s hostStore) storeDir() string {
-	return filepath.Join(s.root, cache.StoreDir)
+	return filepath.Join(s.root, narinfo.StoreDir)
 }
 
 // store is the store as Fetch installs into it: present means valid in
@@ -294,12 +292,12 @@ func (s hostStore) nixStore(stdin string, args ...string) (string, error) {
 // modes and mtime, so --register-validity's second pass over each tree
 // would change nothing (and Nix 2.8's canonicalises a chroot store's paths
 // by their logical /nix/store name, which is not where it keeps them).
-func (s hostStore) register(infos []cache.PathInfo) error {
+func (s hostStore) register(infos []narinfo.PathInfo) error {
 	if len(infos) == 0 {
 		return nil
 	}
 	var reg bytes.Buffer
-	if err := cache.FormatRegistration(&reg, infos); err != nil {
+	if err := narinfo.FormatRegistration(&reg, infos); err != nil {
 		return err
 	}
 	_, err := s.nixStore(reg.String(), "--load-db")
@@ -318,10 +316,10 @@ func pushPointer(ctx context.Context, c *cache.Cache, appDir string, paths []str
 		return fmt.Errorf("nixbp cache push --app needs exactly one store path (the app's build output), got %d", len(paths))
 	}
 	out := paths[0]
-	if target, err := os.Readlink(out); err == nil && strings.HasPrefix(target, cache.StoreDir+"/") {
+	if target, err := os.Readlink(out); err == nil && strings.HasPrefix(target, narinfo.StoreDir+"/") {
 		out = target
 	}
-	if !strings.HasPrefix(out, cache.StoreDir+"/") {
+	if !strings.HasPrefix(out, narinfo.StoreDir+"/") {
 		return fmt.Errorf("nixbp cache push --app: %s is not a store path or a link to one", paths[0])
 	}
 	digest, err := closure.SourceDigest(appDir)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // writeZeroFileNAR writes, zstd-compressed, the NAR of one regular file of
@@ -93,7 +95,7 @@ func TestOversizedNARStopsAtItsNarinfoSize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e := Entry{PathInfo: PathInfo{StorePath: sp, NarHash: hash32, NarSize: tt.narSize},
+			e := narinfo.NarInfo{PathInfo: narinfo.PathInfo{StorePath: sp, NarHash: hash32, NarSize: tt.narSize},
 				URL: "nar/big.nar.zst", Compression: "zstd", FileHash: hash32, FileSize: tt.fileSize}
 			if e.NarSize == 0 {
 				e.NarSize = big + 112
@@ -101,7 +103,7 @@ func TestOversizedNARStopsAtItsNarinfoSize(t *testing.T) {
 			if e.FileSize == 0 {
 				e.FileSize = uint64(fi.Size())
 			}
-			if err := os.WriteFile(filepath.Join(dir, hashPart(sp)+".narinfo"), []byte(e.format()), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, narinfo.HashPart(sp)+".narinfo"), []byte(e.String()), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			storeDir := t.TempDir()

@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,11 +17,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nar"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // pushedCache pushes the fixture into a fresh file:// cache directory,
 // signed with sk when not nil, and returns the directory.
-func pushedCache(t testing.TB, f *fixture, sk *SecretKey) string {
+func pushedCache(t testing.TB, f *fixture, sk *narinfo.SecretKey) string {
 	t.Helper()
 	dir := t.TempDir()
 	res, err := openCache(t, "file://"+dir, Options{SecretKey: sk}).Push(ctx(t), f.infos(t), f.storeDir())
@@ -44,11 +49,11 @@ func (f *fixture) pathNamed(t testing.TB, name string) string {
 // narFile returns the file of p's NAR in the cache directory dir.
 func narFile(t testing.TB, dir, p string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, hashPart(p)+".narinfo"))
+	data, err := os.ReadFile(filepath.Join(dir, narinfo.HashPart(p)+".narinfo"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := parseNarinfo(data)
+	e, err := narinfo.Parse(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +63,7 @@ func narFile(t testing.TB, dir, p string) string {
 // editNarinfo rewrites p's narinfo in dir with edit.
 func editNarinfo(t testing.TB, dir, p string, edit func(string) string) {
 	t.Helper()
-	file := filepath.Join(dir, hashPart(p)+".narinfo")
+	file := filepath.Join(dir, narinfo.HashPart(p)+".narinfo")
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +163,7 @@ func TestFetchFaults(t *testing.T) {
 					return regexp.MustCompile(`NarSize: \d+`).ReplaceAllString(s, "NarSize: 12")
 				})
 			},
-			warning: app + `: its NAR nar/\w+\.nar\.zst unpacks to more than the NarSize 12 of ` + hashPart(app) + `\.narinfo`,
+			warning: app + `: its NAR nar/\w+\.nar\.zst unpacks to more than the NarSize 12 of ` + narinfo.HashPart(app) + `\.narinfo`,
 			missing: []string{app, top},
 		},
 		{
@@ -234,7 +239,7 @@ func TestFetchFaults(t *testing.T) {
 		{
 			name: "narinfo missing: a cache miss, no warning for it",
 			break_: func(t *testing.T, dir string) {
-				if err := os.Remove(filepath.Join(dir, hashPart(data)+".narinfo")); err != nil {
+				if err := os.Remove(filepath.Join(dir, narinfo.HashPart(data)+".narinfo")); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -287,26 +292,27 @@ func appendToNAR(t testing.TB, dir, p string, extra []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := zstdDecs.get()
-	defer zstdDecs.put(d)
-	nar, err := d.DecodeAll(packed, nil)
+	dec, _, err := nar.Decompress("zstd", bytes.NewReader(packed))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nar = append(nar, extra...)
-	if err := os.WriteFile(filepath.Join(dir, "nar", "trailing.nar"), nar, 0o644); err != nil {
+	data, err := io.ReadAll(dec)
+	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.New()
-	h.Write(nar)
+	data = append(data, extra...)
+	if err := os.WriteFile(filepath.Join(dir, "nar", "trailing.nar"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
 	editNarinfo(t, dir, p, func(s string) string {
 		for _, r := range []struct{ re, to string }{
 			{`(?m)^URL: .*$`, "URL: nar/trailing.nar"},
 			{`(?m)^Compression: .*$`, "Compression: none"},
 			{`(?m)^File(Hash|Size): .*\n`, ""},
 			{`(?m)^Sig: .*\n`, ""},
-			{`(?m)^NarHash: .*$`, "NarHash: " + formatSHA256(h)},
-			{`(?m)^NarSize: .*$`, "NarSize: " + strconv.Itoa(len(nar))},
+			{`(?m)^NarHash: .*$`, "NarHash: " + narinfo.FormatSHA256(sum[:])},
+			{`(?m)^NarSize: .*$`, "NarSize: " + strconv.Itoa(len(data))},
 		} {
 			s = regexp.MustCompile(r.re).ReplaceAllString(s, r.to)
 		}
@@ -463,7 +469,7 @@ func TestVerifyFindsBadEntries(t *testing.T) {
 	editNarinfo(t, dir, app, func(s string) string {
 		return regexp.MustCompile(`(?m)^Sig: .*\n`).ReplaceAllString(s, "")
 	})
-	if err := os.Remove(filepath.Join(dir, hashPart(lib)+".narinfo")); err != nil {
+	if err := os.Remove(filepath.Join(dir, narinfo.HashPart(lib)+".narinfo")); err != nil {
 		t.Fatal(err)
 	}
 	var last Progress

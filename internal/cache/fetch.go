@@ -6,11 +6,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // FetchResult is what Fetch did.
@@ -19,7 +23,7 @@ type FetchResult struct {
 	// before referrers: register them in the Nix database in one batch
 	// (FormatRegistration, then nix-store --load-db: Fetch gave every file
 	// the store's modes and mtime already).
-	Installed []PathInfo
+	Installed []narinfo.PathInfo
 	// Missing are wanted paths (asked for, or referred to by one) that are
 	// neither in the store directory nor installed: build them.
 	Missing []string
@@ -55,12 +59,12 @@ func (c *Cache) Fetch(ctx context.Context, storePaths []string, store Store) (*F
 		return nil, fmt.Errorf("unable to fetch into %s: Store.Valid is not set", store.Dir)
 	}
 	for _, p := range storePaths {
-		if err := checkStorePath(p); err != nil {
+		if err := narinfo.CheckStorePath(p); err != nil {
 			return nil, fmt.Errorf("unable to fetch\n%w", err)
 		}
 	}
 	f := &fetch{c: c, store: store, storeDir: store.Dir, t: newTracker(c, "fetch"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay),
-		present: map[string]bool{}, entries: map[string]*Entry{}}
+		present: map[string]bool{}, entries: map[string]*narinfo.NarInfo{}}
 	unlock, err := lockStore(store.Dir, c.logf, f.t.warn)
 	if err != nil {
 		return nil, err
@@ -85,8 +89,8 @@ type fetch struct {
 	present  map[string]bool // valid before we started; resolve's goroutine only
 
 	mu      sync.Mutex
-	entries map[string]*Entry // narinfos found and accepted
-	wanted  []string          // asked for or referred to, not present, in discovery order
+	entries map[string]*narinfo.NarInfo // narinfos found and accepted
+	wanted  []string                    // asked for or referred to, not present, in discovery order
 }
 
 // notPresent returns the paths of ps not seen before that the store does
@@ -141,7 +145,7 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 			return nil, ctx.Err()
 		}
 		f.t.warn("cache %s is not usable, so nothing is restored from it: %v", f.c, err)
-		res.Missing = sortedRefs(f.wanted)
+		res.Missing = slices.Sorted(slices.Values(f.wanted))
 		return res, nil
 	}
 	f.c.logf("Fetching %d store paths and what they refer to from %s", len(level), f.c)
@@ -170,7 +174,7 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 		}
 		return nil, err
 	}
-	got := map[string]*Entry{}
+	got := map[string]*narinfo.NarInfo{}
 	for sp := range tmps {
 		got[sp] = f.entries[sp]
 	}
@@ -223,7 +227,7 @@ func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]boo
 			switch {
 			case err == nil:
 				next = append(next, e.References...)
-			case errors.Is(err, errNotFound), ctx.Err() != nil:
+			case errors.Is(err, backend.ErrNotFound), ctx.Err() != nil:
 			case errors.Is(err, errCacheDown):
 				down++
 			default:
@@ -294,7 +298,7 @@ func (f *fetch) download(ctx context.Context, q *narQueue) map[string]string {
 // closed returns the paths of have whose references are all on disk or in
 // the returned set itself, warning about each path left out: registering a
 // path without its references would fail.
-func (f *fetch) closed(have map[string]*Entry) map[string]bool {
+func (f *fetch) closed(have map[string]*narinfo.NarInfo) map[string]bool {
 	ok := make(map[string]bool, len(have))
 	for p := range have {
 		ok[p] = true
@@ -324,7 +328,7 @@ func (f *fetch) closed(have map[string]*Entry) map[string]bool {
 type narQueue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
-	items  []*Entry // a max-heap by NarSize
+	items  []*narinfo.NarInfo // a max-heap by NarSize
 	closed bool
 }
 
@@ -337,14 +341,14 @@ func newNARQueue() *narQueue {
 func (q *narQueue) Len() int           { return len(q.items) }
 func (q *narQueue) Less(i, j int) bool { return q.items[i].NarSize > q.items[j].NarSize }
 func (q *narQueue) Swap(i, j int)      { q.items[i], q.items[j] = q.items[j], q.items[i] }
-func (q *narQueue) Push(x any)         { q.items = append(q.items, x.(*Entry)) }
+func (q *narQueue) Push(x any)         { q.items = append(q.items, x.(*narinfo.NarInfo)) }
 func (q *narQueue) Pop() any {
 	e := q.items[len(q.items)-1]
 	q.items = q.items[:len(q.items)-1]
 	return e
 }
 
-func (q *narQueue) push(e *Entry) {
+func (q *narQueue) push(e *narinfo.NarInfo) {
 	q.mu.Lock()
 	heap.Push(q, e)
 	q.mu.Unlock()
@@ -360,7 +364,7 @@ func (q *narQueue) close() {
 }
 
 // pop waits for the largest queued path; nil once closed and empty.
-func (q *narQueue) pop() *Entry {
+func (q *narQueue) pop() *narinfo.NarInfo {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.items) == 0 && !q.closed {
@@ -369,7 +373,7 @@ func (q *narQueue) pop() *Entry {
 	if len(q.items) == 0 {
 		return nil
 	}
-	return heap.Pop(q).(*Entry)
+	return heap.Pop(q).(*narinfo.NarInfo)
 }
 
 // parallel calls fn(0..n-1) with at most jobs calls running at once.

@@ -1,10 +1,12 @@
 package cache
 
 import (
-	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // install renames the verified temporary trees of the paths in final into
@@ -16,8 +18,8 @@ import (
 // alone. If not, it is what a restore killed between its renames and its
 // registration left (or a half-written build output): its contents were
 // never checked, so it is removed and the verified tree takes its place.
-func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]PathInfo, error) {
-	var installed []PathInfo
+func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]narinfo.PathInfo, error) {
+	var installed []narinfo.PathInfo
 	var taken []string
 	for sp, tmp := range tmps {
 		if !final[sp] {
@@ -65,7 +67,7 @@ func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]PathIn
 		}
 	}
 	sort.Slice(installed, func(i, j int) bool { return installed[i].StorePath < installed[j].StorePath })
-	return topoSort(installed), nil
+	return narinfo.ReferencesFirst(installed), nil
 }
 
 func (f *fetch) dst(storePath string) string {

@@ -1,21 +1,26 @@
 package cache
 
 import (
-	"crypto/sha256"
-	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 // keyPair makes a signing key with Nix's own generator and returns the
 // parsed secret key and the public key string.
-func keyPair(t testing.TB, name string) (*SecretKey, string) {
+func keyPair(t testing.TB, name string) (*narinfo.SecretKey, string) {
+	t.Helper()
+	sk, pub, _ := keyFiles(t, name)
+	return sk, pub
+}
+
+// keyFiles is keyPair, with the file Nix wrote the secret key to.
+func keyFiles(t testing.TB, name string) (*narinfo.SecretKey, string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	nix(t, "", "nix-store", "--generate-binary-cache-key", name, dir+"/sec", dir+"/pub")
@@ -27,14 +32,14 @@ func keyPair(t testing.TB, name string) (*SecretKey, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := ParseSecretKey(string(sec))
+	sk, err := narinfo.ParseSecretKey(string(sec))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if sk.PublicKey() != strings.TrimSpace(string(pub)) {
 		t.Fatalf("public key %s derived from the secret key, Nix wrote %s", sk.PublicKey(), pub)
 	}
-	return sk, strings.TrimSpace(string(pub))
+	return sk, strings.TrimSpace(string(pub)), dir + "/sec"
 }
 
 func openCache(t testing.TB, url string, opts Options) *Cache {
@@ -70,7 +75,7 @@ func TestPushedCacheIsReadByNix(t *testing.T) {
 		t.Fatalf("push: %+v", res)
 	}
 	info, err := os.ReadFile(filepath.Join(dir, "nix-cache-info"))
-	if err != nil || !strings.Contains(string(info), "StoreDir: /nix/store\n") {
+	if err != nil || !strings.Contains(string(info), "narinfo.StoreDir: /nix/store\n") {
 		t.Fatalf("nix-cache-info: %q, %v", info, err)
 	}
 
@@ -111,11 +116,7 @@ func TestPushedCacheIsReadByNix(t *testing.T) {
 
 func TestFetchFromNixWrittenCache(t *testing.T) {
 	f := buildFixture(t)
-	sk, pub := keyPair(t, "nix-wrote-it")
-	keyFile := filepath.Join(t.TempDir(), "sec")
-	if err := os.WriteFile(keyFile, []byte(sk.key.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	_, pub, keyFile := keyFiles(t, "nix-wrote-it")
 	for _, compression := range []string{"zstd", "xz", "none"} {
 		t.Run(compression, func(t *testing.T) {
 			dir := t.TempDir()
@@ -131,7 +132,7 @@ func TestFetchFromNixWrittenCache(t *testing.T) {
 				t.Fatalf("fetch: %+v", res)
 			}
 			want := f.infos(t)
-			byPath := map[string]PathInfo{}
+			byPath := map[string]narinfo.PathInfo{}
 			for _, i := range res.Installed {
 				byPath[i.StorePath] = i
 			}
@@ -155,39 +156,9 @@ func compareTrees(t testing.TB, wantDir, gotDir string, paths []string) {
 	t.Helper()
 	for _, p := range paths {
 		base := filepath.Base(p)
-		want, got := describeTree(t, filepath.Join(wantDir, base)), describeTree(t, filepath.Join(gotDir, base))
+		want, got := testenv.DescribeTree(t, filepath.Join(wantDir, base)), testenv.DescribeTree(t, filepath.Join(gotDir, base))
 		if !reflect.DeepEqual(want, got) {
 			t.Errorf("%s differs:\n got %v\nwant %v", p, got, want)
 		}
 	}
-}
-
-func describeTree(t testing.TB, root string) []string {
-	t.Helper()
-	var out []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		line := strings.TrimPrefix(p, root) + " " + fi.Mode().String() + " mtime=" + strconv.FormatInt(st.Mtim.Sec, 10)
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case fi.Mode().IsRegular():
-			data, _ := os.ReadFile(p)
-			line += fmt.Sprintf(" %d bytes sha256 %x", len(data), sha256.Sum256(data))
-		}
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

@@ -5,42 +5,26 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/nix-community/go-nix/pkg/narinfo/signature"
-
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
-
-// Credentials are S3 keys the caller resolved itself (for example from the
-// old buildpacks' NIX_S3_KEY/NIX_S3_SECRET). Printing them shows nothing.
-type Credentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-}
-
-// String hides the keys.
-func (Credentials) String() string { return "Credentials{redacted}" }
-
-// GoString hides the keys from %#v.
-func (c Credentials) GoString() string { return c.String() }
 
 // Options tunes a Cache. The zero value works: AWS credential chain, no
 // signature checks, no signing, no log.
 type Options struct {
 	// Credentials for an s3:// cache; nil uses the standard AWS chain
 	// (environment, shared config and profile, container and instance roles).
-	Credentials *Credentials
+	Credentials *settings.Credentials
 	// TrustedKeys, when not empty, make Fetch refuse narinfos that no key
 	// signed. Nix's format: "name:base64", several per string allowed.
 	TrustedKeys []string
 	// SecretKey, when set, signs every narinfo Push writes.
-	SecretKey *SecretKey
+	SecretKey *narinfo.SecretKey
 	// Log receives progress lines and warnings; nil discards them.
 	Log io.Writer
 	// Progress, when set, is called as paths complete and once at the end.
@@ -54,17 +38,17 @@ type Options struct {
 	// StallTimeout abandons a download that receives nothing for this
 	// long (Nix's stalled-download-timeout); it is retried like a cut
 	// connection, then its path counts as missing. 0 means
-	// DefaultStallTimeout, a negative value no limit.
+	// backend.DefaultStallTimeout, a negative value no limit.
 	StallTimeout time.Duration
 }
 
 // Cache is one binary cache, opened from a URL.
 type Cache struct {
-	b           backend
+	b           backend.Backend
 	redacted    string
 	compression string
 	priority    int
-	trusted     []signature.PublicKey
+	trusted     narinfo.PublicKeys
 	opts        Options
 	logMu       sync.Mutex
 }
@@ -78,7 +62,8 @@ type Cache struct {
 //	file:///dir
 //
 // All take compression=zstd|xz|none (for Push; default zstd) and priority=N
-// (written to nix-cache-info; default 40).
+// (written to nix-cache-info; default 40); the transports are package
+// backend's.
 func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -94,80 +79,30 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	if c.opts.RetryDelay <= 0 {
 		c.opts.RetryDelay = 250 * time.Millisecond
 	}
-	if c.trusted, err = parsePublicKeys(opts.TrustedKeys); err != nil {
+	if c.opts.StallTimeout == 0 {
+		c.opts.StallTimeout = backend.DefaultStallTimeout
+	}
+	if c.trusted, err = narinfo.ParsePublicKeys(opts.TrustedKeys); err != nil {
 		return nil, err
 	}
-	q := u.Query()
-	param := func(name string) string {
-		v := q.Get(name)
-		q.Del(name)
-		return v
-	}
-	if v := param("compression"); v != "" {
+	params := backend.NewParams(u)
+	if v := params.Take("compression"); v != "" {
 		if v != "zstd" && v != "xz" && v != "none" {
 			return nil, fmt.Errorf("cache URL %s: compression must be zstd, xz or none, got %q", c.redacted, v)
 		}
 		c.compression = v
 	}
-	if v := param("priority"); v != "" {
+	if v := params.Take("priority"); v != "" {
 		if c.priority, err = strconv.Atoi(v); err != nil {
 			return nil, fmt.Errorf("cache URL %s: priority must be a number, got %q", c.redacted, v)
 		}
 	}
-	switch u.Scheme {
-	case "s3":
-		s := s3Settings{bucket: u.Host, prefix: strings.Trim(u.Path, "/"), creds: opts.Credentials,
-			region: param("region"), profile: param("profile")}
-		if s.bucket == "" {
-			return nil, fmt.Errorf("cache URL %s: missing bucket; expected s3://bucket/prefix", c.redacted)
-		}
-		if u.User != nil {
-			return nil, fmt.Errorf("cache URL %s: S3 credentials do not go in the URL; pass them as Options.Credentials or through the AWS environment", c.redacted)
-		}
-		if s.prefix != "" {
-			s.prefix += "/"
-		}
-		scheme := param("scheme")
-		if scheme == "" {
-			scheme = "https"
-		}
-		if s.endpoint = param("endpoint"); s.endpoint != "" && !strings.Contains(s.endpoint, "://") {
-			s.endpoint = scheme + "://" + s.endpoint
-		}
-		s.pathStyle = s.endpoint != ""
-		if v := param("path-style"); v != "" {
-			if s.pathStyle, err = strconv.ParseBool(v); err != nil {
-				return nil, fmt.Errorf("cache URL %s: path-style must be true or false, got %q", c.redacted, v)
-			}
-		}
-		if c.b, err = newS3Backend(ctx, s); err != nil {
-			return nil, err
-		}
-	case "http", "https":
-		c.b = newHTTPBackend(u)
-		q = nil // a substituter URL may carry parameters meant for Nix
-	case "file":
-		if u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) {
-			return nil, fmt.Errorf("cache URL %s: expected file:///absolute/dir", c.redacted)
-		}
-		c.b = &fileBackend{root: filepath.Clean(u.Path)}
-	default:
-		return nil, fmt.Errorf("cache URL %s: unsupported scheme %q; expected s3://, http(s):// or file://", c.redacted, u.Scheme)
+	cfg := backend.Config{Credentials: opts.Credentials, StallTimeout: c.opts.StallTimeout}
+	if c.b, err = backend.Open(ctx, u, c.redacted, params, cfg); err != nil {
+		return nil, err
 	}
-	if c.opts.StallTimeout == 0 {
-		c.opts.StallTimeout = DefaultStallTimeout
-	}
-	c.b = stallGuard{backend: c.b, timeout: c.opts.StallTimeout}
-	for _, kv := range strings.Split(u.RawQuery, "&") {
-		k, _, hasValue := strings.Cut(kv, "=")
-		name, _ := url.QueryUnescape(k)
-		if _, unknown := q[name]; !unknown || kv == "" {
-			continue
-		}
-		if !hasValue { // a bare word may be a token: do not echo it
-			return nil, fmt.Errorf("cache URL %s: a query part without '=' (hidden here); parameters are name=value", c.redacted)
-		}
-		return nil, fmt.Errorf("cache URL %s: unknown parameter %q", c.redacted, name)
+	if err := params.Check(c.redacted); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -7,7 +7,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/nix-community/go-nix/pkg/narinfo/signature"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // Pointer is what a digest of an app's source names: the output built from
@@ -41,7 +42,7 @@ func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error
 	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
 	var data []byte
 	err := r.do(ctx, func() error {
-		body, err := c.b.get(ctx, pointerKey(digest))
+		body, err := c.b.Get(ctx, pointerKey(digest))
 		if err != nil {
 			return err
 		}
@@ -49,7 +50,7 @@ func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error
 		data, err = readAllLimited(body, 64<<10)
 		return err
 	})
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, backend.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
@@ -60,18 +61,18 @@ func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("the source pointer %s in %s is not JSON: %v", key, c, err)
 	}
-	if err := checkStorePath(p.Output); err != nil {
+	if err := narinfo.CheckStorePath(p.Output); err != nil {
 		return nil, fmt.Errorf("the source pointer %s in %s: output: %v", key, c, err)
 	}
 	if p.Digest != digest {
 		return nil, fmt.Errorf("the source pointer %s in %s answers source digest %q, not this one; "+
 			"it was copied from another app's pointer or written by an old nix-buildpack", key, c, p.Digest)
 	}
-	if len(c.trusted) > 0 && !verifyPointer(&p, c.trusted) {
+	if len(c.trusted) > 0 && !c.trusted.Signed(p.fingerprint(), p.Signatures) {
 		if len(p.Signatures) == 0 {
 			return nil, fmt.Errorf("the source pointer %s in %s is not signed, and trusted keys are set", key, c)
 		}
-		return nil, fmt.Errorf("the source pointer %s in %s is not signed by any trusted key (signatures: %v)", key, c, sigNames(p.Signatures))
+		return nil, fmt.Errorf("the source pointer %s in %s is not signed by any trusted key (signatures: %v)", key, c, narinfo.SignerNames(p.Signatures))
 	}
 	return &p, nil
 }
@@ -80,16 +81,16 @@ func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error
 // Options.SecretKey if set. Write it only after the output's closure is in
 // the cache, so that a reader never follows a pointer to a missing path.
 func (c *Cache) WritePointer(ctx context.Context, digest, output string) error {
-	if err := checkStorePath(output); err != nil {
+	if err := narinfo.CheckStorePath(output); err != nil {
 		return fmt.Errorf("unable to write the source pointer\n%w", err)
 	}
 	p := Pointer{Digest: digest, Output: output}
 	if k := c.opts.SecretKey; k != nil {
-		sig, err := k.key.Sign(nil, p.fingerprint())
+		sig, err := k.Sign(p.fingerprint())
 		if err != nil {
 			return fmt.Errorf("unable to sign the source pointer\n%w", err)
 		}
-		p.Signatures = []string{sig.String()}
+		p.Signatures = []string{sig}
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -97,15 +98,10 @@ func (c *Cache) WritePointer(ctx context.Context, digest, output string) error {
 	}
 	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
 	err = r.do(ctx, func() error {
-		return c.b.put(ctx, pointerKey(digest), bytes.NewReader(data), int64(len(data)), "application/json")
+		return c.b.Put(ctx, pointerKey(digest), bytes.NewReader(data), int64(len(data)), "application/json")
 	})
 	if err != nil {
 		return fmt.Errorf("unable to write the source pointer to %s: %v", c, err)
 	}
 	return nil
-}
-
-// verifyPointer reports whether one of keys signed p.
-func verifyPointer(p *Pointer, keys []signature.PublicKey) bool {
-	return signedBy(p.fingerprint(), p.Signatures, keys)
 }

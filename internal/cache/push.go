@@ -5,12 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/nar"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // PushResult is what Push did.
@@ -35,144 +41,136 @@ type PushResult struct {
 //
 // Like Fetch, Push turns cache and network problems into Warnings and
 // Failed paths; an error means misuse or a cancelled ctx.
-func (c *Cache) Push(ctx context.Context, infos []PathInfo, storeDir string) (*PushResult, error) {
+func (c *Cache) Push(ctx context.Context, infos []narinfo.PathInfo, storeDir string) (*PushResult, error) {
 	if fi, err := os.Stat(storeDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", storeDir)
 	}
-	byPath := map[string]*PathInfo{}
+	byPath := map[string]*narinfo.PathInfo{}
 	for i := range infos {
-		if err := infos[i].validate(); err != nil {
+		if err := infos[i].Validate(); err != nil {
 			return nil, fmt.Errorf("unable to push\n%w", err)
 		}
 		byPath[infos[i].StorePath] = &infos[i]
 	}
-	t := newTracker(c, "push")
-	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
-	res := &PushResult{}
-	finish := func() (*PushResult, error) {
-		sort.Strings(res.Failed)
-		res.Warnings = t.takeWarnings()
-		res.Elapsed = time.Since(t.start)
-		return res, ctx.Err()
-	}
-	if err := c.ensureCacheInfo(ctx, r); err != nil {
-		t.warn("cache %s is not usable, so nothing is pushed: %v", c, err)
-		for p := range byPath {
-			res.Failed = append(res.Failed, p)
+	p := &push{c: c, storeDir: storeDir, t: newTracker(c, "push"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay), res: &PushResult{}}
+	if err := c.ensureCacheInfo(ctx, p.r); err != nil {
+		p.t.warn("cache %s is not usable, so nothing is pushed: %v", c, err)
+		for sp := range byPath {
+			p.res.Failed = append(p.res.Failed, sp)
 		}
-		return finish()
+	} else {
+		p.upload(ctx, p.missing(ctx, byPath))
 	}
+	sort.Strings(p.res.Failed)
+	p.res.Warnings = p.t.takeWarnings()
+	p.res.Elapsed = time.Since(p.t.start)
+	return p.res, ctx.Err()
+}
 
-	paths := make([]string, 0, len(byPath))
-	for p := range byPath {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
+// push is the state of one Push call.
+type push struct {
+	c        *Cache
+	storeDir string
+	t        *tracker
+	r        *retrier
+	mu       sync.Mutex // guards res once uploads run
+	res      *PushResult
+}
+
+// missing returns the paths the cache has no narinfo for, references
+// before referrers; the others count as skipped, or failed when the cache
+// could not tell.
+func (p *push) missing(ctx context.Context, byPath map[string]*narinfo.PathInfo) []narinfo.PathInfo {
+	paths := slices.Sorted(maps.Keys(byPath))
 	have := make([]bool, len(paths))
 	errs := make([]error, len(paths))
 	parallel(32, len(paths), func(i int) {
-		errs[i] = r.do(ctx, func() error {
+		errs[i] = p.r.do(ctx, func() error {
 			var err error
-			have[i], err = c.b.exists(ctx, hashPart(paths[i])+".narinfo")
+			have[i], err = p.c.b.Exists(ctx, narinfo.HashPart(paths[i])+".narinfo")
 			return err
 		})
 	})
-	var todo []PathInfo
-	for i, p := range paths {
+	var todo []narinfo.PathInfo
+	for i, sp := range paths {
 		switch {
 		case errs[i] != nil:
-			t.warn("%s: unable to check the cache: %v", p, errs[i])
-			res.Failed = append(res.Failed, p)
+			p.t.warn("%s: unable to check the cache: %v", sp, errs[i])
+			p.res.Failed = append(p.res.Failed, sp)
 		case have[i]:
-			res.Skipped++
+			p.res.Skipped++
 		default:
-			todo = append(todo, *byPath[p])
+			todo = append(todo, *byPath[sp])
 		}
 	}
-	todo = topoSort(todo)
+	return narinfo.ReferencesFirst(todo)
+}
+
+// upload pushes todo, Options.Jobs paths at a time; a path's narinfo waits
+// for its references' narinfos, and is not written when one failed.
+func (p *push) upload(ctx context.Context, todo []narinfo.PathInfo) {
 	var narTotal int64
 	for _, info := range todo {
 		narTotal += int64(info.NarSize)
 	}
-	c.logf("Pushing %d store paths (%s unpacked) to %s; %d already there", len(todo), mib(narTotal), c, res.Skipped)
-	t.addTotal(len(todo), narTotal)
-	t.run()
+	p.c.logf("Pushing %d store paths (%s unpacked) to %s; %d already there", len(todo), mib(narTotal), p.c, p.res.Skipped)
+	p.t.addTotal(len(todo), narTotal)
+	p.t.run()
 
-	// done[p] is closed once p's narinfo is written (ok[p]) or has failed.
+	// done[sp] is closed once sp's narinfo is written (ok[sp]) or has failed.
 	done := map[string]chan struct{}{}
 	ok := map[string]bool{}
 	for _, info := range todo {
 		done[info.StorePath] = make(chan struct{})
 	}
-	var mu sync.Mutex
-	parallel(c.opts.Jobs, len(todo), func(i int) {
+	refOK := func(ref string) bool {
+		ch, pending := done[ref]
+		if !pending {
+			return true // in the cache already
+		}
+		<-ch
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return ok[ref]
+	}
+	parallel(p.c.opts.Jobs, len(todo), func(i int) {
 		info := &todo[i]
-		sent, err := c.pushOne(ctx, r, info, storeDir, func(ref string) bool {
-			ch, pending := done[ref]
-			if !pending {
-				return true // in the cache already
-			}
-			<-ch
-			mu.Lock()
-			defer mu.Unlock()
-			return ok[ref]
-		})
-		mu.Lock()
+		sent, err := p.one(ctx, info, refOK)
+		p.mu.Lock()
 		if err == nil {
 			ok[info.StorePath] = true
-			res.Uploaded++
-			res.UploadedBytes += sent
-			res.NarBytes += int64(info.NarSize)
+			p.res.Uploaded++
+			p.res.UploadedBytes += sent
+			p.res.NarBytes += int64(info.NarSize)
 		} else {
-			res.Failed = append(res.Failed, info.StorePath)
+			p.res.Failed = append(p.res.Failed, info.StorePath)
 			if ctx.Err() == nil {
-				t.warn("%s: not pushed: %v", info.StorePath, err)
+				p.t.warn("%s: not pushed: %v", info.StorePath, err)
 			}
 		}
-		mu.Unlock()
+		p.mu.Unlock()
 		close(done[info.StorePath])
-		t.paths.Add(1)
-		t.bytes.Add(int64(info.NarSize))
+		p.t.paths.Add(1)
+		p.t.bytes.Add(int64(info.NarSize))
 	})
-	p := t.finish()
-	c.logf("Pushed %d store paths (%s compressed) in %.2f s; %d skipped, %d failed",
-		res.Uploaded, mib(res.UploadedBytes), p.Elapsed.Seconds(), res.Skipped, len(res.Failed))
-	return finish()
+	pr := p.t.finish()
+	p.c.logf("Pushed %d store paths (%s compressed) in %.2f s; %d skipped, %d failed",
+		p.res.Uploaded, mib(p.res.UploadedBytes), pr.Elapsed.Seconds(), p.res.Skipped, len(p.res.Failed))
 }
 
-// pushOne uploads one path: NAR, then (once refOK says each reference made
-// it) its narinfo. It returns the compressed bytes sent.
-func (c *Cache) pushOne(ctx context.Context, r *retrier, info *PathInfo, storeDir string, refOK func(string) bool) (int64, error) {
-	dir := filepath.Join(storeDir, filepath.Base(info.StorePath))
-	if _, err := os.Lstat(dir); err != nil {
-		return 0, fmt.Errorf("it is not in %s", storeDir)
-	}
-	packed, err := packNAR(dir, info.NarSize, c.compression)
+// one uploads one path: NAR, then (once refOK says each reference made it)
+// its narinfo. It returns the compressed bytes sent.
+func (p *push) one(ctx context.Context, info *narinfo.PathInfo, refOK func(string) bool) (int64, error) {
+	packed, err := p.pack(info)
 	if err != nil {
 		return 0, err
 	}
-	defer packed.cleanup()
-	want, _ := normalizeNarHash(info.NarHash)
-	if packed.narHash != want || uint64(packed.narSize) != info.NarSize {
-		return 0, fmt.Errorf("its contents in %s do not match the Nix database (NAR hash %s, %d bytes; expected %s, %d bytes)",
-			storeDir, packed.narHash, packed.narSize, want, info.NarSize)
-	}
-	narKey := narFileName(packed.fileHash, c.compression)
-	var sent int64
-	err = r.do(ctx, func() error {
-		exists, err := c.b.exists(ctx, narKey)
-		if err != nil || exists {
-			return err
-		}
-		if _, err := packed.body.Seek(0, io.SeekStart); err != nil {
-			return permanent(err)
-		}
-		if err := c.b.put(ctx, narKey, packed.body, packed.fileSize, "application/x-nix-nar"); err != nil {
-			return err
-		}
-		sent = packed.fileSize
-		return nil
-	})
+	defer packed.Close()
+	e := &narinfo.NarInfo{PathInfo: *info, URL: "nar/" + narinfo.FormatSHA256(packed.FileSHA256)[len("sha256:"):] + nar.Extension(p.c.compression),
+		Compression: p.c.compression, FileHash: narinfo.FormatSHA256(packed.FileSHA256), FileSize: uint64(packed.FileSize)}
+	e.NarHash = narinfo.FormatSHA256(packed.NarSHA256)
+	e.References = slices.Sorted(slices.Values(info.References))
+	sent, err := p.uploadNAR(ctx, e.URL, packed)
 	if err != nil {
 		return 0, err
 	}
@@ -181,22 +179,63 @@ func (c *Cache) pushOne(ctx context.Context, r *retrier, info *PathInfo, storeDi
 			return sent, fmt.Errorf("its reference %s was not pushed", ref)
 		}
 	}
-	e := &Entry{PathInfo: *info, URL: narKey, Compression: c.compression,
-		FileHash: packed.fileHash, FileSize: uint64(packed.fileSize)}
-	e.NarHash = want
-	e.References = sortedRefs(info.References)
-	if c.opts.SecretKey != nil {
-		sig, err := c.opts.SecretKey.sign(&e.PathInfo)
+	return sent, p.writeNarinfo(ctx, e)
+}
+
+// pack serialises the path as a NAR, compressed, refusing it when its
+// contents differ from what the Nix database records.
+func (p *push) pack(info *narinfo.PathInfo) (*nar.Packed, error) {
+	dir := filepath.Join(p.storeDir, filepath.Base(info.StorePath))
+	if _, err := os.Lstat(dir); err != nil {
+		return nil, fmt.Errorf("it is not in %s", p.storeDir)
+	}
+	packed, err := nar.Pack(dir, info.NarSize, p.c.compression)
+	if err != nil {
+		return nil, err
+	}
+	want, _ := narinfo.NormalizeHash(info.NarHash)
+	if got := narinfo.FormatSHA256(packed.NarSHA256); got != want || uint64(packed.NarSize) != info.NarSize {
+		packed.Close()
+		return nil, fmt.Errorf("its contents in %s do not match the Nix database (NAR hash %s, %d bytes; expected %s, %d bytes)",
+			p.storeDir, got, packed.NarSize, want, info.NarSize)
+	}
+	return packed, nil
+}
+
+// uploadNAR stores the packed NAR under key unless the cache has it, and
+// returns the bytes sent.
+func (p *push) uploadNAR(ctx context.Context, key string, packed *nar.Packed) (int64, error) {
+	var sent int64
+	err := p.r.do(ctx, func() error {
+		exists, err := p.c.b.Exists(ctx, key)
+		if err != nil || exists {
+			return err
+		}
+		if _, err := packed.Body.Seek(0, io.SeekStart); err != nil {
+			return backend.Permanent(err)
+		}
+		if err := p.c.b.Put(ctx, key, packed.Body, packed.FileSize, "application/x-nix-nar"); err != nil {
+			return err
+		}
+		sent = packed.FileSize
+		return nil
+	})
+	return sent, err
+}
+
+// writeNarinfo signs e with Options.SecretKey, if set, and stores it.
+func (p *push) writeNarinfo(ctx context.Context, e *narinfo.NarInfo) error {
+	if k := p.c.opts.SecretKey; k != nil {
+		sig, err := k.Sign(e.Fingerprint())
 		if err != nil {
-			return sent, err
+			return err
 		}
 		e.Signatures = []string{sig}
 	}
-	text := e.format()
-	err = r.do(ctx, func() error {
-		return c.b.put(ctx, hashPart(info.StorePath)+".narinfo", strings.NewReader(text), int64(len(text)), "text/x-nix-narinfo")
+	text := e.String()
+	return p.r.do(ctx, func() error {
+		return p.c.b.Put(ctx, narinfo.HashPart(e.StorePath)+".narinfo", strings.NewReader(text), int64(len(text)), "text/x-nix-narinfo")
 	})
-	return sent, err
 }
 
 // ensureCacheInfo checks that the cache is usable for /nix/store and writes
@@ -204,16 +243,16 @@ func (c *Cache) pushOne(ctx context.Context, r *retrier, info *PathInfo, storeDi
 func (c *Cache) ensureCacheInfo(ctx context.Context, r *retrier) error {
 	info, err := c.readCacheInfo(ctx, r)
 	if err == nil {
-		if info.storeDir != "" && info.storeDir != StoreDir {
-			return fmt.Errorf("its nix-cache-info says StoreDir %s, not %s", info.storeDir, StoreDir)
+		if info.storeDir != "" && info.storeDir != narinfo.StoreDir {
+			return fmt.Errorf("its nix-cache-info says narinfo.StoreDir %s, not %s", info.storeDir, narinfo.StoreDir)
 		}
 		return nil
 	}
-	if !errors.Is(err, errNotFound) {
+	if !errors.Is(err, backend.ErrNotFound) {
 		return err
 	}
-	text := fmt.Sprintf("StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n", StoreDir, c.priority)
+	text := fmt.Sprintf("narinfo.StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n", narinfo.StoreDir, c.priority)
 	return r.do(ctx, func() error {
-		return c.b.put(ctx, "nix-cache-info", strings.NewReader(text), int64(len(text)), "text/x-nix-cache-info")
+		return c.b.Put(ctx, "nix-cache-info", strings.NewReader(text), int64(len(text)), "text/x-nix-cache-info")
 	})
 }

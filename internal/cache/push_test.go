@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // privateStore copies the fixture store so a test may change it.
@@ -52,7 +54,7 @@ func TestPushRefusesPathChangedOnDisk(t *testing.T) {
 		t.Fatalf("warnings %q, want one matching %s", res.Warnings, pattern)
 	}
 	for _, p := range want {
-		if _, err := os.Stat(filepath.Join(dir, hashPart(p)+".narinfo")); err == nil {
+		if _, err := os.Stat(filepath.Join(dir, narinfo.HashPart(p)+".narinfo")); err == nil {
 			t.Errorf("%s has a narinfo in the cache", p)
 		}
 	}
@@ -67,7 +69,7 @@ func TestPushCompressions(t *testing.T) {
 			if err != nil || len(res.Failed) != 0 {
 				t.Fatalf("push: %+v, %v", res, err)
 			}
-			data, err := os.ReadFile(filepath.Join(dir, hashPart(f.top)+".narinfo"))
+			data, err := os.ReadFile(filepath.Join(dir, narinfo.HashPart(f.top)+".narinfo"))
 			if err != nil || !strings.Contains(string(data), "Compression: "+compression+"\n") {
 				t.Fatalf("narinfo: %s, %v", data, err)
 			}
@@ -93,11 +95,15 @@ func TestPushAfterOnePathChanged(t *testing.T) {
 	// A new top path: the same closure below it.
 	src := t.TempDir()
 	for _, name := range []string{"bb"} {
-		if err := exec.Command("cp", "-a", filepath.Join(fixtureDir, "src", name), src).Run(); err != nil {
+		if err := exec.Command("cp", "-a", filepath.Join(f.src, name), src).Run(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	expr := strings.Replace(fixtureNix, `echo ${app} ${data} > $out/refs`, `echo changed ${app} ${data} > $out/refs`, 1)
+	fixtureNix, err := os.ReadFile(filepath.Join(f.src, "default.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expr := strings.Replace(string(fixtureNix), `echo ${app} ${data} > $out/refs`, `echo changed ${app} ${data} > $out/refs`, 1)
 	if err := os.WriteFile(filepath.Join(src, "default.nix"), []byte(expr), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +128,7 @@ func TestPushMisuse(t *testing.T) {
 	if _, err := c.Push(ctx(t), nil, "/nonexistent/store"); err == nil {
 		t.Error("Push into a missing store dir succeeded")
 	}
-	if _, err := c.Push(ctx(t), []PathInfo{{StorePath: "/tmp/x", NarHash: hash32}}, t.TempDir()); err == nil {
+	if _, err := c.Push(ctx(t), []narinfo.PathInfo{{StorePath: "/tmp/x", NarHash: hash32}}, t.TempDir()); err == nil {
 		t.Error("Push of a non-store path succeeded")
 	}
 	noneValid := func([]string) (map[string]bool, error) { return nil, nil }

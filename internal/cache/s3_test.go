@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -85,7 +87,7 @@ func (s *s3Server) createBucket(t testing.TB, bucket string) {
 	}
 }
 
-var s3Creds = &Credentials{AccessKeyID: s3Access, SecretAccessKey: s3Secret}
+var s3Creds = &settings.Credentials{AccessKeyID: s3Access, SecretAccessKey: s3Secret}
 
 func TestS3RoundTrip(t *testing.T) {
 	f := buildFixture(t)
@@ -157,7 +159,7 @@ func TestS3CredentialsStayOut(t *testing.T) {
 	s.createBucket(t, "cache")
 	const wrong = "wrong-secret-q7Zt1xR9"
 	var log bytes.Buffer
-	creds := &Credentials{AccessKeyID: s3Access, SecretAccessKey: wrong}
+	creds := &settings.Credentials{AccessKeyID: s3Access, SecretAccessKey: wrong}
 	c, err := Open(ctx(t), s.url("cache", ""), Options{Credentials: creds, Log: &log, RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

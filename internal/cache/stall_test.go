@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // stallingServer serves a cache directory over HTTP; a request for which
@@ -69,7 +71,7 @@ func TestFetchStalledDownload(t *testing.T) {
 	data, top := f.pathNamed(t, "data"), f.pathNamed(t, "top")
 	dataNAR, _ := filepath.Rel(dir, narFile(t, dir, data))
 	dataNAR = filepath.ToSlash(dataNAR)
-	dataInfo := hashPart(data) + ".narinfo"
+	dataInfo := narinfo.HashPart(data) + ".narinfo"
 
 	tests := []struct {
 		name    string
@@ -146,7 +148,7 @@ func TestFetchStalledDownload(t *testing.T) {
 			if !slices.ContainsFunc(res.Warnings, regexp.MustCompile(tt.warning).MatchString) {
 				t.Errorf("warnings %q, want one matching %q", res.Warnings, tt.warning)
 			}
-			if want := []string{data, top}; !slices.Equal(res.Missing, sortedRefs(want)) {
+			if want := []string{data, top}; !slices.Equal(res.Missing, slices.Sorted(slices.Values(want))) {
 				t.Errorf("missing %v, want %v", res.Missing, want)
 			}
 			assertStoreHolds(t, root+"/nix/store", res, without(f.closure, data, top))

@@ -6,8 +6,9 @@ import (
 	"path/filepath"
 	"regexp"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"golang.org/x/sys/unix"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // Store is the Nix store Fetch installs into.

@@ -12,19 +12,23 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/nar"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // List returns the entries of every narinfo in the cache, sorted by store
 // path. Only s3:// and file:// caches can be listed. Narinfos that do not
 // parse are left out with a log warning (Verify reports them).
-func (c *Cache) List(ctx context.Context) ([]Entry, error) {
+func (c *Cache) List(ctx context.Context) ([]narinfo.NarInfo, error) {
 	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
 	keys, err := c.narinfoKeys(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	entries, errs := c.readNarinfos(ctx, r, keys)
-	var out []Entry
+	var out []narinfo.NarInfo
 	for i, e := range entries {
 		if errs[i] != nil {
 			c.logf("warning: %s: %v", keys[i], errs[i])
@@ -96,10 +100,10 @@ func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
 			bad(i, "%v", errs[i])
 			return
 		}
-		if hashPart(e.StorePath)+".narinfo" != keys[i] {
-			bad(i, "describes %s, which belongs in %s.narinfo", e.StorePath, hashPart(e.StorePath))
+		if narinfo.HashPart(e.StorePath)+".narinfo" != keys[i] {
+			bad(i, "describes %s, which belongs in %s.narinfo", e.StorePath, narinfo.HashPart(e.StorePath))
 		}
-		if len(c.trusted) > 0 && !verifySignatures(e, c.trusted) {
+		if len(c.trusted) > 0 && !c.trusted.Signed(e.Fingerprint(), e.Signatures) {
 			bad(i, "not signed by a trusted key")
 		}
 		for _, ref := range e.References {
@@ -123,7 +127,7 @@ func (c *Cache) narinfoKeys(ctx context.Context, r *retrier) ([]string, error) {
 	var keys []string
 	err := r.do(ctx, func() error {
 		keys = keys[:0]
-		return c.b.list(ctx, func(key string) error {
+		return c.b.List(ctx, func(key string) error {
 			if strings.HasSuffix(key, ".narinfo") {
 				keys = append(keys, key)
 			}
@@ -137,13 +141,13 @@ func (c *Cache) narinfoKeys(ctx context.Context, r *retrier) ([]string, error) {
 	return keys, nil
 }
 
-func (c *Cache) readNarinfos(ctx context.Context, r *retrier, keys []string) ([]*Entry, []error) {
-	entries := make([]*Entry, len(keys))
+func (c *Cache) readNarinfos(ctx context.Context, r *retrier, keys []string) ([]*narinfo.NarInfo, []error) {
+	entries := make([]*narinfo.NarInfo, len(keys))
 	errs := make([]error, len(keys))
 	parallel(32, len(keys), func(i int) {
 		var data []byte
 		errs[i] = r.do(ctx, func() error {
-			body, err := c.b.get(ctx, keys[i])
+			body, err := c.b.Get(ctx, keys[i])
 			if err != nil {
 				return err
 			}
@@ -152,17 +156,17 @@ func (c *Cache) readNarinfos(ctx context.Context, r *retrier, keys []string) ([]
 			return err
 		})
 		if errs[i] == nil {
-			entries[i], errs[i] = parseNarinfo(data)
+			entries[i], errs[i] = narinfo.Parse(data)
 		}
 	})
 	return entries, errs
 }
 
 // verifyNAR downloads e's NAR and checks it without unpacking it.
-func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int64) error {
-	body, err := b.get(ctx, e.URL)
-	if errors.Is(err, errNotFound) {
-		return permanentf("its NAR %s is missing", e.URL)
+func verifyNAR(ctx context.Context, b backend.Backend, e *narinfo.NarInfo, downloaded *atomic.Int64) error {
+	body, err := b.Get(ctx, e.URL)
+	if errors.Is(err, backend.ErrNotFound) {
+		return backend.Permanentf("its NAR %s is missing", e.URL)
 	}
 	if err != nil {
 		return err
@@ -171,52 +175,37 @@ func verifyNAR(ctx context.Context, b backend, e *Entry, downloaded *atomic.Int6
 	in := &transferReader{r: body, total: downloaded}
 	raw := boundRaw(in, e)
 	fh := &hashingReader{r: raw, h: sha256.New()}
-	dec, release, err := decompress(e.Compression, fh)
+	dec, release, err := nar.Decompress(e.Compression, fh)
 	if err == nil {
 		// The same parser and checks as a restore, so Verify refuses
 		// exactly the NARs Fetch would.
-		tap := &narTap{h: sha256.New(), left: int64(e.NarSize), overErr: unpackedTooLarge(e)}
-		p := newNARParser(discardEntries{})
-		buf := copyBufs.get()
-		_, err = io.CopyBuffer(narWriter{p: p, tap: tap}, dec, buf)
-		copyBufs.put(buf)
-		if err == nil {
-			err = p.finish()
-		}
+		tap := narTap(e)
+		err = nar.Check(dec, tap)
 		if err == nil {
 			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
 		}
-		if over := cmp.Or(raw.over, tap.over); over != nil {
+		if over := cmp.Or(raw.Over(), tap.Over()); over != nil {
 			err = over
 		} else if err != nil {
 			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
 		} else {
 			release()
-			err = checkNAR(e, tap.n, tap.h)
+			err = checkNAR(e, tap)
 		}
 	}
+	fileHash := narinfo.FormatSHA256(fh.h.Sum(nil))
 	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
 		err = fmt.Errorf("its NAR file is %d bytes, narinfo says FileSize %d", fh.n, e.FileSize)
 	}
-	if err == nil && e.FileHash != "" && formatSHA256(fh.h) != e.FileHash {
-		err = fmt.Errorf("its NAR file hashes to %s, narinfo says FileHash %s", formatSHA256(fh.h), e.FileHash)
+	if err == nil && e.FileHash != "" && fileHash != e.FileHash {
+		err = fmt.Errorf("its NAR file hashes to %s, narinfo says FileHash %s", fileHash, e.FileHash)
 	}
 	if err != nil {
 		downloaded.Add(-in.n)
 		if in.err != nil {
 			return fmt.Errorf("download of %s interrupted: %w", e.URL, in.err)
 		}
-		return permanent(err)
+		return backend.Permanent(err)
 	}
 	return nil
 }
-
-// discardEntries takes a NAR's entries and keeps nothing.
-type discardEntries struct{}
-
-func (discardEntries) directory(string) error         { return nil }
-func (discardEntries) endDirectory() error            { return nil }
-func (discardEntries) symlink(string, string) error   { return nil }
-func (discardEntries) file(string, bool, int64) error { return nil }
-func (discardEntries) contents([]byte) error          { return nil }
-func (discardEntries) endFile() error                 { return nil }

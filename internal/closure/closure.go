@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
@@ -27,7 +27,7 @@ func Runtime(nix nixinstall.Nix, outputs ...string) ([]string, error) {
 type Graph struct {
 	// Infos maps each path to its database record (NAR hash and size,
 	// references, deriver).
-	Infos map[string]cache.PathInfo
+	Infos map[string]narinfo.PathInfo
 	// References maps each path to the paths it references (itself excluded).
 	References map[string][]string
 	// NarSizes maps each path to the size of its NAR serialisation.
@@ -40,7 +40,7 @@ func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
 	if err != nil {
 		return Graph{}, err
 	}
-	g := Graph{Infos: map[string]cache.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
+	g := Graph{Infos: map[string]narinfo.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
 	for _, info := range infos {
 		g.Infos[info.StorePath] = info
 		g.NarSizes[info.StorePath] = int64(info.NarSize)
@@ -56,7 +56,7 @@ func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
 
 // Infos reads the database records of store paths in one
 // `nix-store --dump-db` call.
-func Infos(nix nixinstall.Nix, paths []string) ([]cache.PathInfo, error) {
+func Infos(nix nixinstall.Nix, paths []string) ([]narinfo.PathInfo, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
@@ -64,7 +64,7 @@ func Infos(nix nixinstall.Nix, paths []string) ([]cache.PathInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	infos, err := cache.ParseRegistration(bytes.NewReader(out))
+	infos, err := narinfo.ParseRegistration(bytes.NewReader(out))
 	if err != nil {
 		return nil, fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
 	}

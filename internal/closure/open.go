@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
@@ -13,16 +14,12 @@ import (
 // returned caches: errors and names never show them.
 func OpenCaches(ctx context.Context, s settings.Caches, log io.Writer) (Caches, error) {
 	c := Caches{Policy: s.Policy}
-	opts := cache.Options{TrustedKeys: s.TrustedKeys, Log: log, StallTimeout: s.StallTimeout}
+	opts := cache.Options{Credentials: s.Credentials, TrustedKeys: s.TrustedKeys, Log: log, StallTimeout: s.StallTimeout}
 	if s.StallTimeout == 0 {
 		opts.StallTimeout = -1 // the setting's 0 is no limit
 	}
-	if s.Credentials != nil {
-		opts.Credentials = &cache.Credentials{AccessKeyID: s.Credentials.AccessKeyID,
-			SecretAccessKey: s.Credentials.SecretAccessKey, SessionToken: s.Credentials.SessionToken}
-	}
 	if s.SecretKey != "" {
-		key, err := cache.ParseSecretKey(s.SecretKey)
+		key, err := narinfo.ParseSecretKey(s.SecretKey)
 		if err != nil {
 			return Caches{}, fmt.Errorf("%s: the cache signing key is malformed\nexpected name:base64 as nix-store --generate-binary-cache-key writes it", settings.SecretKeyName)
 		}

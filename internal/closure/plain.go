@@ -12,6 +12,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
@@ -96,7 +97,7 @@ func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Cache
 			continue
 		}
 		res.Closure = closureOf(ptr.Output, infos)
-		list := make([]cache.PathInfo, len(res.Closure))
+		list := make([]narinfo.PathInfo, len(res.Closure))
 		for i, p := range res.Closure {
 			list[i] = infos[p]
 		}
@@ -107,8 +108,8 @@ func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Cache
 }
 
 // GraphOf is the Graph of records read elsewhere than the Nix database.
-func GraphOf(infos []cache.PathInfo) Graph {
-	g := Graph{Infos: map[string]cache.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
+func GraphOf(infos []narinfo.PathInfo) Graph {
+	g := Graph{Infos: map[string]narinfo.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
 	for _, info := range infos {
 		g.Infos[info.StorePath] = info
 		g.NarSizes[info.StorePath] = int64(info.NarSize)
@@ -123,7 +124,7 @@ func GraphOf(infos []cache.PathInfo) Graph {
 }
 
 // closureOf is path and everything it refers to, sorted.
-func closureOf(path string, infos map[string]cache.PathInfo) []string {
+func closureOf(path string, infos map[string]narinfo.PathInfo) []string {
 	seen := map[string]bool{path: true}
 	queue := []string{path}
 	for len(queue) > 0 {
@@ -146,7 +147,7 @@ func closureOf(path string, infos map[string]cache.PathInfo) []string {
 
 // complete reports whether path's whole closure is recorded (and so, by
 // load's invariant, on disk).
-func complete(path string, infos map[string]cache.PathInfo) bool {
+func complete(path string, infos map[string]narinfo.PathInfo) bool {
 	for _, p := range closureOf(path, infos) {
 		if _, ok := infos[p]; !ok {
 			return false
@@ -158,14 +159,14 @@ func complete(path string, infos map[string]cache.PathInfo) bool {
 // load reads the records and removes what the store holds without one: a
 // path renamed into place by a Fetch that was interrupted before its
 // record was saved, or Fetch's own leftovers.
-func (s PlainStore) load() (map[string]cache.PathInfo, error) {
+func (s PlainStore) load() (map[string]narinfo.PathInfo, error) {
 	if err := os.MkdirAll(s.StoreDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("unable to create %s\n%w", s.StoreDir(), err)
 	}
-	infos := map[string]cache.PathInfo{}
+	infos := map[string]narinfo.PathInfo{}
 	data, err := os.ReadFile(s.registration())
 	if err == nil {
-		list, perr := cache.ParseRegistration(bytes.NewReader(data))
+		list, perr := narinfo.ParseRegistration(bytes.NewReader(data))
 		if perr != nil {
 			list = nil // unreadable: start again from an empty store
 		}
@@ -183,7 +184,7 @@ func (s PlainStore) load() (map[string]cache.PathInfo, error) {
 		if strings.HasPrefix(e.Name(), ".") {
 			continue // Fetch's lock and leftovers: Fetch sweeps them
 		}
-		if _, ok := infos[cache.StoreDir+"/"+e.Name()]; !ok {
+		if _, ok := infos[narinfo.StoreDir+"/"+e.Name()]; !ok {
 			if err := removeTree(filepath.Join(s.StoreDir(), e.Name())); err != nil {
 				return nil, err
 			}
@@ -198,7 +199,7 @@ func (s PlainStore) load() (map[string]cache.PathInfo, error) {
 }
 
 // cacheStore is s as Fetch sees it: a path is valid when s records it.
-func (s PlainStore) cacheStore(infos map[string]cache.PathInfo) cache.Store {
+func (s PlainStore) cacheStore(infos map[string]narinfo.PathInfo) cache.Store {
 	return cache.Store{Dir: s.StoreDir(), Valid: func(paths []string) (map[string]bool, error) {
 		valid := map[string]bool{}
 		for _, p := range paths {
@@ -211,14 +212,14 @@ func (s PlainStore) cacheStore(infos map[string]cache.PathInfo) cache.Store {
 }
 
 // save writes the records atomically, references before referrers.
-func (s PlainStore) save(infos map[string]cache.PathInfo) error {
-	list := make([]cache.PathInfo, 0, len(infos))
+func (s PlainStore) save(infos map[string]narinfo.PathInfo) error {
+	list := make([]narinfo.PathInfo, 0, len(infos))
 	for _, info := range infos {
 		list = append(list, info)
 	}
 	sort.Slice(list, func(i, j int) bool { return list[i].StorePath < list[j].StorePath })
 	var buf bytes.Buffer
-	if err := cache.FormatRegistration(&buf, list); err != nil {
+	if err := narinfo.FormatRegistration(&buf, list); err != nil {
 		return err
 	}
 	tmp := s.registration() + ".tmp"

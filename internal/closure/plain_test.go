@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // TestPlainStoreLoadDropsUnrecordedPaths: a path renamed into the store by
@@ -15,8 +15,8 @@ import (
 func TestPlainStoreLoadDropsUnrecordedPaths(t *testing.T) {
 	s := PlainStore{Dir: t.TempDir()}
 	hash := strings.Repeat("1", 32)
-	kept := cache.PathInfo{StorePath: "/nix/store/" + hash + "-kept", NarHash: "sha256:" + strings.Repeat("0", 52), NarSize: 8}
-	gone := cache.PathInfo{StorePath: "/nix/store/" + strings.Repeat("2", 32) + "-gone", NarHash: kept.NarHash, NarSize: 8,
+	kept := narinfo.PathInfo{StorePath: "/nix/store/" + hash + "-kept", NarHash: "sha256:" + strings.Repeat("0", 52), NarSize: 8}
+	gone := narinfo.PathInfo{StorePath: "/nix/store/" + strings.Repeat("2", 32) + "-gone", NarHash: kept.NarHash, NarSize: 8,
 		References: []string{kept.StorePath}}
 	for _, name := range []string{hash + "-kept", strings.Repeat("3", 32) + "-unrecorded"} {
 		if err := os.MkdirAll(filepath.Join(s.StoreDir(), name, "bin"), 0o755); err != nil {
@@ -27,7 +27,7 @@ func TestPlainStoreLoadDropsUnrecordedPaths(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(s.StoreDir(), ".nixbp-restore.lock"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.save(map[string]cache.PathInfo{kept.StorePath: kept, gone.StorePath: gone}); err != nil {
+	if err := s.save(map[string]narinfo.PathInfo{kept.StorePath: kept, gone.StorePath: gone}); err != nil {
 		t.Fatal(err)
 	}
 	infos, err := s.load()
@@ -54,7 +54,7 @@ func TestPlainStoreLoadDropsUnrecordedPaths(t *testing.T) {
 	if entries, _ := os.ReadDir(s.StoreDir()); len(entries) != 1 {
 		t.Errorf("after Keep(nil) the store holds %d entries, want only the lock", len(entries))
 	}
-	if got := closureOf(gone.StorePath, map[string]cache.PathInfo{kept.StorePath: kept, gone.StorePath: gone}); strings.Join(got, " ") != kept.StorePath+" "+gone.StorePath {
+	if got := closureOf(gone.StorePath, map[string]narinfo.PathInfo{kept.StorePath: kept, gone.StorePath: gone}); strings.Join(got, " ") != kept.StorePath+" "+gone.StorePath {
 		t.Errorf("closureOf = %v", got)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os/exec"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // Registration records the paths a Fetch installs in the Nix database, in
@@ -44,9 +44,9 @@ func StartRegistration(cmd *exec.Cmd) (*Registration, error) {
 // nix-store. The registration is formatted whole before any of it is
 // written: nix-store registers what it reads, in one transaction, once its
 // input ends.
-func (r *Registration) Finish(infos []cache.PathInfo) error {
+func (r *Registration) Finish(infos []narinfo.PathInfo) error {
 	var buf bytes.Buffer
-	err := cache.FormatRegistration(&buf, infos)
+	err := narinfo.FormatRegistration(&buf, infos)
 	if err == nil {
 		_, err = r.stdin.Write(buf.Bytes())
 	}

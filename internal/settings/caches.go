@@ -30,7 +30,9 @@ type Caches struct {
 	StallTimeout time.Duration
 }
 
-// Credentials are S3 keys. Printing them shows nothing secret.
+// Credentials are S3 keys, as the settings or a binding give them; the
+// cache's s3:// backend takes this type as it is. Printing them shows
+// nothing secret.
 type Credentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 }

@@ -4,18 +4,18 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
 // TestFit checks the order in which roots are dropped to fit a bound, on a
 // made-up store: nix (10) <- output (5, refers to lib 2), build (output,
 // dep 20), previous (4, refers to lib).
 func TestFit(t *testing.T) {
-	info := func(p string, size uint64, refs ...string) cache.PathInfo {
-		return cache.PathInfo{StorePath: p, NarSize: size, References: refs}
+	info := func(p string, size uint64, refs ...string) narinfo.PathInfo {
+		return narinfo.PathInfo{StorePath: p, NarSize: size, References: refs}
 	}
-	s := Store{Infos: map[string]cache.PathInfo{}}
-	for _, i := range []cache.PathInfo{info("nix", 10), info("out", 5, "lib"), info("lib", 2), info("dep", 20),
+	s := Store{Infos: map[string]narinfo.PathInfo{}}
+	for _, i := range []narinfo.PathInfo{info("nix", 10), info("out", 5, "lib"), info("lib", 2), info("dep", 20),
 		info("prev", 4, "lib"), info("junk", 100)} {
 		s.Infos[i.StorePath] = i
 	}

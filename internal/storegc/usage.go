@@ -6,14 +6,14 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
 // Store is what the Nix database says about every valid path of a store.
 type Store struct {
 	// Infos maps each valid store path to its record.
-	Infos map[string]cache.PathInfo
+	Infos map[string]narinfo.PathInfo
 }
 
 // ReadStore reads the records of every valid path (`nix-store --dump-db`
@@ -26,11 +26,11 @@ func ReadStore(nix nixinstall.Nix) (Store, error) {
 	if err != nil {
 		return Store{}, fmt.Errorf("unable to read the Nix database (nix-store --dump-db)\n%s%w", stderr.String(), err)
 	}
-	infos, err := cache.ParseRegistration(bytes.NewReader(out))
+	infos, err := narinfo.ParseRegistration(bytes.NewReader(out))
 	if err != nil {
 		return Store{}, fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
 	}
-	s := Store{Infos: make(map[string]cache.PathInfo, len(infos))}
+	s := Store{Infos: make(map[string]narinfo.PathInfo, len(infos))}
 	for _, info := range infos {
 		s.Infos[info.StorePath] = info
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -112,4 +113,18 @@ func Busybox(t testing.TB, dir string) {
 		t.Fatal(err)
 	}
 	_ = os.Symlink("busybox", filepath.Join(bin, "sh"))
+}
+
+// ModuleDir is the directory of a module this one requires, as the Go
+// module cache holds it (go list -m): its test data serve as fixtures.
+func ModuleDir(t testing.TB, module string) string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module)
+	cmd.Dir = RepoRoot()
+	out, err := cmd.Output()
+	dir := strings.TrimSpace(string(out))
+	if err != nil || dir == "" {
+		t.Fatalf("go list -m %s: %v (run go mod download)", module, err)
+	}
+	return dir
 }

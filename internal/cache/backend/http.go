@@ -1,4 +1,4 @@
-package cache
+package backend
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func (b *httpBackend) url(key string) string {
 func (b *httpBackend) do(ctx context.Context, method, key string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, b.url(key), nil)
 	if err != nil {
-		return nil, permanentf("%s %s: invalid request", method, key)
+		return nil, Permanentf("%s %s: invalid request", method, key)
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
@@ -58,20 +58,20 @@ func (b *httpBackend) do(ctx context.Context, method, key string) (*http.Respons
 		return resp, nil
 	case code == http.StatusNotFound || code == http.StatusGone:
 		resp.Body.Close()
-		return nil, errNotFound
+		return nil, ErrNotFound
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		resp.Body.Close()
-		return nil, permanentf("%s %s: access denied (HTTP %d); check the cache URL's credentials", method, key, code)
+		return nil, Permanentf("%s %s: access denied (HTTP %d); check the cache URL's credentials", method, key, code)
 	case code >= 500 || code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
 		resp.Body.Close()
 		return nil, fmt.Errorf("%s %s: HTTP %d %s", method, key, code, http.StatusText(code))
 	default:
 		resp.Body.Close()
-		return nil, permanentf("%s %s: HTTP %d %s", method, key, code, http.StatusText(code))
+		return nil, Permanentf("%s %s: HTTP %d %s", method, key, code, http.StatusText(code))
 	}
 }
 
-func (b *httpBackend) get(ctx context.Context, key string) (io.ReadCloser, error) {
+func (b *httpBackend) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	resp, err := b.do(ctx, http.MethodGet, key)
 	if err != nil {
 		return nil, err
@@ -79,9 +79,9 @@ func (b *httpBackend) get(ctx context.Context, key string) (io.ReadCloser, error
 	return resp.Body, nil
 }
 
-func (b *httpBackend) exists(ctx context.Context, key string) (bool, error) {
+func (b *httpBackend) Exists(ctx context.Context, key string) (bool, error) {
 	resp, err := b.do(ctx, http.MethodHead, key)
-	if err == errNotFound {
+	if err == ErrNotFound {
 		return false, nil
 	}
 	if err != nil {
@@ -91,12 +91,12 @@ func (b *httpBackend) exists(ctx context.Context, key string) (bool, error) {
 	return true, nil
 }
 
-func (b *httpBackend) put(context.Context, string, io.ReadSeeker, int64, string) error {
-	return permanentf("an http(s) cache is read-only; push to an s3:// or file:// cache")
+func (b *httpBackend) Put(context.Context, string, io.ReadSeeker, int64, string) error {
+	return Permanentf("an http(s) cache is read-only; push to an s3:// or file:// cache")
 }
 
-func (b *httpBackend) list(context.Context, func(string) error) error {
-	return permanentf("an http(s) cache cannot be listed; use its s3:// or file:// URL")
+func (b *httpBackend) List(context.Context, func(string) error) error {
+	return Permanentf("an http(s) cache cannot be listed; use its s3:// or file:// URL")
 }
 
 // describeNetError returns the cause of a failed request without the URL

@@ -1,4 +1,4 @@
-package cache
+package backend
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // s3Backend keeps a cache in an S3 bucket under a key prefix.
@@ -31,7 +33,7 @@ type s3Settings struct {
 	region, endpoint string
 	profile          string
 	pathStyle        bool
-	creds            *Credentials
+	creds            *settings.Credentials
 }
 
 func newS3Backend(ctx context.Context, s s3Settings) (*s3Backend, error) {
@@ -76,7 +78,7 @@ func newS3Backend(ctx context.Context, s s3Settings) (*s3Backend, error) {
 	return &s3Backend{client: client, bucket: s.bucket, prefix: s.prefix, settings: s}, nil
 }
 
-func (b *s3Backend) get(ctx context.Context, key string) (io.ReadCloser, error) {
+func (b *s3Backend) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.prefix + key)})
 	if err != nil {
 		return nil, b.classify("GET", key, err)
@@ -84,19 +86,19 @@ func (b *s3Backend) get(ctx context.Context, key string) (io.ReadCloser, error) 
 	return out.Body, nil
 }
 
-func (b *s3Backend) exists(ctx context.Context, key string) (bool, error) {
+func (b *s3Backend) Exists(ctx context.Context, key string) (bool, error) {
 	_, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b.bucket, Key: aws.String(b.prefix + key)})
 	if err == nil {
 		return true, nil
 	}
 	err = b.classify("HEAD", key, err)
-	if err == errNotFound {
+	if err == ErrNotFound {
 		return false, nil
 	}
 	return false, err
 }
 
-func (b *s3Backend) put(ctx context.Context, key string, body io.ReadSeeker, size int64, contentType string) error {
+func (b *s3Backend) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, contentType string) error {
 	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &b.bucket,
 		Key:           aws.String(b.prefix + key),
@@ -114,7 +116,7 @@ func (b *s3Backend) put(ctx context.Context, key string, body io.ReadSeeker, siz
 	return nil
 }
 
-func (b *s3Backend) list(ctx context.Context, fn func(key string) error) error {
+func (b *s3Backend) List(ctx context.Context, fn func(key string) error) error {
 	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
 		Bucket: &b.bucket, Prefix: aws.String(b.prefix), Delimiter: aws.String("/"),
 	})
@@ -152,18 +154,18 @@ func (b *s3Backend) classify(op, key string, err error) error {
 	where := fmt.Sprintf("%s s3://%s/%s%s", op, b.bucket, b.prefix, key)
 	switch {
 	case code == "NoSuchBucket":
-		return permanentf("%s: bucket %q does not exist; create it or fix the cache URL", where, b.bucket)
+		return Permanentf("%s: bucket %q does not exist; create it or fix the cache URL", where, b.bucket)
 	case code == "NoSuchKey" || code == "NotFound" || status == http.StatusNotFound:
-		return errNotFound
+		return ErrNotFound
 	case code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch" || code == "AccessDenied" ||
 		status == http.StatusForbidden || status == http.StatusUnauthorized:
-		return permanentf("%s: access denied (%s); check the S3 credentials and their permissions on the bucket", where, orStatus(code, status))
+		return Permanentf("%s: access denied (%s); check the S3 credentials and their permissions on the bucket", where, orStatus(code, status))
 	case status == 0 && strings.Contains(err.Error(), "get identity"):
-		return permanentf("%s: no usable S3 credentials: %v", where, err)
+		return Permanentf("%s: no usable S3 credentials: %v", where, err)
 	case status >= 500 || status == http.StatusTooManyRequests || status == 0:
 		return fmt.Errorf("%s: %w", where, err)
 	default:
-		return permanentf("%s: %v", where, err)
+		return Permanentf("%s: %v", where, err)
 	}
 }
 

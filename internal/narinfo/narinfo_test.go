@@ -1,4 +1,4 @@
-package cache
+package narinfo
 
 import (
 	"reflect"
@@ -19,8 +19,8 @@ Sig: test1:QttpZZt5zeZ0i6JmaBc9nvnxPtMzI8a6FhVFEsE5joMfM5psBn3eWoDkwYOfMLcmgs4Nd
 CA: fixed:r:sha256:0m54h46i7lwk20d2vihhq0fq7ns5ypg44viy8bxxnfqpz3y9a10x
 `
 
-func TestParseNarinfo(t *testing.T) {
-	bb := &Entry{
+func TestParse(t *testing.T) {
+	bb := &NarInfo{
 		PathInfo: PathInfo{
 			StorePath: "/nix/store/b8zzzm23p9pd6h8zbaiz806gqid7q81v-bb",
 			NarHash:   "sha256:0m54h46i7lwk20d2vihhq0fq7ns5ypg44viy8bxxnfqpz3y9a10x",
@@ -40,7 +40,7 @@ func TestParseNarinfo(t *testing.T) {
 	withRefs.CA = ""
 	tests := []struct {
 		name, in string
-		want     *Entry
+		want     *NarInfo
 		err      string
 	}{
 		{name: "written by Nix", in: nixNarinfo, want: bb},
@@ -48,7 +48,7 @@ func TestParseNarinfo(t *testing.T) {
 		{
 			name: "no Compression means bzip2, unknown-deriver means none, References: without a space",
 			in:   strings.NewReplacer("Compression: zstd\n", "", "References: \n", "References:\nDeriver: unknown-deriver\n").Replace(nixNarinfo),
-			want: func() *Entry { e := *bb; e.Compression = "bzip2"; return &e }(),
+			want: func() *NarInfo { e := *bb; e.Compression = "bzip2"; return &e }(),
 		},
 		{
 			name: "references and deriver become full paths, sorted",
@@ -69,7 +69,7 @@ func TestParseNarinfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseNarinfo([]byte(tt.in))
+			got, err := Parse([]byte(tt.in))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want one containing %q", err, tt.err)
@@ -96,15 +96,15 @@ func withoutSig(s string) string {
 	return strings.Join(out, "")
 }
 
-func TestNarinfoFormatIsNixs(t *testing.T) {
-	e, err := parseNarinfo([]byte(nixNarinfo))
+func TestStringIsNixs(t *testing.T) {
+	e, err := Parse([]byte(nixNarinfo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.format(); got != nixNarinfo {
+	if got := e.String(); got != nixNarinfo {
 		t.Fatalf("format:\n%s\nwant:\n%s", got, nixNarinfo)
 	}
-	again, err := parseNarinfo([]byte(e.format()))
+	again, err := Parse([]byte(e.String()))
 	if err != nil || !reflect.DeepEqual(again, e) {
 		t.Fatalf("round trip: %#v, %v", again, err)
 	}
@@ -114,15 +114,15 @@ func TestSignatures(t *testing.T) {
 	// The signature in nixNarinfo is by a key named "test1" that
 	// nix-store --generate-binary-cache-key made; the secret key below
 	// (from go-nix's tests) has the same name but is another key.
-	e, err := parseNarinfo([]byte(nixNarinfo))
+	e, err := Parse([]byte(nixNarinfo))
 	if err != nil {
 		t.Fatal(err)
 	}
-	nixKey, err := parsePublicKeys([]string{"test1:e8ebcfEal7la/tspqePi2rMnbWZVJOh5M15S10ohDgA="})
+	nixKey, err := ParsePublicKeys([]string{"test1:e8ebcfEal7la/tspqePi2rMnbWZVJOh5M15S10ohDgA="})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !verifySignatures(e, nixKey) {
+	if !nixKey.Signed(e.Fingerprint(), e.Signatures) {
 		t.Fatal("Nix's signature does not verify")
 	}
 	sk, err := ParseSecretKey("test1:jbX9NxZp8WB/coK8k7yLf0gNYmBbIbCrOFwgJgI7OV+0sASf4R5oFQlioSlN3bJ56uvshzr7S9Z75pcv+9hSkQ==")
@@ -132,23 +132,23 @@ func TestSignatures(t *testing.T) {
 	if strings.Contains(sk.String(), "jbX9") {
 		t.Fatalf("String() shows the key: %s", sk)
 	}
-	ours, _ := parsePublicKeys([]string{sk.PublicKey()})
-	if verifySignatures(e, ours) {
+	ours, _ := ParsePublicKeys([]string{sk.PublicKey()})
+	if ours.Signed(e.Fingerprint(), e.Signatures) {
 		t.Fatal("a signature by another key with the same name verified")
 	}
-	sig, err := sk.sign(&e.PathInfo)
+	sig, err := sk.Sign(e.Fingerprint())
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Signatures = append(e.Signatures, sig)
-	if !verifySignatures(e, ours) {
+	if !ours.Signed(e.Fingerprint(), e.Signatures) {
 		t.Fatal("our own signature does not verify")
 	}
 	e.NarSize++
-	if verifySignatures(e, ours) || verifySignatures(e, nixKey) {
+	if ours.Signed(e.Fingerprint(), e.Signatures) || nixKey.Signed(e.Fingerprint(), e.Signatures) {
 		t.Fatal("a signature verified after the narinfo changed")
 	}
-	if got := e.fingerprint(); got != "1;/nix/store/b8zzzm23p9pd6h8zbaiz806gqid7q81v-bb;sha256:0m54h46i7lwk20d2vihhq0fq7ns5ypg44viy8bxxnfqpz3y9a10x;1982929;" {
+	if got := e.Fingerprint(); got != "1;/nix/store/b8zzzm23p9pd6h8zbaiz806gqid7q81v-bb;sha256:0m54h46i7lwk20d2vihhq0fq7ns5ypg44viy8bxxnfqpz3y9a10x;1982929;" {
 		t.Fatalf("fingerprint %s", got)
 	}
 }

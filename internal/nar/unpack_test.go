@@ -1,4 +1,4 @@
-package cache
+package nar
 
 import (
 	"bytes"
@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 	"github.com/nix-community/go-nix/pkg/wire"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
 // narOf writes NAR tokens (each a NAR string) into a NAR, so tests can make
@@ -40,11 +42,11 @@ func dirOf(entries ...[]string) []string {
 	return append(toks, ")")
 }
 
-func TestUnpackNAR(t *testing.T) {
+func TestUnpack(t *testing.T) {
 	tests := []struct {
 		name   string
 		tokens []string
-		want   []string // describeTree of the result
+		want   []string // testenv.DescribeTree of the result
 		err    string
 	}{
 		{
@@ -88,7 +90,7 @@ func TestUnpackNAR(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dst := filepath.Join(parent, "out")
-			err := unpackNAR(bytes.NewReader(narOf(t, tt.tokens...)), parent, "out", make([]byte, 4096))
+			err := Unpack(bytes.NewReader(narOf(t, tt.tokens...)), parent, "out", nil)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("error %v, want one containing %q", err, tt.err)
@@ -105,7 +107,7 @@ func TestUnpackNAR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := describeTree(t, dst)
+			got := testenv.DescribeTree(t, dst)
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -116,7 +118,7 @@ func TestUnpackNAR(t *testing.T) {
 func TestRemoveTreeOfReadOnlyDirs(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "x")
-	if err := unpackNAR(bytes.NewReader(narOf(t, dirOf([]string{"entry", "(", "name", "d", "node"}, dirOf(file("f", "x", false)), []string{")"})...)), parent, "x", make([]byte, 64)); err != nil {
+	if err := Unpack(bytes.NewReader(narOf(t, dirOf([]string{"entry", "(", "name", "d", "node"}, dirOf(file("f", "x", false)), []string{")"})...)), parent, "x", nil); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "d"))

@@ -1,4 +1,4 @@
-package cache
+package backend
 
 import (
 	"context"
@@ -16,44 +16,44 @@ type fileBackend struct{ root string }
 
 func (b *fileBackend) path(key string) string { return filepath.Join(b.root, filepath.FromSlash(key)) }
 
-func (b *fileBackend) get(_ context.Context, key string) (io.ReadCloser, error) {
+func (b *fileBackend) Get(_ context.Context, key string) (io.ReadCloser, error) {
 	f, err := os.Open(b.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, err := os.Stat(b.root); err != nil {
-			return nil, permanentf("cache directory %s is missing", b.root)
+			return nil, Permanentf("cache directory %s is missing", b.root)
 		}
-		return nil, errNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, permanent(err)
+		return nil, Permanent(err)
 	}
 	// Opening a directory succeeds; reading it would fail with EISDIR,
 	// which looks like an interrupted transfer and would be retried.
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, permanentf("%s in the cache is not a regular file", key)
+		return nil, Permanentf("%s in the cache is not a regular file", key)
 	}
 	return f, nil
 }
 
-func (b *fileBackend) exists(_ context.Context, key string) (bool, error) {
+func (b *fileBackend) Exists(_ context.Context, key string) (bool, error) {
 	_, err := os.Stat(b.path(key))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
-	return err == nil, permanent(err)
+	return err == nil, Permanent(err)
 }
 
 // put writes a temporary file beside the target and renames it into place,
 // so readers see the old object or the complete new one.
-func (b *fileBackend) put(_ context.Context, key string, body io.ReadSeeker, size int64, _ string) error {
+func (b *fileBackend) Put(_ context.Context, key string, body io.ReadSeeker, size int64, _ string) error {
 	dst := b.path(key)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return permanent(err)
+		return Permanent(err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+filepath.Base(dst)+"-")
 	if err != nil {
-		return permanent(err)
+		return Permanent(err)
 	}
 	defer os.Remove(tmp.Name())
 	n, err := io.Copy(tmp, body)
@@ -69,13 +69,13 @@ func (b *fileBackend) put(_ context.Context, key string, body io.ReadSeeker, siz
 	if err == nil {
 		err = os.Rename(tmp.Name(), dst)
 	}
-	return permanent(err)
+	return Permanent(err)
 }
 
-func (b *fileBackend) list(_ context.Context, fn func(key string) error) error {
+func (b *fileBackend) List(_ context.Context, fn func(key string) error) error {
 	entries, err := os.ReadDir(b.root)
 	if err != nil {
-		return permanent(err)
+		return Permanent(err)
 	}
 	for _, e := range entries {
 		if e.Type().IsRegular() {

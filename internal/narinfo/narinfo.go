@@ -1,8 +1,7 @@
-package cache
+package narinfo
 
 import (
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -12,9 +11,9 @@ import (
 	"github.com/nix-community/go-nix/pkg/storepath"
 )
 
-// Entry is one narinfo of a cache: the PathInfo it describes and where and
-// how its NAR is stored.
-type Entry struct {
+// NarInfo is one narinfo of a binary cache (<hash>.narinfo): the PathInfo
+// it describes and where and how its NAR is stored.
+type NarInfo struct {
 	PathInfo
 	URL         string   // NAR location relative to the cache root, e.g. nar/<filehash>.nar.zst
 	Compression string   // zstd, xz, bzip2 or none
@@ -23,13 +22,13 @@ type Entry struct {
 	Signatures  []string // "keyname:base64" ed25519 signatures of the fingerprint
 }
 
-// parseNarinfo parses a narinfo (lines of "Key: value", as Nix writes and
+// Parse parses a narinfo (lines of "Key: value", as Nix writes and
 // reads them; unknown keys are ignored, as Nix does) and checks that it is
 // complete enough to be fetched: paths valid, a SHA-256 NAR hash, a URL.
 // go-nix's narinfo.Parse is not used: it refuses unknown keys and
 // allocates a megabyte per call, which a restore of hundreds of paths feels.
-func parseNarinfo(data []byte) (*Entry, error) {
-	e := &Entry{}
+func Parse(data []byte) (*NarInfo, error) {
+	e := &NarInfo{}
 	var narHash, fileHash string
 	for line := range strings.SplitSeq(string(data), "\n") {
 		if line == "" {
@@ -72,7 +71,7 @@ func parseNarinfo(data []byte) (*Entry, error) {
 			}
 		case "Sig":
 			if _, perr := signature.ParseSignature(v); perr != nil {
-				return nil, fmt.Errorf("malformed narinfo: invalid Sig %q: %v", v, perr)
+				return nil, fmt.Errorf("malformed narinfo: invalid Sig %q: %w", v, perr)
 			}
 			e.Signatures = append(e.Signatures, v)
 		case "CA":
@@ -83,7 +82,7 @@ func parseNarinfo(data []byte) (*Entry, error) {
 		}
 	}
 	if err := storepath.Validate(e.StorePath); err != nil {
-		return nil, fmt.Errorf("malformed narinfo: invalid StorePath %q: %v", e.StorePath, err)
+		return nil, fmt.Errorf("malformed narinfo: invalid StorePath %q: %w", e.StorePath, err)
 	}
 	algo := nixhash.SHA256
 	h, err := nixhash.ParseAny(narHash, &algo)
@@ -108,8 +107,8 @@ func parseNarinfo(data []byte) (*Entry, error) {
 	return e, nil
 }
 
-// format renders the entry as a narinfo, in the field order Nix writes.
-func (e *Entry) format() string {
+// String renders the narinfo as Nix writes it, in its field order.
+func (e *NarInfo) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "StorePath: %s\nURL: %s\nCompression: %s\n", e.StorePath, e.URL, e.Compression)
 	if e.FileHash != "" {
@@ -135,95 +134,9 @@ func (e *Entry) format() string {
 	return b.String()
 }
 
-// fingerprint is the string Nix signs for a path:
+// Fingerprint is the string Nix signs for a path:
 // 1;<store path>;<sha256:nixbase32 NAR hash>;<NAR size>;<sorted full references, comma-separated>.
-func (info *PathInfo) fingerprint() string {
+func (info *PathInfo) Fingerprint() string {
 	return "1;" + info.StorePath + ";" + info.NarHash + ";" + strconv.FormatUint(info.NarSize, 10) + ";" +
 		strings.Join(sortedRefs(info.References), ",")
-}
-
-// SecretKey is an ed25519 signing key in Nix's "name:base64" format, as
-// `nix-store --generate-binary-cache-key` writes it. Its String never shows
-// the key material.
-type SecretKey struct{ key signature.SecretKey }
-
-// ParseSecretKey parses a "name:base64" secret key. The error never contains
-// the key.
-func ParseSecretKey(s string) (*SecretKey, error) {
-	k, err := signature.LoadSecretKey(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("secret key is not in Nix's name:base64 ed25519 format (make one with nix-store --generate-binary-cache-key)")
-	}
-	return &SecretKey{key: k}, nil
-}
-
-// PublicKey returns the "name:base64" public key that verifies this key's
-// signatures, for trusted-public-keys.
-func (k *SecretKey) PublicKey() string { return k.key.ToPublicKey().String() }
-
-// String names the key without showing it.
-func (k *SecretKey) String() string { return "secret key for " + k.PublicKey() }
-
-// GoString keeps %#v from printing the key material.
-func (k *SecretKey) GoString() string { return k.String() }
-
-func (k *SecretKey) sign(info *PathInfo) (string, error) {
-	sig, err := k.key.Sign(nil, info.fingerprint())
-	if err != nil {
-		return "", fmt.Errorf("unable to sign %s\n%w", info.StorePath, err)
-	}
-	return sig.String(), nil
-}
-
-// parsePublicKeys parses trusted public keys ("name:base64", Nix's
-// trusted-public-keys format); several may share one string separated by
-// spaces.
-func parsePublicKeys(keys []string) ([]signature.PublicKey, error) {
-	var out []signature.PublicKey
-	for _, s := range keys {
-		for _, f := range strings.Fields(s) {
-			k, err := signature.ParsePublicKey(f)
-			if err != nil {
-				return nil, fmt.Errorf("trusted public key %q is not in Nix's name:base64 ed25519 format\n%w", f, err)
-			}
-			out = append(out, k)
-		}
-	}
-	return out, nil
-}
-
-// verifySignatures reports whether any signature on e was made by one of
-// keys over e's fingerprint.
-func verifySignatures(e *Entry, keys []signature.PublicKey) bool {
-	return signedBy(e.fingerprint(), e.Signatures, keys)
-}
-
-// signedBy reports whether one of sigs ("name:base64") is a signature by
-// one of keys over fp: narinfos and source pointers are checked alike.
-func signedBy(fp string, sigs []string, keys []signature.PublicKey) bool {
-	for _, s := range sigs {
-		sig, err := signature.ParseSignature(s)
-		if err != nil {
-			continue
-		}
-		for _, k := range keys {
-			if k.Verify(fp, sig) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// readAllLimited reads at most limit bytes, refusing larger bodies (a narinfo
-// is small; anything huge is not one).
-func readAllLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, permanentf("larger than %d bytes", limit)
-	}
-	return data, nil
 }

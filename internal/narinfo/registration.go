@@ -1,4 +1,4 @@
-package cache
+package narinfo
 
 import (
 	"bufio"
@@ -38,14 +38,14 @@ func ParseRegistration(r io.Reader) ([]PathInfo, error) {
 	for sc.Scan() {
 		line++
 		info := PathInfo{StorePath: sc.Text()}
-		if err := checkStorePath(info.StorePath); err != nil {
+		if err := CheckStorePath(info.StorePath); err != nil {
 			return nil, fmt.Errorf("registration line %d: %w", line, err)
 		}
 		s, err := next("a NAR hash")
 		if err != nil {
 			return nil, err
 		}
-		if info.NarHash, err = normalizeNarHash(s); err != nil {
+		if info.NarHash, err = NormalizeHash(s); err != nil {
 			return nil, fmt.Errorf("registration line %d: %w", line, err)
 		}
 		if s, err = next("a NAR size"); err != nil {
@@ -58,7 +58,7 @@ func ParseRegistration(r io.Reader) ([]PathInfo, error) {
 			return nil, err
 		}
 		if info.Deriver != "" {
-			if err := checkStorePath(info.Deriver); err != nil {
+			if err := CheckStorePath(info.Deriver); err != nil {
 				return nil, fmt.Errorf("registration line %d: deriver: %w", line, err)
 			}
 		}
@@ -74,7 +74,7 @@ func ParseRegistration(r io.Reader) ([]PathInfo, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := checkStorePath(ref); err != nil {
+			if err := CheckStorePath(ref); err != nil {
 				return nil, fmt.Errorf("registration line %d: reference: %w", line, err)
 			}
 			info.References = append(info.References, ref)
@@ -95,10 +95,10 @@ func FormatRegistration(w io.Writer, infos []PathInfo) error {
 	bw := bufio.NewWriter(w)
 	for i := range infos {
 		info := &infos[i]
-		if err := info.validate(); err != nil {
+		if err := info.Validate(); err != nil {
 			return fmt.Errorf("unable to write registration\n%w", err)
 		}
-		digest, _ := narHashDigest(info.NarHash)
+		digest, _ := HashDigest(info.NarHash)
 		fmt.Fprintf(bw, "%s\n%s\n%d\n%s\n%d\n", info.StorePath, hex.EncodeToString(digest), info.NarSize, info.Deriver, len(info.References))
 		for _, r := range sortedRefs(info.References) {
 			fmt.Fprintf(bw, "%s\n", r)

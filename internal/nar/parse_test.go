@@ -1,4 +1,4 @@
-package cache
+package nar
 
 import (
 	"bytes"
@@ -15,10 +15,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-community/go-nix/pkg/nar"
+	gonix "github.com/nix-community/go-nix/pkg/nar"
 )
 
-// narEvents records what narParser reads, one line per entry, in the form
+// narEvents records what a Parser reads, one line per entry, in the form
 // goNixEvents gives go-nix's nar.Reader's view.
 type narEvents struct {
 	lines []string
@@ -37,35 +37,35 @@ func (e *narEvents) path(name string) string {
 	return path.Join(e.dirs[len(e.dirs)-1], name)
 }
 
-func (e *narEvents) directory(name string) error {
+func (e *narEvents) Directory(name string) error {
 	p := e.path(name)
 	e.lines = append(e.lines, p+" directory")
 	e.dirs = append(e.dirs, p)
 	return nil
 }
 
-func (e *narEvents) endDirectory() error {
+func (e *narEvents) EndDirectory() error {
 	e.dirs = e.dirs[:len(e.dirs)-1]
 	return nil
 }
 
-func (e *narEvents) symlink(name, target string) error {
+func (e *narEvents) Symlink(name, target string) error {
 	e.lines = append(e.lines, e.path(name)+" symlink "+target)
 	return nil
 }
 
-func (e *narEvents) file(name string, executable bool, size int64) error {
+func (e *narEvents) File(name string, executable bool, size int64) error {
 	e.name, e.exec, e.size, e.n, e.h = e.path(name), executable, size, 0, nil
 	return nil
 }
 
-func (e *narEvents) contents(p []byte) error {
+func (e *narEvents) Contents(p []byte) error {
 	e.h = append(e.h, p...)
 	e.n += int64(len(p))
 	return nil
 }
 
-func (e *narEvents) endFile() error {
+func (e *narEvents) EndFile() error {
 	if e.n != e.size {
 		return fmt.Errorf("%s: %d of %d bytes", e.name, e.n, e.size)
 	}
@@ -74,25 +74,25 @@ func (e *narEvents) endFile() error {
 	return nil
 }
 
-// parseInPieces feeds data to a narParser in pieces of size bytes.
+// parseInPieces feeds data to a Parser in pieces of size bytes.
 func parseInPieces(data []byte, size int) ([]string, error) {
 	ev := &narEvents{}
-	p := newNARParser(ev)
+	p := NewParser(ev)
 	for len(data) > 0 {
 		k := min(size, len(data))
-		if err := p.write(data[:k]); err != nil {
+		if _, err := p.Write(data[:k]); err != nil {
 			return nil, err
 		}
 		data = data[k:]
 	}
-	return ev.lines, p.finish()
+	return ev.lines, p.Finish()
 }
 
 // goNixEvents is the oracle: go-nix's nar.Reader, plus the checks it
 // leaves to the file system (an entry named twice, "", "." or "..") and
 // Nix's rule that a node has a type (go-nix yields no entry for "( type )").
 func goNixEvents(data []byte) ([]string, error) {
-	nr, err := nar.NewReader(bytes.NewReader(data))
+	nr, err := gonix.NewReader(bytes.NewReader(data))
 	if err != nil {
 		return nil, err
 	}
@@ -113,11 +113,11 @@ func goNixEvents(data []byte) ([]string, error) {
 		}
 		seen[hdr.Path] = true
 		switch hdr.Type {
-		case nar.TypeDirectory:
+		case gonix.TypeDirectory:
 			lines = append(lines, hdr.Path+" directory")
-		case nar.TypeSymlink:
+		case gonix.TypeSymlink:
 			lines = append(lines, hdr.Path+" symlink "+hdr.LinkTarget)
-		case nar.TypeRegular:
+		case gonix.TypeRegular:
 			b, err := io.ReadAll(nr)
 			if err != nil {
 				return nil, err
@@ -135,7 +135,7 @@ func goNixEvents(data []byte) ([]string, error) {
 	return lines, nil
 }
 
-// testNARs are NARs of real trees (nar.DumpPath) and of token lists.
+// testNARs are NARs of real trees (gonix.DumpPath) and of token lists.
 func testNARs(t *testing.T) map[string][]byte {
 	dir := t.TempDir()
 	write := func(rel, data string, mode os.FileMode) {
@@ -159,7 +159,7 @@ func testNARs(t *testing.T) map[string][]byte {
 		t.Fatal(err)
 	}
 	var tree bytes.Buffer
-	if err := nar.DumpPath(&tree, filepath.Join(dir, "tree")); err != nil {
+	if err := gonix.DumpPath(&tree, filepath.Join(dir, "tree")); err != nil {
 		t.Fatal(err)
 	}
 	return map[string][]byte{
@@ -172,9 +172,9 @@ func testNARs(t *testing.T) map[string][]byte {
 	}
 }
 
-// TestNARParserPieces feeds NARs to narParser in pieces of every size
+// TestParserPieces feeds NARs to a Parser in pieces of every size
 // from 1 byte: it must read what go-nix reads, whatever the pieces.
-func TestNARParserPieces(t *testing.T) {
+func TestParserPieces(t *testing.T) {
 	for name, data := range testNARs(t) {
 		want, err := goNixEvents(data)
 		if err != nil {
@@ -291,10 +291,10 @@ func nixEvents(data []byte) (lines []string, err error) {
 	return lines, nil
 }
 
-// TestNARParserAgreesWithNixsRules truncates the test NARs at every byte
-// and changes every byte of them (a few ways): narParser must accept
+// TestParserAgreesWithNixsRules truncates the test NARs at every byte
+// and changes every byte of them (a few ways): the Parser must accept
 // exactly what nixEvents accepts, reading the same.
-func TestNARParserAgreesWithNixsRules(t *testing.T) {
+func TestParserAgreesWithNixsRules(t *testing.T) {
 	for name, data := range testNARs(t) {
 		if want, err := nixEvents(data); err != nil {
 			t.Fatalf("%s: oracle: %v (%v)", name, err, want)
@@ -303,7 +303,7 @@ func TestNARParserAgreesWithNixsRules(t *testing.T) {
 			want, werr := nixEvents(mutated)
 			got, gerr := parseInPieces(mutated, 61)
 			if (werr == nil) != (gerr == nil) || werr == nil && !slices.Equal(got, want) {
-				t.Fatalf("%s, %s: narParser %v (%v), oracle %v (%v)", name, what, got, gerr, want, werr)
+				t.Fatalf("%s, %s: Parser %v (%v), oracle %v (%v)", name, what, got, gerr, want, werr)
 			}
 		}
 		for i := range len(data) {

@@ -1,13 +1,10 @@
-// Package cache is a client for Nix binary caches: the layout `nix copy` and
-// substituters use (nix-cache-info, <hash>.narinfo, nar/<filehash>.nar.zst),
-// kept in S3, on a local disk, or read over HTTP(S).
-//
-// Fetch restores store paths into the on-disk store directory of a builder
-// and returns what to register in the Nix database; Push uploads store paths
-// that a cache lacks. Both leave the store and the cache consistent when
-// anything fails: a path is either complete and verified, or reported
-// missing.
-package cache
+// Package narinfo holds what Nix records about a store path, and the text
+// formats that carry it: PathInfo (the Nix database's record of a valid
+// path) and its validity registration format (nix-store --dump-db,
+// --load-db), NarInfo (a binary cache's <hash>.narinfo: the record and where
+// its NAR is stored), and the ed25519 signatures over a path's fingerprint.
+// It knows nothing of NAR contents, caches or transports.
+package narinfo
 
 import (
 	"fmt"
@@ -19,7 +16,7 @@ import (
 	"github.com/nix-community/go-nix/pkg/storepath"
 )
 
-// StoreDir is the logical store directory every cache here describes.
+// StoreDir is the logical store directory every record here describes.
 const StoreDir = storepath.StoreDir
 
 // PathInfo is what the Nix database records about one valid store path; it
@@ -33,18 +30,18 @@ type PathInfo struct {
 	CA         string   // content address from a narinfo ("fixed:r:sha256:..."), or ""
 }
 
-// checkStorePath returns an error unless p is a full, syntactically valid
+// CheckStorePath returns an error unless p is a full, syntactically valid
 // store path.
-func checkStorePath(p string) error {
+func CheckStorePath(p string) error {
 	if err := storepath.Validate(p); err != nil {
 		return fmt.Errorf("%q is not a store path under %s: %w", p, StoreDir, err)
 	}
 	return nil
 }
 
-// hashPart returns the nixbase32 hash part of a store path, which names its
+// HashPart returns the nixbase32 hash part of a store path, which names its
 // narinfo in a cache.
-func hashPart(storePath string) string {
+func HashPart(storePath string) string {
 	base := path.Base(storePath)
 	if i := strings.IndexByte(base, '-'); i > 0 {
 		return base[:i]
@@ -52,10 +49,10 @@ func hashPart(storePath string) string {
 	return base
 }
 
-// normalizeNarHash parses a SHA-256 hash in any encoding Nix writes (base16,
+// NormalizeHash parses a SHA-256 hash in any encoding Nix writes (base16,
 // nixbase32, base64, SRI, with or without "sha256:") and returns it as
 // "sha256:<nixbase32>", the form narinfos and PathInfo use.
-func normalizeNarHash(s string) (string, error) {
+func NormalizeHash(s string) (string, error) {
 	algo := nixhash.SHA256
 	h, err := nixhash.ParseAny(s, &algo)
 	if err != nil {
@@ -64,8 +61,9 @@ func normalizeNarHash(s string) (string, error) {
 	return h.Format(nixhash.NixBase32, true), nil
 }
 
-// narHashDigest returns the raw SHA-256 digest of a PathInfo NarHash.
-func narHashDigest(s string) ([]byte, error) {
+// HashDigest returns the raw SHA-256 digest of a hash as PathInfo keeps
+// it ("sha256:<nixbase32>", or any encoding NormalizeHash reads).
+func HashDigest(s string) ([]byte, error) {
 	algo := nixhash.SHA256
 	h, err := nixhash.ParseAny(s, &algo)
 	if err != nil {
@@ -74,22 +72,28 @@ func narHashDigest(s string) ([]byte, error) {
 	return h.Digest(), nil
 }
 
-// validate checks that every path in info is a store path and that NarHash
+// FormatSHA256 writes a SHA-256 digest as PathInfo and narinfos keep it:
+// "sha256:<nixbase32>".
+func FormatSHA256(digest []byte) string {
+	return nixhash.MustNewHashWithEncoding(nixhash.SHA256, digest, nixhash.NixBase32, true).String()
+}
+
+// Validate checks that every path in info is a store path and that NarHash
 // parses, so a bad PathInfo is refused before any work is done with it.
-func (info *PathInfo) validate() error {
-	if err := checkStorePath(info.StorePath); err != nil {
+func (info *PathInfo) Validate() error {
+	if err := CheckStorePath(info.StorePath); err != nil {
 		return err
 	}
-	if _, err := narHashDigest(info.NarHash); err != nil {
+	if _, err := HashDigest(info.NarHash); err != nil {
 		return fmt.Errorf("%s: %w", info.StorePath, err)
 	}
 	for _, r := range info.References {
-		if err := checkStorePath(r); err != nil {
+		if err := CheckStorePath(r); err != nil {
 			return fmt.Errorf("%s: reference: %w", info.StorePath, err)
 		}
 	}
 	if info.Deriver != "" {
-		if err := checkStorePath(info.Deriver); err != nil {
+		if err := CheckStorePath(info.Deriver); err != nil {
 			return fmt.Errorf("%s: deriver: %w", info.StorePath, err)
 		}
 	}
@@ -103,9 +107,10 @@ func sortedRefs(refs []string) []string {
 	return out
 }
 
-// topoSort orders infos so that every path comes after the paths it refers
-// to (self-references ignored), keeping the input order otherwise.
-func topoSort(infos []PathInfo) []PathInfo {
+// ReferencesFirst orders infos so that every path comes after the paths it
+// refers to (self-references ignored), keeping the input order otherwise:
+// the order to register or upload them in.
+func ReferencesFirst(infos []PathInfo) []PathInfo {
 	index := make(map[string]int, len(infos))
 	for i, info := range infos {
 		index[info.StorePath] = i

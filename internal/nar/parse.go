@@ -1,4 +1,10 @@
-package cache
+// Package nar reads and writes the Nix ARchive format: a store path's tree
+// serialised as Nix hashes and ships it. It parses a NAR streamed in pieces
+// with the checks Nix makes (Parser), unpacks one into a directory with the
+// store's modes and times (Unpack), bounds and hashes the stream on the way
+// (Tap, Bound), and packs a tree into a compressed NAR with its hashes
+// (Pack). It knows nothing of narinfos, caches or the Nix database.
+package nar
 
 import (
 	"encoding/binary"
@@ -8,25 +14,25 @@ import (
 	"strings"
 )
 
-// narEntries receives the entries of a NAR as narParser reads them, in NAR
+// Entries receives the entries of a NAR as a Parser reads them, in NAR
 // order. The root entry has the name ""; every other name was checked (not
 // empty, ".", ".." or holding "/" or NUL, and after its previous sibling).
-type narEntries interface {
-	directory(name string) error // its entries follow, then endDirectory
-	endDirectory() error
-	symlink(name, target string) error
-	file(name string, executable bool, size int64) error // then contents, then endFile
-	contents(p []byte) error
-	endFile() error
+type Entries interface {
+	Directory(name string) error // its entries follow, then EndDirectory
+	EndDirectory() error
+	Symlink(name, target string) error
+	File(name string, executable bool, size int64) error // then Contents, then EndFile
+	Contents(p []byte) error
+	EndFile() error
 }
 
-// narParser parses a NAR pushed to it in pieces of any size (write), so a
+// Parser parses a NAR pushed to it in pieces of any size (Write), so a
 // decompressor can hand over its output without copying it first: file
-// contents go to narEntries.contents straight from the pieces. It checks
+// contents go to Entries.Contents straight from the pieces. It checks
 // what go-nix's nar.Reader and Nix's parser check: the grammar, zero
 // padding, string lengths, entry names and their order.
-type narParser struct {
-	out   narEntries
+type Parser struct {
+	out   Entries
 	state narState
 	err   error
 
@@ -85,16 +91,25 @@ const (
 	targetMax  = 4095
 )
 
-func newNARParser(out narEntries) *narParser {
-	return &narParser{out: out}
+// NewParser returns a parser that hands what it reads to out.
+func NewParser(out Entries) *Parser {
+	return &Parser{out: out}
 }
 
-// write parses b, the next bytes of the NAR. A byte after the root node
+// Write parses b, the next bytes of the NAR: a Parser is the io.Writer a
+// decompressor writes to. A byte after the root node
 // is an error, even when the narinfo's NarSize and NarHash cover it: Nix
 // reads a NAR only up to its root node's end and hashes what it read
 // (restorePath under a TeeSource in LocalStore::addToStore), so it refuses
 // such a NAR with a hash mismatch.
-func (p *narParser) write(b []byte) error {
+func (p *Parser) Write(b []byte) (int, error) {
+	if err := p.write(b); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (p *Parser) write(b []byte) error {
 	for len(b) > 0 && p.err == nil && p.state != stEnd {
 		switch p.field {
 		case fieldLen:
@@ -108,7 +123,7 @@ func (p *narParser) write(b []byte) error {
 		case fieldBody:
 			k := int(min(uint64(len(b)), p.left))
 			if p.streaming {
-				p.err = p.out.contents(b[:k])
+				p.err = p.out.Contents(b[:k])
 			} else {
 				p.body = append(p.body, b[:k]...)
 			}
@@ -137,28 +152,28 @@ func (p *narParser) write(b []byte) error {
 	return p.err
 }
 
-// finish reports whether the NAR was complete.
-func (p *narParser) finish() error {
+// Finish reports whether the NAR was complete.
+func (p *Parser) Finish() error {
 	if p.err == nil && p.state != stEnd {
 		p.err = errors.New("invalid NAR: it ends early")
 	}
 	return p.err
 }
 
-func (p *narParser) fail(err error) error {
+func (p *Parser) fail(err error) error {
 	p.err = err
 	return err
 }
 
 // begin starts the body of a string field of length n.
-func (p *narParser) begin(n uint64) error {
+func (p *Parser) begin(n uint64) error {
 	p.size, p.left = n, n
 	p.body = p.body[:0]
 	if p.state == stContents {
 		if n > math.MaxInt64 {
 			return fmt.Errorf("invalid NAR: a file of %d bytes", n)
 		}
-		if err := p.out.file(p.name, p.executable, int64(n)); err != nil {
+		if err := p.out.File(p.name, p.executable, int64(n)); err != nil {
 			return err
 		}
 		p.streaming = true
@@ -172,7 +187,7 @@ func (p *narParser) begin(n uint64) error {
 	return nil
 }
 
-func (p *narParser) limit() uint64 {
+func (p *Parser) limit() uint64 {
 	switch p.state {
 	case stName:
 		return nameMax
@@ -182,7 +197,7 @@ func (p *narParser) limit() uint64 {
 	return keywordMax
 }
 
-func (p *narParser) endBody() error {
+func (p *Parser) endBody() error {
 	if p.pad = int((8 - p.size%8) % 8); p.pad > 0 {
 		p.field = fieldPad
 		return nil
@@ -191,18 +206,18 @@ func (p *narParser) endBody() error {
 }
 
 // endField acts on a complete string field.
-func (p *narParser) endField() error {
+func (p *Parser) endField() error {
 	p.field = fieldLen
 	if p.streaming {
 		p.streaming = false
 		p.state = stClose
-		return p.out.endFile()
+		return p.out.EndFile()
 	}
 	return p.token(string(p.body))
 }
 
 // token moves the grammar on by one string.
-func (p *narParser) token(s string) error {
+func (p *Parser) token(s string) error {
 	expect := func(want string, next narState) error {
 		if s != want {
 			return fmt.Errorf("invalid NAR: %q where %q belongs", s, want)
@@ -227,7 +242,7 @@ func (p *narParser) token(s string) error {
 		case "directory":
 			p.last = append(p.last, "")
 			p.state = stEntry
-			return p.out.directory(p.name)
+			return p.out.Directory(p.name)
 		default:
 			return fmt.Errorf("invalid NAR: unknown type %q", s)
 		}
@@ -246,7 +261,7 @@ func (p *narParser) token(s string) error {
 		return expect("target", stTarget)
 	case stTarget:
 		p.state = stClose
-		return p.out.symlink(p.name, s)
+		return p.out.Symlink(p.name, s)
 	case stClose:
 		if err := expect(")", stClose); err != nil {
 			return err
@@ -256,7 +271,7 @@ func (p *narParser) token(s string) error {
 		if s == ")" {
 			p.last = p.last[:len(p.last)-1]
 			p.nodeDone()
-			return p.out.endDirectory()
+			return p.out.EndDirectory()
 		}
 		return expect("entry", stEntryOpen)
 	case stEntryOpen:
@@ -285,7 +300,7 @@ func (p *narParser) token(s string) error {
 }
 
 // nodeDone follows a complete node: the NAR ends after the root node.
-func (p *narParser) nodeDone() {
+func (p *Parser) nodeDone() {
 	if len(p.last) == 0 {
 		p.state = stEnd
 	} else {

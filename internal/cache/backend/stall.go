@@ -1,4 +1,4 @@
-package cache
+package backend
 
 import (
 	"context"
@@ -22,7 +22,7 @@ const DefaultStallTimeout = 300 * time.Second
 // and is built. Only dial and response headers are bounded below it (and
 // only for http), and callers pass long-lived contexts.
 type stallGuard struct {
-	backend
+	Backend
 	timeout time.Duration
 }
 
@@ -30,7 +30,7 @@ type stallGuard struct {
 var errStalled = errors.New("stalled")
 
 // stalledError is a download that received nothing for too long. It is not
-// a permanentError: a retry may find the server responsive again.
+// a PermanentError: a retry may find the server responsive again.
 type stalledError struct {
 	timeout time.Duration
 }
@@ -39,14 +39,14 @@ func (e *stalledError) Error() string {
 	return fmt.Sprintf("stalled: no data received for %s (%s)", e.timeout, settings.StallTimeoutName)
 }
 
-func (g stallGuard) get(ctx context.Context, key string) (io.ReadCloser, error) {
+func (g stallGuard) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if g.timeout <= 0 {
-		return g.backend.get(ctx, key)
+		return g.Backend.Get(ctx, key)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	w := &stallWatch{cancel: cancel, ctx: ctx, timeout: g.timeout}
 	w.timer = time.AfterFunc(g.timeout, func() { cancel(errStalled) })
-	body, err := g.backend.get(ctx, key)
+	body, err := g.Backend.Get(ctx, key)
 	if err != nil {
 		w.stop()
 		if err = w.cause(err); errors.As(err, new(*stalledError)) {

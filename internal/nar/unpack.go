@@ -1,4 +1,4 @@
-package cache
+package nar
 
 import (
 	"fmt"
@@ -18,52 +18,66 @@ import (
 // access time is left alone.
 var storeMtime = [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Sec: 1}}
 
-// unpackNAR creates the tree serialised in the NAR read from r as name in
-// the directory parent (name must not exist), with the store's file modes:
+// Unpack creates the tree serialised in the NAR read from r as name in the
+// directory parent (name must not exist), with the store's file modes:
 // directories 0555, files 0444 or 0555 when executable, mtime 1 for all.
 // Entries are created exclusively and relative to their parent directory's
 // descriptor, so a NAR naming an entry twice, or "." or "..", fails instead
-// of writing anywhere else, and no path is resolved twice. buf is the copy
-// buffer when r cannot write itself out (a zstd decoder can, without a
-// copy). On error the new tree may be left partly written; the caller
-// removes it.
-func unpackNAR(r io.Reader, parent, name string, buf []byte) error {
-	return unpackNARTapped(r, parent, name, buf, nil)
-}
-
-// unpackNARTapped is unpackNAR passing every byte of the NAR through tap
-// (when not nil) before parsing it; tap sees the bytes after the NAR's end
-// too, and its error stops the unpacking.
-func unpackNARTapped(r io.Reader, parent, name string, buf []byte, tap *narTap) error {
+// of writing anywhere else, and no path is resolved twice. Every byte of the
+// NAR passes through tap (when not nil) before it is parsed; tap sees the
+// bytes after the NAR's end too, and its error stops the unpacking. A zstd
+// decoder as r writes its blocks to the parser itself, with no copy. On
+// error the new tree may be left partly written; the caller removes it.
+func Unpack(r io.Reader, parent, name string, tap *Tap) error {
 	u, err := newUnpacker(parent, name)
 	if err != nil {
 		return err
 	}
-	p := newNARParser(u)
-	_, err = io.CopyBuffer(narWriter{p: p, tap: tap}, r, buf)
+	return u.close(parse(r, u, tap))
+}
+
+// Check parses the NAR read from r, through tap (when not nil), and keeps
+// nothing: it refuses exactly the NARs Unpack refuses for their contents.
+func Check(r io.Reader, tap *Tap) error {
+	return parse(r, discard{}, tap)
+}
+
+// parse feeds r through tap to a Parser handing its entries to out.
+func parse(r io.Reader, out Entries, tap *Tap) error {
+	p := NewParser(out)
+	buf := copyBufs.get()
+	defer copyBufs.put(buf)
+	_, err := io.CopyBuffer(tapped{p: p, tap: tap}, r, buf)
 	if err == nil {
-		err = p.finish()
+		err = p.Finish()
 	}
-	return u.close(err)
+	return err
 }
 
-// narWriter feeds what is written to it, through tap, to a narParser.
-type narWriter struct {
-	p   *narParser
-	tap *narTap
+// tapped feeds what is written to it, through tap, to a Parser.
+type tapped struct {
+	p   *Parser
+	tap *Tap
 }
 
-func (w narWriter) Write(b []byte) (int, error) {
+func (w tapped) Write(b []byte) (int, error) {
 	if w.tap != nil {
 		if err := w.tap.take(b); err != nil {
 			return 0, err
 		}
 	}
-	if err := w.p.write(b); err != nil {
-		return 0, err
-	}
-	return len(b), nil
+	return w.p.Write(b)
 }
+
+// discard takes a NAR's entries and keeps nothing.
+type discard struct{}
+
+func (discard) Directory(string) error         { return nil }
+func (discard) EndDirectory() error            { return nil }
+func (discard) Symlink(string, string) error   { return nil }
+func (discard) File(string, bool, int64) error { return nil }
+func (discard) Contents([]byte) error          { return nil }
+func (discard) EndFile() error                 { return nil }
 
 type openDir struct {
 	path string // the directory's path inside the NAR, "" for the root
@@ -71,8 +85,7 @@ type openDir struct {
 	keep bool // the store directory: neither sealed nor ours to change
 }
 
-// unpacker creates the entries a narParser reads (it is their
-// narEntries), relative to the descriptor of the directory each goes in.
+// unpacker creates the entries a Parser reads (it is their Entries), relative to the descriptor of the directory each goes in.
 type unpacker struct {
 	parent, root string // where the tree goes: root in the directory parent
 	stack        []openDir
@@ -105,7 +118,7 @@ func (u *unpacker) fail(path string, err error) error {
 	return fmt.Errorf("%s: %w", filepath.Join(u.parent, u.root, filepath.FromSlash(path)), err)
 }
 
-func (u *unpacker) directory(name string) error {
+func (u *unpacker) Directory(name string) error {
 	dfd, base, path := u.entry(name)
 	if err := unix.Mkdirat(dfd, base, 0o755); err != nil {
 		return u.fail(path, err)
@@ -118,9 +131,9 @@ func (u *unpacker) directory(name string) error {
 	return nil
 }
 
-// endDirectory seals the directory just filled: mode 0555 and mtime 1,
+// EndDirectory seals the directory just filled: mode 0555 and mtime 1,
 // after its last entry, whose creation would change the mtime.
-func (u *unpacker) endDirectory() error {
+func (u *unpacker) EndDirectory() error {
 	path := u.stack[len(u.stack)-1].path
 	if err := u.pop(true); err != nil {
 		return u.fail(path, err)
@@ -128,7 +141,7 @@ func (u *unpacker) endDirectory() error {
 	return nil
 }
 
-func (u *unpacker) symlink(name, target string) error {
+func (u *unpacker) Symlink(name, target string) error {
 	dfd, base, path := u.entry(name)
 	if err := unix.Symlinkat(target, dfd, base); err != nil {
 		return u.fail(path, err)
@@ -140,7 +153,7 @@ func (u *unpacker) symlink(name, target string) error {
 	return nil
 }
 
-func (u *unpacker) file(name string, executable bool, size int64) error {
+func (u *unpacker) File(name string, executable bool, size int64) error {
 	dfd, base, path := u.entry(name)
 	u.fileMode = 0o444
 	if executable {
@@ -154,8 +167,8 @@ func (u *unpacker) file(name string, executable bool, size int64) error {
 	return nil
 }
 
-// contents writes the next bytes of the current file.
-func (u *unpacker) contents(p []byte) error {
+// Contents writes the next bytes of the current file.
+func (u *unpacker) Contents(p []byte) error {
 	for len(p) > 0 {
 		k, err := unix.Write(u.fileFD, p)
 		if err == unix.EINTR {
@@ -170,9 +183,9 @@ func (u *unpacker) contents(p []byte) error {
 	return nil
 }
 
-// endFile gives the file written its mode (when the umask took bits
+// EndFile gives the file written its mode (when the umask took bits
 // away) and the store mtime, and closes it.
-func (u *unpacker) endFile() error {
+func (u *unpacker) EndFile() error {
 	var err error
 	if u.done != u.size {
 		err = fmt.Errorf("invalid NAR: the file ends after %d of %d bytes", u.done, u.size)
