@@ -72,9 +72,16 @@ func Check(origStore, dir string, p Prefix) (*CheckReport, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(dir, path)
+		rel, _ := filepath.Rel(dir, path)
+		switch {
+		case d.Type().IsRegular():
 			jobs <- rel
+		case d.Type()&fs.ModeSymlink != 0:
+			if f, ok := checkSymlink(path, rel); !ok {
+				mu.Lock()
+				rep.Broken = append(rep.Broken, f)
+				mu.Unlock()
+			}
 		}
 		return nil
 	})
@@ -134,13 +141,74 @@ func (fc *fileCheck) check(rel string) {
 	} else if form != "" {
 		fc.report(rel, "%s at byte %d is not rewritten; it points into /nix, which is absent at run time", form, off)
 	}
-	head := make([]byte, 8)
+	head := make([]byte, 512)
 	n, _ := f.ReadAt(head, 0)
 	head = head[:n]
-	fc.compressed(rel, path, head)
+	fc.inside(rel, path, head)
+	fc.formats(rel, path, head)
 	fc.elf(rel, path, head)
 	fc.manifest(rel)
 	fc.pyc(rel)
+}
+
+// checkSymlink reports a relocated symlink that still leads into /nix.
+func checkSymlink(path, rel string) (Finding, bool) {
+	target, err := os.Readlink(path)
+	if err != nil {
+		return finding(rel, "unreadable symlink: "+err.Error()), false
+	}
+	if target == "/nix" || strings.HasPrefix(target, "/nix/") || storeSpelling.MatchString(target) {
+		return finding(rel, "symlink to "+target+" points into /nix, which is absent at run time"), false
+	}
+	return Finding{}, true
+}
+
+// inside looks into a file the check can open (compressed data, an
+// archive, and what they nest): store paths there are out of the
+// rewrite's reach, and a checksum or header that no longer verifies was
+// broken by it, unless the original was broken already.
+func (fc *fileCheck) inside(rel, path string, head []byte) {
+	if isZip(path, head) {
+		fc.zip(rel, path)
+		return
+	}
+	kind := recognize(path, head)
+	if kind == "" {
+		return
+	}
+	in, err := lookInto(path, fc.buf)
+	if err != nil {
+		if _, oerr := lookInto(filepath.Join(fc.orig, rel), fc.buf); oerr == nil {
+			what := kind + " data no longer decompresses"
+			if kind == "tar" {
+				what = "tar archive no longer reads"
+			}
+			fc.report(rel, "%s after the rewrite: %v", what, err)
+		}
+		return
+	}
+	fc.inner(rel, in)
+}
+
+// lookInto reads the file at path with inner.
+func lookInto(path string, buf []byte) (*inner, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	in := &inner{buf: buf}
+	return in, in.look(f, filepath.Base(path), "", 0, false)
+}
+
+// inner records what in found in the file rel.
+func (fc *fileCheck) inner(rel string, in *inner) {
+	for _, f := range in.found {
+		fc.report(rel, "%s: the rewrite cannot reach it", f)
+	}
+	for _, s := range in.skipped {
+		fc.notInspected = append(fc.notInspected, finding(rel, s))
+	}
 }
 
 // checkSetuid reports setuid and setgid files of the original: a copy

@@ -174,7 +174,7 @@ func (c *copier) symlink(src, dst string, fi fs.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("unable to read %s\n%w", src, err)
 	}
-	if moved := c.p.StorePath(target); moved != target {
+	if moved := c.p.SymlinkTarget(target); moved != target {
 		c.rep.Rewritten++
 		c.rep.RewrittenFiles++
 		target = moved

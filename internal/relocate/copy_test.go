@@ -202,3 +202,55 @@ func findingsText(fs []Finding) string {
 	}
 	return b.String()
 }
+
+// TestSymlinkSpellingsRelocated is issue 21, row 12: a symlink into the
+// store spelled /nix//store, /nix/./store or //nix/store resolves there
+// as the kernel reads it, so it is normalised and relocated; one into /nix
+// outside the store is reported.
+func TestSymlinkSpellingsRelocated(t *testing.T) {
+	orig := t.TempDir()
+	name, dep := storeName(t, "links"), storeName(t, "dep")
+	write(t, filepath.Join(orig, dep, "bin", "tool"), "#!/bin/sh\n", 0o755)
+	links := map[string]string{
+		"double":   "/nix//store/" + dep + "/bin/tool",
+		"dot":      "/nix/./store/" + dep + "/bin/tool",
+		"leading":  "//nix/store/" + dep + "/bin/tool",
+		"trailing": "/nix/store//" + dep + "/bin/tool",
+		"plain":    "/nix/store/" + dep + "/bin/tool",
+		"relative": "../../" + dep + "/bin/tool",
+	}
+	if err := os.MkdirAll(filepath.Join(orig, name, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for l, target := range links {
+		if err := os.Symlink(target, filepath.Join(orig, name, "bin", l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("/nix/var/nix/profiles/default", filepath.Join(orig, name, "profile")); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), ".nixs")
+	p := Prefix("/app/.nixs")
+	if _, err := Copy(orig, dst, []string{name, dep}, p); err != nil {
+		t.Fatal(err)
+	}
+	for l, target := range links {
+		got, _ := os.Readlink(filepath.Join(dst, name, "bin", l))
+		want := "/app/.nixs/" + dep + "/bin/tool"
+		if l == "relative" {
+			want = target
+		}
+		if got != want {
+			t.Errorf("%s -> %s relocated to %q, want %q", l, target, got, want)
+		}
+	}
+	rep, err := Check(orig, dst, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "/nix/store/" + name + "/profile: symlink to /nix/var/nix/profiles/default points into /nix, which is absent at run time\n"
+	if got := findingsText(rep.Broken); got != want {
+		t.Errorf("findings:\n%swant\n%s", got, want)
+	}
+}

@@ -14,6 +14,7 @@ package relocate
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"strings"
 )
 
@@ -60,4 +61,21 @@ func (p Prefix) Dir() string { return path.Clean(string(p)) }
 // form; other strings are returned unchanged.
 func (p Prefix) StorePath(s string) string {
 	return strings.ReplaceAll(s, storePrefix, string(p)+"/")
+}
+
+// storeSpelling is the store directory at the start of an absolute path,
+// however spelled: extra slashes and "." components ("/nix//store/",
+// "/nix/./store/", "//nix/store/"), which the kernel resolves as
+// "/nix/store/".
+var storeSpelling = regexp.MustCompile(`^(/+\.)*/+nix(/+\.)*/+store/+`)
+
+// SymlinkTarget maps a symlink's target to its relocated form: an absolute
+// target in the store, however its store directory is spelled, is
+// normalised and relocated; any other target is returned unchanged (a
+// relative one moves with the tree).
+func (p Prefix) SymlinkTarget(target string) string {
+	if m := storeSpelling.FindString(target); m != "" {
+		target = storePrefix + target[len(m):]
+	}
+	return p.StorePath(target)
 }

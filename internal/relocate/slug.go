@@ -108,7 +108,8 @@ func CopyAndCheck(store, dst string, names []string, p Prefix, logger log.Logger
 	if err != nil {
 		return nil, err
 	}
-	logger.Bodyf("Checked %d files (%.1f MiB) in %s: %d problems", chk.Files, float64(chk.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), len(chk.Broken))
+	logger.Bodyf("Checked %d files (%.1f MiB) in %s: %d problems, %d places not inspected",
+		chk.Files, float64(chk.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), len(chk.Broken), len(chk.NotInspected))
 	return chk, nil
 }
 

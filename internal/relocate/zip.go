@@ -3,7 +3,6 @@ package relocate
 import (
 	"archive/zip"
 	"bytes"
-	"io"
 	"path/filepath"
 	"strings"
 )
@@ -16,47 +15,32 @@ func isZip(path string, head []byte) bool {
 	return bytes.HasPrefix(head, []byte("PK\x03\x04")) || zipExts[strings.ToLower(filepath.Ext(path))]
 }
 
-// zipMembers reads every member of the zip archive at path: for each, the
-// first form found in its contents (decompressed) and the read error (a
+// zipMembers reads every member of the zip archive at path, and what is
+// nested in it: for each member, what inner found and the read error (a
 // CRC mismatch shows as zip.ErrChecksum).
-func zipMembers(path string, buf []byte) (map[string]string, map[string]error, error) {
+func zipMembers(path string, buf []byte) (map[string]*inner, map[string]error, error) {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer zr.Close()
-	forms, errs := map[string]string{}, map[string]error{}
+	found, errs := map[string]*inner{}, map[string]error{}
 	for _, m := range zr.File {
-		if m.FileInfo().IsDir() {
-			continue
-		}
-		rc, err := m.Open()
-		if err != nil {
-			errs[m.Name] = err
-			continue
-		}
-		form, _, err := scanForms(io.LimitReader(rc, maxInflated), buf)
-		if err == nil {
-			// scanForms stops at the first form: read the rest so the
-			// reader verifies the member's CRC.
-			_, err = io.CopyBuffer(io.Discard, rc, buf)
-		}
-		rc.Close()
-		if form != "" {
-			forms[m.Name] = form
-		}
-		if err != nil {
+		in := &inner{buf: buf}
+		if err := in.member(m, "", 0); err != nil {
 			errs[m.Name] = err
 		}
+		found[m.Name] = in
 	}
-	return forms, errs, nil
+	return found, errs, nil
 }
 
 // zip reports members whose contents name the store (in a deflated member
-// the rewrite cannot reach them) and members the rewrite corrupted (a
-// stored member whose bytes changed under its CRC).
+// the rewrite cannot reach them, nor inside what a member nests: a jar in
+// a war), members the rewrite corrupted (a stored member whose bytes
+// changed under its CRC), and members the check could not open.
 func (fc *fileCheck) zip(rel, path string) {
-	forms, errs, err := zipMembers(path, fc.buf)
+	found, errs, err := zipMembers(path, fc.buf)
 	if err != nil {
 		if _, _, oerr := zipMembers(filepath.Join(fc.orig, rel), fc.buf); oerr == nil {
 			fc.report(rel, "zip archive no longer opens after the rewrite: %v", err)
@@ -72,9 +56,10 @@ func (fc *fileCheck) zip(rel, path string) {
 			fc.report(rel, "zip member %s is corrupted by the rewrite: %v", name, err)
 		}
 	}
-	for name, form := range forms {
-		if _, corrupted := errs[name]; !corrupted {
-			fc.report(rel, "%s inside zip member %s: the rewrite cannot reach it", form, name)
+	for name, in := range found {
+		if _, corrupted := errs[name]; corrupted {
+			continue
 		}
+		fc.inner(rel, in)
 	}
 }
