@@ -2,6 +2,7 @@ package storegc
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,9 @@ var rootTitles = map[string]string{
 	RootOutput:   "output",
 	RootBuild:    "build inputs",
 	RootPrevious: "previous output",
+	RootAttrs:    "workers/env/path paths",
+	RootNixpkgs:  "nixpkgs",
+	RootOther:    "other roots",
 }
 
 // Lines says in one or two lines what was kept, what was freed and why.
@@ -46,8 +50,20 @@ func (r Report) Lines() []string {
 			strings.Join(dropped, " and "), MaxSizeSetting, HumanBytes(r.MaxSize)))
 	}
 	if r.OverBound {
-		lines = append(lines, fmt.Sprintf("warning: Nix and the output alone take %s, over %s=%s; kept anyway: raise %s",
-			HumanBytes(r.After), MaxSizeSetting, HumanBytes(r.MaxSize), MaxSizeSetting))
+		var kept []string
+		var size int64
+		for _, k := range r.Kept.Roots {
+			if !droppable(k.Name) {
+				kept = append(kept, rootTitles[k.Name])
+				size += k.Bytes
+			}
+		}
+		fix := "raise " + MaxSizeSetting
+		if slices.ContainsFunc(r.Kept.Roots, func(k RootSize) bool { return k.Name == RootOther && k.Bytes > 0 }) {
+			fix += ", or remove the other roots (nixbp store du lists them)"
+		}
+		lines = append(lines, fmt.Sprintf("warning: what is never dropped (%s) alone takes %s, over %s=%s; kept anyway: %s",
+			strings.Join(kept, ", "), HumanBytes(size), MaxSizeSetting, HumanBytes(r.MaxSize), fix))
 	}
 	return lines
 }

@@ -21,7 +21,23 @@ const (
 	// RootPrevious keeps the previous build's output (as Hop3 keeps
 	// .nix-result-prev), for a rollback or an old process still running.
 	RootPrevious = "previous"
+	// RootAttrs are the store paths the expression's workers/env/path
+	// attributes name (nixbuild.RootsDir): part of the runtime, never
+	// dropped.
+	RootAttrs = "attrs"
+	// RootNixpkgs is the store path a <nixpkgs> tarball was unpacked into
+	// (nixinstall.NixpkgsRootDir); dropped after the build inputs, since
+	// every evaluation needs it.
+	RootNixpkgs = "nixpkgs"
+	// RootOther gathers every other root Nix finds (profiles, links made
+	// by hand, running processes): counted, never dropped by us.
+	RootOther = "other"
 )
+
+// droppable says whether fit may drop a root to meet the bound.
+func droppable(name string) bool {
+	return name == RootPrevious || name == RootBuild || name == RootNixpkgs
+}
 
 // roots are the buildpack's GC roots: direct roots (symlinks to store paths)
 // in <nix dir>/var/nix/gcroots/nixbp, which Nix scans as

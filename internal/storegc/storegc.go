@@ -9,8 +9,12 @@ package storegc
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
@@ -48,7 +52,8 @@ type Report struct {
 	PathsBefore, PathsAfter int
 	// Dropped names the roots dropped to stay under MaxSize, with their sizes.
 	Dropped []RootSize
-	// OverBound says that Nix and the output alone exceed MaxSize.
+	// OverBound says that the roots never dropped (Nix, the output, the
+	// attributes' paths, other roots) alone exceed MaxSize.
 	OverBound bool
 	// MaxSize is the bound that applied.
 	MaxSize int64
@@ -85,14 +90,25 @@ func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
 	if previous == b.Output {
 		previous = ""
 	}
+	found, err := otherRoots(nix)
+	if err != nil {
+		return rep, err
+	}
+	attrs, nixpkgs, other := classify(found)
 	var plan []Root
 	for _, root := range []Root{{RootNix, []string{nix.StorePath}}, {RootOutput, []string{b.Output}},
+		{RootAttrs, attrs}, {RootOther, other}, {RootNixpkgs, nixpkgs},
 		{RootBuild, build}, {RootPrevious, nonEmpty(previous)}} {
 		if len(root.Paths) > 0 {
 			plan = append(plan, root)
 		}
 	}
 	plan, rep.Dropped, rep.OverBound = fit(store, plan, o.MaxSize)
+	if len(nixpkgs) > 0 && rootPaths(plan, RootNixpkgs) == nil {
+		if err := os.RemoveAll(filepath.Join(nix.Dir, nixinstall.NixpkgsRootDir)); err != nil {
+			return rep, fmt.Errorf("unable to drop the GC root of <nixpkgs>\n%w", err)
+		}
+	}
 
 	// Previous first, so the old output stays rooted while output moves on.
 	if err := r.setLink(RootPrevious, pathsOf(plan, RootPrevious)); err != nil {
@@ -116,8 +132,30 @@ func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
 	}
 	rep.After, rep.PathsAfter = after.Size(), len(after.Infos)
 	dropBuildLogs(nix.Dir, after)
-	rep.Kept = after.Measure(r.all())
+	rep.Kept = after.Measure(plan)
+	// Running processes (Nix's own) usually hold only what Nix's root
+	// does: say nothing of roots that add nothing.
+	rep.Kept.Roots = slices.DeleteFunc(rep.Kept.Roots, func(k RootSize) bool { return k.Name == RootOther && k.Paths == 0 })
 	return rep, nil
+}
+
+// classify splits the roots Nix finds besides the buildpack's own
+// (gcroots/nixbp) into the attributes' paths, the <nixpkgs> tarball's
+// path and all the others.
+func classify(roots []Root) (attrs, nixpkgs, other []string) {
+	attrsDir := "/nix/" + nixbuild.RootsDir + "/"
+	nixpkgsDir := "/nix/" + nixinstall.NixpkgsRootDir + "/"
+	for _, r := range roots {
+		switch {
+		case strings.HasPrefix(r.Name, attrsDir):
+			attrs = append(attrs, r.Paths...)
+		case strings.HasPrefix(r.Name, nixpkgsDir):
+			nixpkgs = append(nixpkgs, r.Paths...)
+		default:
+			other = append(other, r.Paths...)
+		}
+	}
+	return attrs, nixpkgs, other
 }
 
 // buildClosure is the derivation's closure with the outputs of every
@@ -141,9 +179,10 @@ func buildClosure(nix nixinstall.Nix, store Store, b Build) ([]string, error) {
 	return nixinstall.ReadLines(out), nil
 }
 
-// fit drops the least valuable droppable roots (previous, then build)
-// until what the plan keeps is at most max. Nix and the output are never
-// dropped; over says they alone exceed max.
+// fit drops the least valuable droppable roots (previous, then build,
+// then nixpkgs) until what the plan keeps is at most max. The others
+// (Nix, the output, the attributes' paths, roots that are not ours) are
+// never dropped; over says they alone exceed max.
 func fit(store Store, plan []Root, max int64) (kept []Root, dropped []RootSize, over bool) {
 	kept = plan
 	for max > 0 {
@@ -152,7 +191,7 @@ func fit(store Store, plan []Root, max int64) (kept []Root, dropped []RootSize, 
 			return kept, dropped, false
 		}
 		last := len(kept) - 1
-		if kept[last].Name == RootOutput || kept[last].Name == RootNix {
+		if !droppable(kept[last].Name) {
 			return kept, dropped, true
 		}
 		dropped = append(dropped, u.Roots[last])
