@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/nix-buildpack/nix-buildpack/internal/hop3toml"
 )
 
 // TOMLPlaces are where hop3.toml is looked for, first found wins: Hop3
@@ -66,13 +65,9 @@ func ReadRun(dir string) (Run, error) {
 	if err != nil {
 		return r, fmt.Errorf("unable to read %s\n%w", r.TOML, err)
 	}
-	var doc map[string]any
-	if _, err := toml.Decode(string(data), &doc); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return r, fmt.Errorf("%s:%d: invalid TOML: %s\nfix the syntax at that line (see https://toml.io)", r.TOML, pe.Position.Line, pe.Message)
-		}
-		return r, fmt.Errorf("%s: invalid TOML\n%w", r.TOML, err)
+	doc, _, err := hop3toml.Decode(data, r.TOML)
+	if err != nil {
+		return r, err
 	}
 	r.Notes = unknownKeys(doc, data, r.TOML)
 	if lookup(doc, "build.nix.pure") {

@@ -1,13 +1,12 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"regexp"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/nix-buildpack/nix-buildpack/internal/hop3toml"
 )
 
 // buildTable is what detection needs from hop3.toml.
@@ -33,14 +32,9 @@ func readBuild(path, place string) (buildTable, error) {
 	if err != nil {
 		return buildTable{}, fmt.Errorf("unable to read %s\n%w", path, err)
 	}
-	var doc map[string]any
-	if _, err := toml.Decode(string(data), &doc); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return buildTable{}, fmt.Errorf("%s:%d: invalid TOML: %s\nfix the syntax at that line (see https://toml.io)",
-				place, pe.Position.Line, pe.Message)
-		}
-		return buildTable{}, fmt.Errorf("%s: invalid TOML\n%w", place, err)
+	doc, _, err := hop3toml.Decode(data, place)
+	if err != nil {
+		return buildTable{}, err
 	}
 	var b buildTable
 	if nix, ok := doc["nix"].(map[string]any); ok {

@@ -8,12 +8,11 @@ package nixspec
 
 import (
 	"errors"
-	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/nix-buildpack/nix-buildpack/internal/hop3toml"
 )
 
 // DefaultName is the app's name when [metadata] has no id (Hop3 uses the
@@ -126,14 +125,9 @@ var (
 // wrong type, or a malformed nixpkgs pin. appName is the name used when
 // [metadata] has no id.
 func Parse(data []byte, file, appName string) (Spec, error) {
-	var doc map[string]any
-	md, err := toml.Decode(string(data), &doc)
+	doc, md, err := hop3toml.Decode(data, file)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return Spec{}, fmt.Errorf("%s:%d: invalid TOML: %s\nfix the syntax at that line (see https://toml.io)", file, pe.Position.Line, pe.Message)
-		}
-		return Spec{}, fmt.Errorf("%s: invalid TOML\n%w", file, err)
+		return Spec{}, err
 	}
 	s := Spec{File: file, lines: locate(data), own: map[string]any{}}
 	nix, ok := doc["nix"].(map[string]any)

@@ -70,6 +70,9 @@ func Parse(data []byte, file string) (Runtime, error) {
 	if err := checkUTF8(data, file); err != nil {
 		return Runtime{}, err
 	}
+	if err := checkDepth(data, file); err != nil {
+		return Runtime{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
 		return Runtime{}, decodeError(data, file, err)

@@ -29,6 +29,37 @@ func checkUTF8(data []byte, file string) error {
 	return nil
 }
 
+// MaxDepth bounds how deep arrays and objects nest in runtime.json: its
+// values are strings two levels down ({"workers": {"web": "..."}}), and
+// encoding/json spends about 160 MB on 9,000 levels before its own limit
+// of 10,000.
+const MaxDepth = 64
+
+// checkDepth refuses arrays and objects nested deeper than MaxDepth,
+// naming the line and column of the first bracket too deep.
+func checkDepth(data []byte, file string) error {
+	depth, inString := 0, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			if depth++; depth > MaxDepth {
+				line, col := position(data, int64(i)+1)
+				return fmt.Errorf("%s:%d:%d: arrays and objects nested more than %d deep\n"+
+					"runtime.json holds workers, env and path, whose values are strings: flatten it", file, line, col, MaxDepth)
+			}
+		case c == ']' || c == '}':
+			depth = max(depth-1, 0)
+		}
+	}
+	return nil
+}
+
 // frame is an array or object being read by checkStructure.
 type frame struct {
 	object    bool
