@@ -75,7 +75,8 @@ func checkDepth(data []byte) (int, error) {
 }
 
 // skipString returns the index of the quote that closes a string opened
-// before i (with quote q; multi for """ and ”') and the line it is on.
+// before i (with quote q; multi for a triple-quoted one) and the line it
+// is on.
 // Basic strings (") take backslash escapes; literal ones (') do not.
 func skipString(data []byte, i int, q byte, multi bool, line int) (int, int) {
 	for ; i < len(data); i++ {
