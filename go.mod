@@ -16,6 +16,7 @@ require (
 	github.com/nix-community/go-nix v0.0.0-20250101154619-4bdde671e0a1
 	github.com/paketo-buildpacks/libpak/v2 v2.2.0
 	github.com/pierrec/lz4/v4 v4.1.29
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/ulikunitz/xz v0.5.15
 	github.com/xi2/xz v0.0.0-20171230120015-48954b6210f8
 	golang.org/x/sys v0.47.0

@@ -42,6 +42,13 @@ type Run struct {
 	// Notes are lines for the build log: unknown keys (with file and line)
 	// and the settings the buildpack does not apply.
 	Notes []string
+	// Release is the release task (see runtime.go); empty when none.
+	Release ReleaseTask
+	// Addons are hop3.toml's [[addons]] (or [[provider]]).
+	Addons []Addon
+	// Healthcheck is hop3.toml's [healthcheck] (or [run] healthcheck), nil
+	// when there is none.
+	Healthcheck *Healthcheck
 }
 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -53,13 +60,14 @@ var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func ReadRun(dir string) (Run, error) {
 	var r Run
 	var err error
+	var procfileLines map[string]int
 	if r.Procfile = firstFile(dir, ProcfilePlaces); r.Procfile != "" {
-		if r.ProcfileWorkers, err = readProcfile(dir, r.Procfile); err != nil {
+		if r.ProcfileWorkers, procfileLines, err = readProcfile(dir, r.Procfile); err != nil {
 			return r, err
 		}
 	}
 	if r.TOML = FindTOML(dir); r.TOML == "" {
-		return r, nil
+		return r, r.readRuntime(nil, nil, procfileLines)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, r.TOML))
 	if err != nil {
@@ -82,7 +90,10 @@ func ReadRun(dir string) (Run, error) {
 	if err := r.readRunTable(doc, data); err != nil {
 		return r, err
 	}
-	return r, r.readEnv(doc, data)
+	if err := r.readEnv(doc, data); err != nil {
+		return r, err
+	}
+	return r, r.readRuntime(doc, data, procfileLines)
 }
 
 // readRunTable reads [run] start and [run.workers]. A list for start is

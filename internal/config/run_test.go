@@ -23,7 +23,8 @@ func TestReadRun(t *testing.T) {
 			"[env]\nDEBUG = false\nWORKERS = 4\nRATIO = 0.5\nNAME = \"x\"\n_policy = \"override\"\n\n[env.computed]\nURL = \"${HOST}\"\n"},
 			want: config.Run{TOML: "hop3.toml", Start: "serve", Workers: map[string]string{"clock": "tick"},
 				Env: map[string]string{"DEBUG": "False", "WORKERS": "4", "RATIO": "0.5", "NAME": "x"}},
-			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [env] _policy, [env] computed"}},
+			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [env] _policy, [env] computed",
+				`hop3.toml:15: [env.computed] URL = "${HOST}" is expanded by Hop3's server at deploy, not by a buildpack: set URL on the platform`}},
 		{name: "start as a list", files: map[string]string{"hop3.toml": "[run]\nstart = [\"migrate\", \"serve\"]\n"},
 			want: config.Run{TOML: "hop3.toml", Start: "migrate && serve"}},
 		{name: "hop3/hop3.toml and hop3/Procfile win", files: map[string]string{
@@ -42,7 +43,7 @@ func TestReadRun(t *testing.T) {
 		{name: "unknown section and key, pure, sections not applied", files: map[string]string{"hop3.toml": "[metadata]\nid = \"x\"\ncolour = \"red\"\n\n" +
 			"[build]\nbuilder = \"nix\"\nbefore-build = \"make\"\n\n[build.nix]\npure = true\n\n[healthcheck]\npath = \"/\"\n\n[deployment]\nx = 1\n\n[test]\npriority = \"P1\"\n\n" +
 			"[[test.validations]]\npath = \"/\"\nstatus = 200\nbody = \"x\"\n"},
-			want: config.Run{TOML: "hop3.toml"},
+			want: config.Run{TOML: "hop3.toml", Healthcheck: &config.Healthcheck{Path: "/", Source: "hop3.toml:12 [healthcheck]"}},
 			notes: []string{`hop3.toml:3: warning: unknown key "colour" in [metadata]`, `hop3.toml:15: warning: unknown key "deployment" at the top level`,
 				`hop3.toml:24: warning: unknown key "body" in [test.validations]`,
 				"hop3.toml:10: warning: [build.nix] pure is not applied: Hop3 does not implement it",
