@@ -43,7 +43,10 @@ func TestEnvNamesStayInTheLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := process.Describe(rt, process.Declared{Env: map[string]string{"C": "toml"}, TOML: "hop3.toml"}, process.Launcher{Path: "/l", NixDir: "/n"})
+	plan, err := process.Describe(rt, process.Declared{Env: map[string]string{"C": "toml"}, TOML: "hop3.toml"}, process.Launcher{Path: "/l", NixDir: "/n"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	layer := libcnb.Layer{LaunchEnvironment: libcnb.Environment{}}
 	setEnv(&layer, pipeline.Result{Runtime: rt, Env: plan.Env})
 	if len(layer.LaunchEnvironment) < 6 {

@@ -105,9 +105,8 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 	if err != nil {
 		return false, nil, err
 	}
-	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,
-		Env: run.Env, TOML: run.TOML}, t.Launcher())
-	if len(plan.Processes) == 0 {
+	plan, err := pipeline.Describe(rt, run, t.Launcher())
+	if err != nil || len(plan.Processes) == 0 {
 		return false, nil, nil
 	}
 	if p := metaString(md, metaRelocated); p != "" {

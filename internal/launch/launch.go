@@ -5,6 +5,12 @@
 //
 //	nixbp-launch --nix-dir DIR -- 'busybox httpd -f -p "$BIND_ADDRESS:$PORT"'
 //	nixbp-launch --nix-dir DIR --static /nix/store/...-site/public
+//
+// Around the worker it does what Hop3 does around its processes: it maps
+// the services of the app's addons into the variables Hop3 gives
+// (--addon postgres, see internal/addon), runs the release task first
+// (--release CMD, repeatable; alone when there is no worker), and runs a
+// cron worker's command on its schedule (--cron '*/5 * * * *' -- CMD).
 package launch
 
 import (
@@ -18,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/schedule"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
@@ -38,7 +45,22 @@ type Invocation struct {
 	Static  string
 	Command string
 	Quiet   bool
+	// Cron is the schedule Command runs on ("": it runs once, now).
+	Cron string
+	// Release is the release task, run before the worker (or alone).
+	Release []string
+	// ReleaseByPlatform: the platform's release phase runs Release (the
+	// Procfile's release process type); run it only where there is none.
+	ReleaseByPlatform bool
+	// Addons are TYPE or TYPE:NAME of the app's addons.
+	Addons []string
 }
+
+// words is a repeatable string flag.
+type words []string
+
+func (w *words) String() string     { return strings.Join(*w, " ") }
+func (w *words) Set(s string) error { *w = append(*w, s); return nil }
 
 // Parse reads the launcher's arguments.
 func Parse(args []string, stderr io.Writer) (Invocation, error) {
@@ -48,12 +70,27 @@ func Parse(args []string, stderr io.Writer) (Invocation, error) {
 	fs.StringVar(&inv.NixDir, "nix-dir", "", "directory holding store/ to show at /nix")
 	fs.StringVar(&inv.Static, "static", "", "serve this directory over HTTP on $BIND_ADDRESS:$PORT")
 	fs.BoolVar(&inv.Quiet, "quiet", false, "do not log the /nix strategy")
+	fs.StringVar(&inv.Cron, "cron", "", "run the command on this schedule (five cron fields, or @hourly, @every 30s, ...)")
+	fs.Var((*words)(&inv.Release), "release", "a command of the release task, run before the worker (repeatable)")
+	fs.BoolVar(&inv.ReleaseByPlatform, "release-by-platform", false, "the platform's release phase runs the release task; run it only where there is none")
+	fs.Var((*words)(&inv.Addons), "addon", "an addon (TYPE or TYPE:NAME) whose service becomes the variables Hop3 gives (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return inv, err
 	}
 	inv.Command = strings.Join(fs.Args(), " ")
-	if (inv.Static == "") == (inv.Command == "") {
-		return inv, errors.New("usage: nixbp-launch [--nix-dir DIR] (--static DIR | -- COMMAND LINE)")
+	usage := "usage: nixbp-launch [--nix-dir DIR] [--addon TYPE[:NAME]]... [--release CMD]... (--static DIR | [--cron SCHEDULE] -- COMMAND LINE)"
+	switch {
+	case inv.Static != "" && inv.Command != "":
+		return inv, errors.New(usage)
+	case inv.Static == "" && inv.Command == "" && len(inv.Release) == 0:
+		return inv, errors.New(usage)
+	case inv.Cron != "" && inv.Command == "":
+		return inv, errors.New("--cron needs a command line after --\n" + usage)
+	}
+	if inv.Cron != "" {
+		if _, err := schedule.Parse(inv.Cron); err != nil {
+			return inv, fmt.Errorf("--cron: %w", err)
+		}
 	}
 	return inv, nil
 }
@@ -82,19 +119,38 @@ func Main(args []string) int {
 			os.Setenv(k, v)
 		}
 	}
+	var note string
+	inv.Release, note = releaseToRun(inv, ls)
 	if via := os.Getenv(inViewEnv); via != "" {
 		os.Unsetenv(inViewEnv)
 		if via == string(nixmount.PRoot) {
-			// Inside proot: supervise the worker from here, and report its
-			// status on a pipe the worker does not inherit.
+			// Inside proot: run the release task, then supervise the
+			// worker from here, and report its status on a pipe the worker
+			// does not inherit.
 			syscall.CloseOnExec(statusFD)
+			if len(inv.Release) > 0 {
+				if status := runRelease(inv.Release, true); status != 0 || inv.Static == "" && inv.Command == "" {
+					return report(status)
+				}
+				inv.Release = nil
+			}
 			cmd, code := workerCommand(inv, args)
 			if cmd == nil {
 				return report(code)
 			}
 			return report(supervise(cmd, supervision{}))
 		}
+		if via == prootWorker {
+			inv.Release = nil // the launcher above, under proot, ran it
+		}
 		return runWorker(inv, via == prootWorker)
+	}
+	if err := mapAddons(inv.Addons, inv.Quiet); err != nil {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
+		return 1
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "nixbp-launch: %s\n", note)
 	}
 	want := ls.Strategy
 	view := nixmount.View{Strategy: nixmount.Native}

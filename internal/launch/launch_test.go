@@ -53,11 +53,18 @@ func TestParse(t *testing.T) {
 		{args: []string{"--static", "/s"}, want: launch.Invocation{Static: "/s"}},
 		{args: []string{"--nix-dir", "/l/nix"}, err: true},
 		{args: []string{"--static", "/s", "--", "cmd"}, err: true},
+		{args: []string{"--addon", "postgres", "--release", "migrate", "--release", "seed x", "--release-by-platform", "--", "web"},
+			want: launch.Invocation{Command: "web", Addons: []string{"postgres"}, Release: []string{"migrate", "seed x"}, ReleaseByPlatform: true}},
+		{args: []string{"--release", "migrate"}, want: launch.Invocation{Release: []string{"migrate"}}},
+		{args: []string{"--cron", "*/5 * * * *", "--", "tick"}, want: launch.Invocation{Cron: "*/5 * * * *", Command: "tick"}},
+		{args: []string{"--cron", "*/5 * * * *"}, err: true},
+		{args: []string{"--cron", "*/5 * * *", "--", "tick"}, err: true},
+		{args: []string{"--cron", "@hourly", "--static", "/s"}, err: true},
 	}
 	for _, tt := range tests {
 		got, err := launch.Parse(tt.args, &strings.Builder{})
 		got.Quiet = false
-		if (err != nil) != tt.err || (!tt.err && got != tt.want) {
+		if (err != nil) != tt.err || (!tt.err && !reflect.DeepEqual(got, tt.want)) {
 			t.Errorf("Parse(%q) = %+v, %v; want %+v (error %v)", tt.args, got, err, tt.want, tt.err)
 		}
 	}

@@ -42,11 +42,12 @@ func relaunch(view nixmount.View, args []string) (*exec.Cmd, error) {
 // simple command is started directly; anything else (an interpreted line,
 // the static server) through the launcher re-run. (A Go process that execs
 // the worker while its traced parent waits makes proot 5.1 crash now and
-// then, before the worker runs; a direct start does not.) A failure is
+// then, before the worker runs; a direct start does not.) A schedule also
+// goes through the launcher re-run. A failure is
 // reported and returned as an exit status.
 func workerCommand(inv Invocation, args []string) (*exec.Cmd, int) {
 	argv, simple, err := SimpleCommand(inv.Command)
-	if inv.Static == "" && err == nil && simple {
+	if inv.Static == "" && inv.Cron == "" && err == nil && simple {
 		path, err := lookPath(argv[0])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "nixbp-launch: %s: not found on PATH (%s)\n", argv[0], os.Getenv("PATH"))

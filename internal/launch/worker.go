@@ -16,8 +16,16 @@ import (
 // runWorker runs the worker in this process's view of /nix (underProot:
 // the view is proot's).
 func runWorker(inv Invocation, underProot bool) int {
+	if len(inv.Release) > 0 {
+		if status := runRelease(inv.Release, underProot); status != 0 || inv.Static == "" && inv.Command == "" {
+			return status
+		}
+	}
 	if inv.Static != "" {
 		return serveStatic(inv.Static)
+	}
+	if inv.Cron != "" {
+		return runCron(inv.Cron, inv.Command, underProot)
 	}
 	argv, simple, err := SimpleCommand(inv.Command)
 	if err != nil {

@@ -89,6 +89,9 @@ type Result struct {
 	Graph closure.Graph
 	// ExcludeDigest identifies the app's .slugexclude, for cache keys.
 	ExcludeDigest string
+	// Healthcheck is hop3.toml's [healthcheck], nil when none: the CNB
+	// front-end carries it as an image label.
+	Healthcheck *config.Healthcheck
 }
 
 // Run builds the app and hands its runtime closure and processes to
@@ -178,9 +181,12 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 	if err := measure(in, d.root, d.paths, copied); err != nil {
 		return Result{}, err
 	}
-	plan := describe(in, d.rt, d.run, target.Launcher())
+	plan, err := describe(in, d.rt, d.run, target.Launcher())
+	if err != nil {
+		return Result{}, err
+	}
 	res := Result{App: d.app, Output: d.output, Extra: d.extra, Closure: d.paths, Runtime: d.rt, Processes: plan.Processes, Env: plan.Env,
-		Graph: d.graph, ExcludeDigest: rules.digest}
+		Graph: d.graph, ExcludeDigest: rules.digest, Healthcheck: d.run.Healthcheck}
 	return res, target.Emit(res)
 }
 
@@ -274,17 +280,19 @@ func runtimeClosure(in Input, nix nixinstall.Nix, roots ...string) ([]string, er
 
 // describe turns the runtime description, hop3.toml's [run] and [env] and
 // the Procfile into processes and their environment, with Hop3's
-// precedence.
-func describe(in Input, rt runtimejson.Runtime, run config.Run, l Launcher) process.Plan {
-	plan := process.Describe(rt, process.Declared{Procfile: run.ProcfileWorkers, Start: run.Start, Workers: run.Workers,
-		Env: run.Env, TOML: run.TOML}, l)
-	for _, n := range plan.Notes {
+// precedence, and logs what becomes of the addons.
+func describe(in Input, rt runtimejson.Runtime, run config.Run, l Launcher) (process.Plan, error) {
+	plan, err := Describe(rt, run, l)
+	if err != nil {
+		return plan, err
+	}
+	for _, n := range append(plan.Notes, addonNotes(run.Addons)...) {
 		in.Log.Body(n)
 	}
 	for _, p := range plan.Processes {
 		in.Log.Bodyf("Process %s: %s", p.Type, p.Display())
 	}
-	return plan
+	return plan, nil
 }
 
 // Launcher says how processes start the launcher at run time.

@@ -32,6 +32,12 @@ func (r Result) MapStorePaths(f func(string) string) Result {
 	procs := make([]process.Process, len(r.Processes))
 	for i, pr := range r.Processes {
 		pr.Static, pr.Line = f(pr.Static), f(pr.Line)
+		if len(pr.Release) > 0 {
+			pr.Release = append([]string{}, pr.Release...)
+			for i, c := range pr.Release {
+				pr.Release[i] = f(c)
+			}
+		}
 		procs[i] = pr
 	}
 	r.Processes = procs

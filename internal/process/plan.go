@@ -20,6 +20,11 @@ type Declared struct {
 	Env map[string]string
 	// TOML names hop3.toml for messages ("hop3.toml", "hop3/hop3.toml").
 	TOML string
+	// Release is the release task, and ReleaseSource where it was declared.
+	Release       []string
+	ReleaseSource string
+	// Addons are the addons the launcher maps (TYPE or TYPE:NAME).
+	Addons []string
 }
 
 // Precedence says who wins between a variable and the platform's config
@@ -60,7 +65,12 @@ type Plan struct {
 // runtime.json's "static" worker is a directory (see runtimejson): without a
 // web worker it becomes web, served by the launcher's file server; with one
 // it stays the process type "static", not started by default.
-func Describe(rt runtimejson.Runtime, d Declared, l Launcher) Plan {
+//
+// The process type cron (Hop3's cron worker) runs its line's command on its
+// line's schedule. A release task runs before the default process and
+// alone as the process type release. It fails on a cron line that is not a
+// schedule and a command.
+func Describe(rt runtimejson.Runtime, d Declared, l Launcher) (Plan, error) {
 	var p Plan
 	workers := map[string]runtimejson.Worker{}
 	from := map[string]string{}
@@ -92,10 +102,19 @@ func Describe(rt runtimejson.Runtime, d Declared, l Launcher) Plan {
 			p.Notes = append(p.Notes, fmt.Sprintf("worker static: the web process serves %s with the launcher's file server", s.Static))
 		}
 	}
+	if len(d.Release) > 0 {
+		if prev, ok := from[ReleaseType]; ok {
+			p.Notes = append(p.Notes, fmt.Sprintf("process %s: the release task (%s) replaces %s", ReleaseType, d.ReleaseSource, prev))
+			delete(workers, ReleaseType)
+		}
+	}
 	merged := runtimejson.Runtime{Workers: workers}
 	p.Processes = FromRuntime(merged, l)
+	if err := p.runtimeFeatures(d, l, from); err != nil {
+		return p, err
+	}
 	p.Env = environment(rt.Env, d.Env, d.TOML)
-	return p
+	return p, nil
 }
 
 // environment merges hop3.toml [env] (defaults) and runtime.json env

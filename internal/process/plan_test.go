@@ -14,6 +14,17 @@ func proc(t, line, static string, def bool) process.Process {
 	return process.Process{Type: t, Launcher: "/l/nixbp-launch", NixDir: "/l/nix", Line: line, Static: static, Default: def}
 }
 
+func withCron(p process.Process, spec string) process.Process { p.Cron = spec; return p }
+
+func withAddons(p process.Process, addons ...string) process.Process { p.Addons = addons; return p }
+
+// withRelease gives p the release task migrate, seed.
+func withRelease(p process.Process, byPlatform bool, addons ...string) process.Process {
+	p.Release, p.Addons = []string{"migrate", "seed"}, addons
+	p.ReleaseByPlatform = byPlatform && p.Type != "release"
+	return p
+}
+
 func TestDescribeProcesses(t *testing.T) {
 	const site = "/nix/store/wq3v0j1ljw665pm8i3g7gx2744sp03py-site/public"
 	tests := []struct {
@@ -22,6 +33,9 @@ func TestDescribeProcesses(t *testing.T) {
 		decl    process.Declared
 		want    []process.Process
 		notes   []string
+		// releasePhase: the platform runs the process type release (Heroku).
+		releasePhase bool
+		err          string
 	}{
 		{name: "static site: the only worker becomes web",
 			workers: map[string]runtimejson.Worker{"static": {Static: site}},
@@ -52,14 +66,47 @@ func TestDescribeProcesses(t *testing.T) {
 			decl:    process.Declared{Start: "toml-web", TOML: "hop3/hop3.toml"},
 			want:    []process.Process{proc("web", "toml-web", "", true)},
 			notes:   []string{"process web: hop3/hop3.toml [run] start replaces runtime.json"}},
+		{name: "cron: the schedule is split from the command",
+			workers: map[string]runtimejson.Worker{"web": {Command: "serve"}},
+			decl:    process.Declared{Procfile: map[string]string{"cron": "*/5 * * * * python manage.py clearsessions"}},
+			want: []process.Process{proc("web", "serve", "", true),
+				withCron(proc("cron", "python manage.py clearsessions", "", false), "*/5 * * * *")},
+			notes: []string{`process cron: nixbp-launch runs "python manage.py clearsessions" on the schedule "*/5 * * * *"`}},
+		{name: "cron from runtime.json without a command",
+			workers: map[string]runtimejson.Worker{"cron": {Command: "@hourly"}},
+			err:     "runtime.json cron: expected a schedule and a command"},
+		{name: "release task before web, and alone; addons on every process",
+			workers: map[string]runtimejson.Worker{"web": {Command: "serve"}, "worker": {Command: "q"}},
+			decl:    process.Declared{Release: []string{"migrate", "seed"}, ReleaseSource: "hop3.toml:3 [run] before-run", Addons: []string{"postgres"}},
+			want: []process.Process{withRelease(proc("web", "serve", "", true), false, "postgres"), withAddons(proc("worker", "q", "", false), "postgres"),
+				withRelease(proc("release", "", "", false), false, "postgres")},
+			notes: []string{"release task (hop3.toml:3 [run] before-run): 2 command(s); nixbp-launch runs it before the web process starts, " +
+				"and a failure stops the start (no CNB platform phase runs it); the process type release runs it alone"}},
+		{name: "release task on a platform with a release phase; it replaces a worker named release",
+			workers:      map[string]runtimejson.Worker{"web": {Command: "serve"}, "release": {Command: "old"}},
+			decl:         process.Declared{Release: []string{"migrate", "seed"}, ReleaseSource: "Procfile:2 prerun"},
+			releasePhase: true,
+			want: []process.Process{withRelease(proc("web", "serve", "", true), true),
+				withRelease(proc("release", "", "", false), true)},
+			notes: []string{"process release: the release task (Procfile:2 prerun) replaces runtime.json",
+				"release task (Procfile:2 prerun): 2 command(s); it is the Procfile's release process type, which Heroku and Dokku run"}},
 		{name: "object form of a static worker under another name",
 			workers: map[string]runtimejson.Worker{"web": {Static: site}},
 			want:    []process.Process{proc("web", "", site, true)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := process.Describe(runtimejson.Runtime{Workers: tt.workers}, tt.decl,
-				process.Launcher{Path: "/l/nixbp-launch", NixDir: "/l/nix"})
+			plan, err := process.Describe(runtimejson.Runtime{Workers: tt.workers}, tt.decl,
+				process.Launcher{Path: "/l/nixbp-launch", NixDir: "/l/nix", ReleasePhase: tt.releasePhase})
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("Describe() error = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			if !reflect.DeepEqual(plan.Processes, tt.want) {
 				t.Fatalf("Processes =\n%+v\nwant\n%+v", plan.Processes, tt.want)
 			}
@@ -79,7 +126,11 @@ func TestDescribeEnv(t *testing.T) {
 	rt := runtimejson.Runtime{Workers: map[string]runtimejson.Worker{"web": {Command: "x"}},
 		Env: map[string]string{"BOTH": "runtime", "ONLY_RT": "r", "PORT": "9000"}}
 	decl := process.Declared{Env: map[string]string{"BOTH": "toml", "ONLY_TOML": "t"}, TOML: "hop3.toml"}
-	got := process.Describe(rt, decl, process.Launcher{}).Env
+	plan, err := process.Describe(rt, decl, process.Launcher{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := plan.Env
 	want := []process.Var{
 		{Name: "BOTH", Value: "runtime", Precedence: process.Override, Source: "runtime.json env"},
 		{Name: "ONLY_RT", Value: "r", Precedence: process.Override, Source: "runtime.json env"},

@@ -4,6 +4,7 @@
 package process
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
@@ -25,6 +26,21 @@ type Process struct {
 	Line string
 	// Default is true for web, or the only process.
 	Default bool
+	// Cron is the schedule of a cron process (Hop3's cron worker): the
+	// launcher runs Line at each firing.
+	Cron string
+	// Release is the release task: the launcher runs it before the worker
+	// of the default process, and alone in the process type release (which
+	// has no Line or Static).
+	Release []string
+	// ReleaseByPlatform says the platform runs the process type release
+	// itself before starting a new release (Heroku's and Dokku's release
+	// phase): the default process runs Release only where the launcher sees
+	// no such phase (Cloud Foundry, Kf).
+	ReleaseByPlatform bool
+	// Addons are the app's addons (TYPE or TYPE:NAME) whose services the
+	// launcher maps into the variables Hop3 gives the app.
+	Addons []string
 }
 
 // Args are the launcher's arguments.
@@ -33,13 +49,29 @@ func (p Process) Args() []string {
 	return append(args, p.WorkerArgs()...)
 }
 
-// WorkerArgs are the arguments saying what the launcher runs:
-// --static DIR, or -- LINE.
+// WorkerArgs are the arguments saying what the launcher runs: the addons
+// it maps and the release task it runs first, then --static DIR, or
+// [--cron SCHEDULE] -- LINE (nothing for the process type release).
 func (p Process) WorkerArgs() []string {
-	if p.Static != "" {
-		return []string{"--static", p.Static}
+	var args []string
+	for _, a := range p.Addons {
+		args = append(args, "--addon", a)
 	}
-	return []string{"--", p.Line}
+	for _, c := range p.Release {
+		args = append(args, "--release", c)
+	}
+	if len(p.Release) > 0 && p.ReleaseByPlatform && (p.Static != "" || p.Line != "") {
+		args = append(args, "--release-by-platform")
+	}
+	switch {
+	case p.Static != "":
+		return append(args, "--static", p.Static)
+	case p.Line == "":
+		return args
+	case p.Cron != "":
+		args = append(args, "--cron", p.Cron)
+	}
+	return append(args, "--", p.Line)
 }
 
 // Argv is the whole command: the launcher and its arguments.
@@ -48,10 +80,21 @@ func (p Process) Argv() []string { return append([]string{p.Launcher}, p.Args().
 // Display is what the process runs, for the build log: the command line,
 // or "static site <dir>".
 func (p Process) Display() string {
-	if p.Static != "" {
-		return "static site " + p.Static
+	var s string
+	switch {
+	case p.Static != "":
+		s = "static site " + p.Static
+	case p.Line == "":
+		return "release task: " + strings.Join(p.Release, " && ")
+	case p.Cron != "":
+		s = fmt.Sprintf("on the schedule %q: %s", p.Cron, p.Line)
+	default:
+		s = p.Line
 	}
-	return p.Line
+	if len(p.Release) > 0 {
+		s += " (after the release task)"
+	}
+	return s
 }
 
 // CommandLine is the process as one shell command line (for Procfiles).
@@ -63,6 +106,9 @@ type Launcher struct {
 	Path string
 	// NixDir is the directory holding store/ at run time.
 	NixDir string
+	// ReleasePhase says the platform runs the process type release before
+	// a new release starts (the Procfile's release: Heroku, Dokku).
+	ReleasePhase bool
 }
 
 // FromRuntime makes one process per worker, web first.

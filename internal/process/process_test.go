@@ -54,6 +54,23 @@ func TestProcessCommand(t *testing.T) {
 			argv:    []string{"/l/nixbp-launch", "--nix-dir", "/l/my nix", "--static", "/nix/store/x-site/my www"},
 			line:    `/l/nixbp-launch --nix-dir '/l/my nix' --static '/nix/store/x-site/my www'`,
 			display: "static site /nix/store/x-site/my www"},
+		{name: "cron: the schedule is an argument, never part of the command",
+			p:       process.Process{Launcher: "/l/nixbp-launch", NixDir: "/l/nix", Cron: "*/5 * * * *", Line: "tick", Addons: []string{"redis"}},
+			argv:    []string{"/l/nixbp-launch", "--nix-dir", "/l/nix", "--addon", "redis", "--cron", "*/5 * * * *", "--", "tick"},
+			line:    `/l/nixbp-launch --nix-dir /l/nix --addon redis --cron '*/5 * * * *' -- tick`,
+			display: `on the schedule "*/5 * * * *": tick`},
+		{name: "web after the release task, by the platform",
+			p: process.Process{Launcher: "/l/nixbp-launch", NixDir: "/l/nix", Line: "serve", Release: []string{"migrate", "seed --all"},
+				ReleaseByPlatform: true, Addons: []string{"postgres", "postgres:replica"}},
+			argv: []string{"/l/nixbp-launch", "--nix-dir", "/l/nix", "--addon", "postgres", "--addon", "postgres:replica",
+				"--release", "migrate", "--release", "seed --all", "--release-by-platform", "--", "serve"},
+			line:    `/l/nixbp-launch --nix-dir /l/nix --addon postgres --addon postgres:replica --release migrate --release 'seed --all' --release-by-platform -- serve`,
+			display: "serve (after the release task)"},
+		{name: "the release process: the task alone",
+			p:       process.Process{Launcher: "/l/nixbp-launch", NixDir: "/l/nix", Release: []string{"migrate"}, ReleaseByPlatform: true},
+			argv:    []string{"/l/nixbp-launch", "--nix-dir", "/l/nix", "--release", "migrate"},
+			line:    `/l/nixbp-launch --nix-dir /l/nix --release migrate`,
+			display: "release task: migrate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

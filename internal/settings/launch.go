@@ -12,6 +12,9 @@ type LaunchSettings struct {
 	Strategy nixmount.Strategy
 	// Quiet keeps the launcher from logging the strategy it took.
 	Quiet bool
+	// SkipRelease keeps the launcher from running the release task before
+	// the worker (NIXBP_RELEASE=skip).
+	SkipRelease bool
 }
 
 // RelocateStrategy runs a closure the build relocated out of /nix/store
@@ -27,6 +30,13 @@ func ParseLaunch(src Source) (LaunchSettings, error) {
 		l.Strategy = RelocateStrategy
 	} else {
 		l.Strategy = r.strategy(LaunchStrategyName)
+	}
+	switch v := r.value(LaunchReleaseName); strings.ToLower(strings.TrimSpace(v.text)) {
+	case "auto":
+	case "skip":
+		l.SkipRelease = true
+	default:
+		r.fail(LaunchReleaseName, v, "expected auto or skip", "")
 	}
 	return l, r.err
 }

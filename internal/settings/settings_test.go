@@ -231,6 +231,16 @@ func TestParseLaunch(t *testing.T) {
 		!strings.Contains(err.Error(), `NIXBP_STRATEGY="chroot": unknown /nix strategy`) {
 		t.Fatalf("error = %v", err)
 	}
+	if l, err := settings.ParseLaunch(settings.Env(map[string]string{"NIXBP_RELEASE": " Skip"})); err != nil || !l.SkipRelease {
+		t.Fatalf("NIXBP_RELEASE=skip: %+v, %v", l, err)
+	}
+	if l, err := settings.ParseLaunch(settings.Env(nil)); err != nil || l.SkipRelease {
+		t.Fatalf("default: %+v, %v", l, err)
+	}
+	if _, err := settings.ParseLaunch(settings.Env(map[string]string{"NIXBP_RELEASE": "never"})); err == nil ||
+		!strings.Contains(err.Error(), `NIXBP_RELEASE="never": expected auto or skip`) {
+		t.Fatalf("error = %v", err)
+	}
 }
 
 func TestParseCachesForTheCLI(t *testing.T) {

@@ -42,6 +42,7 @@ const (
 
 	LaunchStrategyName = "NIXBP_STRATEGY"
 	LaunchQuietName    = "NIXBP_QUIET"
+	LaunchReleaseName  = "NIXBP_RELEASE"
 )
 
 // All lists every setting, in the order the log shows them.
@@ -117,4 +118,7 @@ var All = []Setting{
 		Description: "how /nix is made visible when the app runs: auto (a relocated closure when the build made one, else native, then userns, then proot), native, relocate, userns or proot"},
 	{Name: LaunchQuietName, Default: "false", Phase: Launch,
 		Description: "true: nixbp-launch does not log the /nix strategy it took"},
+	{Name: LaunchReleaseName, Default: "auto", Phase: Launch,
+		Description: "auto: the web process runs hop3.toml's release task (before-run, prerun) first, unless the platform has a release phase; " +
+			"skip: it does not (the platform runs the process type release itself, e.g. as a Kubernetes Job)"},
 }
