@@ -63,6 +63,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		if reused {
 			result.Layers = target.contributed
 			result.Processes = cnbProcesses(procs)
+			result.Labels = target.labels
 			return result, nil
 		}
 		if _, err := pipeline.Run(in, target); err != nil {
@@ -70,6 +71,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		}
 		result.Layers = append(append(result.Layers, nixLayer), target.contributed...)
 		result.Processes = cnbProcesses(target.processes)
+		result.Labels = target.labels
 		return result, nil
 	}
 }
@@ -142,6 +144,8 @@ type launchTarget struct {
 	// processes are what Emit launches: the pipeline's, naming the
 	// relocated closure when it is.
 	processes []process.Process
+	// labels are the image's labels (hop3.toml's [healthcheck]).
+	labels []libcnb.Label
 }
 
 // ClosureDir is a staging directory beside the layers: the closure is
@@ -185,6 +189,7 @@ func (t *launchTarget) Emit(res pipeline.Result) error {
 	view := &viewLayer{res: res, plan: plan, layersDir: t.layers.Path, launcher: t.buildpackVersion,
 		source: t.source, settings: t.settings}
 	t.processes = res.Processes
+	t.labels = healthcheckLabels(res.Healthcheck, t.logger)
 	if relocated != "" {
 		view.relocated = relocate.ImagePrefix
 		t.processes = relocatedProcesses(res.Processes, relocate.ImagePrefix)

@@ -126,6 +126,7 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 	for _, p := range plan.Processes {
 		t.logger.Bodyf("Process %s: %s", p.Type, p.Display())
 	}
+	t.labels = healthcheckLabels(run.Healthcheck, t.logger)
 	return true, plan.Processes, nil
 }
 

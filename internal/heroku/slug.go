@@ -48,8 +48,9 @@ const (
 const NixDirVar = "NIXBP_NIX_DIR"
 
 // slugLauncher makes process lines find the launcher and the store through
-// NixDirVar, expanded by the shell that runs the Procfile line.
-var slugLauncher = process.Launcher{Path: "$" + NixDirVar + "/bin/nixbp-launch", NixDir: "$" + NixDirVar}
+// NixDirVar, expanded by the shell that runs the Procfile line. Heroku and
+// Dokku run the Procfile's release process type in their release phase.
+var slugLauncher = process.Launcher{Path: "$" + NixDirVar + "/bin/nixbp-launch", NixDir: "$" + NixDirVar, ReleasePhase: true}
 
 // wrappers are the buildpack's bin/ scripts copied into the slug's
 // .nix/bin, for Procfiles in the earlier buildpacks' style.
@@ -91,6 +92,7 @@ func checkBuildDir(buildDir string) error {
 // newSlugTarget notes whether the app brought a Procfile: one that is
 // not the copy an earlier compile in the same directory wrote.
 func newSlugTarget(buildDir, buildpackDir string, reloc relocate.Options, logger log.Logger) *slugTarget {
+	restoreAppProcfile(buildDir)
 	user, err := os.ReadFile(filepath.Join(buildDir, "Procfile"))
 	ours, oerr := os.ReadFile(filepath.Join(buildDir, generatedProcfile))
 	if reloc.StoreRuns == nil {
@@ -168,8 +170,12 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 		return err
 	}
 	lines := processLines(res.Processes)
+	noteHealthcheck(t.log, res.Healthcheck)
 	if t.userProcfile {
 		t.log.Bodyf("Keeping the app's Procfile; its lines can start commands of the result with run_result.sh")
+		if err := t.rewriteHop3Lines(lines, res.ReleaseSource); err != nil {
+			return err
+		}
 	} else {
 		var b strings.Builder
 		var types []string

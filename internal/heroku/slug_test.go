@@ -59,8 +59,11 @@ func TestProfileInBash(t *testing.T) {
 	pwned := filepath.Join(app, "pwned")
 	rt := testRuntime
 	rt.Path = []string{"/nix/store/abc-bb/bin", "/x\"; touch " + pwned + "; echo \"", "/$(touch " + pwned + ")"}
-	plan := process.Describe(rt, process.Declared{Env: map[string]string{"FROM_TOML": "toml", "SET_BY_PLATFORM": "toml", "MODE": "toml"},
+	plan, err := process.Describe(rt, process.Declared{Env: map[string]string{"FROM_TOML": "toml", "SET_BY_PLATFORM": "toml", "MODE": "toml"},
 		TOML: "hop3.toml"}, slugLauncher)
+	if err != nil {
+		t.Fatal(err)
+	}
 	script, err := profile(pipeline.Result{Runtime: rt, Env: plan.Env}, false)
 	if err != nil {
 		t.Fatal(err)

@@ -92,6 +92,9 @@ type Result struct {
 	// Healthcheck is hop3.toml's [healthcheck], nil when none: the CNB
 	// front-end carries it as an image label.
 	Healthcheck *config.Healthcheck
+	// ReleaseSource says where the release task was declared ("" when
+	// there is none), e.g. "Procfile:3 release".
+	ReleaseSource string
 }
 
 // Run builds the app and hands its runtime closure and processes to
@@ -186,7 +189,7 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{App: d.app, Output: d.output, Extra: d.extra, Closure: d.paths, Runtime: d.rt, Processes: plan.Processes, Env: plan.Env,
-		Graph: d.graph, ExcludeDigest: rules.digest, Healthcheck: d.run.Healthcheck}
+		Graph: d.graph, ExcludeDigest: rules.digest, Healthcheck: d.run.Healthcheck, ReleaseSource: d.run.Release.Source}
 	return res, target.Emit(res)
 }
 
