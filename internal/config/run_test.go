@@ -23,7 +23,7 @@ func TestReadRun(t *testing.T) {
 			"[env]\nDEBUG = false\nWORKERS = 4\nRATIO = 0.5\nNAME = \"x\"\n_policy = \"override\"\n\n[env.computed]\nURL = \"${HOST}\"\n"},
 			want: config.Run{TOML: "hop3.toml", Start: "serve", Workers: map[string]string{"clock": "tick"},
 				Env: map[string]string{"DEBUG": "False", "WORKERS": "4", "RATIO": "0.5", "NAME": "x"}},
-			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [env] _policy, [env] computed",
+			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [env] _policy",
 				`hop3.toml:15: [env.computed] URL = "${HOST}" is expanded by Hop3's server at deploy, not by a buildpack: set URL on the platform`}},
 		{name: "start as a list", files: map[string]string{"hop3.toml": "[run]\nstart = [\"migrate\", \"serve\"]\n"},
 			want: config.Run{TOML: "hop3.toml", Start: "migrate && serve"}},
@@ -48,7 +48,7 @@ func TestReadRun(t *testing.T) {
 				`hop3.toml:24: warning: unknown key "body" in [test.validations]`,
 				"hop3.toml:10: warning: [build.nix] pure is not applied: Hop3 does not implement it",
 				"hop3.toml:9: note: [build.nix] is a nix-buildpack extension",
-				"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [build] before-build, [healthcheck]"}},
+				"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [build] before-build"}},
 		{name: "Hop3's static-hello hop3.toml is clean", files: map[string]string{"hop3.toml": "# hop3.toml\n\n[build]\nbuilder = \"nix\"\n\n" +
 			"[test]\npriority = \"P1\"\ntier = \"fast\"\nauthor = \"hop3-team\"\ntargets = [\"docker\", \"remote\"]\ncovers = [\"static\", \"nix\"]\n\n" +
 			"[[test.validations]]\npath = \"/\"\nstatus = 200\ncontains = \"Hello World\"\n"},
@@ -61,8 +61,8 @@ func TestReadRun(t *testing.T) {
 			"[contexts.prod]\nserver = \"ssh://root@example.com\"\n[contexts.prod.domains]\nlist = [\"example.com\"]\n\n" +
 			"[admin]\nusername = \"admin\"\npassword = { generate = \"password\", length = 20 }\ncreate = \"x\"\n\n[probe]\nusername = \"p\"\n\n" +
 			"[nix]\ntemplate = \"prebuilt-binary\"\n"},
-			want: config.Run{TOML: "hop3.toml"},
-			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [build] static-dir, [healthcheck], [contexts], " +
+			want: config.Run{TOML: "hop3.toml", Healthcheck: &config.Healthcheck{Path: "/", Contains: "ok", Source: "hop3.toml:5 [healthcheck]"}},
+			notes: []string{"hop3.toml: not applied by the buildpack (Hop3's server acts on them): [build] static-dir, [contexts], " +
 				"[ports], [volumes], [limits], [waf], [admin], [probe]"}},
 		{name: "[nix] without a template is not applied", files: map[string]string{"hop3.toml": "[nix]\nurl = \"x\"\n"},
 			want:  config.Run{TOML: "hop3.toml"},

@@ -59,13 +59,15 @@ var schema = map[string][]string{
 // notApplied are the settings a buildpack cannot honour: Hop3's server
 // acts on them (its proxy, firewall, volumes, limits, WAF, backups, test
 // harness and its own build steps). [nix] is applied when it names a
-// template (see presentNotApplied).
+// template (see presentNotApplied). The runtime sections a buildpack can
+// carry (before-run, [healthcheck], [[addons]]) and the [env] values Hop3
+// fills are read in runtime.go, which names what becomes of each.
 var notApplied = []string{
 	"build.toolchain", "build.static-dir", "build.before-build", "build.after-build", "build.build", "build.test",
 	"build.packages", "build.node-version", "build.pip-install", "build.ignore",
-	"run.before-run", "run.start-timeout", "run.packages", "run.static", "run.healthcheck", "run.healthcheck-timeout",
-	"env._policy", "env.computed", "port", "docker", "healthcheck", "backup", "static", "domains", "contexts",
-	"ports", "volumes", "limits", "waf", "addons", "provider", "admin", "probe", "deploy", "nix",
+	"run.start-timeout", "run.packages", "run.static",
+	"env._policy", "port", "docker", "backup", "static", "domains", "contexts",
+	"ports", "volumes", "limits", "waf", "admin", "probe", "deploy", "nix",
 }
 
 // extensions are this buildpack's keys (ADR 006), which Hop3's schema
