@@ -64,7 +64,10 @@ func TestProfileRefusedLinkLeavesPATH(t *testing.T) {
 	}
 	rt := runtimejson.Runtime{Path: []string{link + "/abc-app/bin"},
 		Env: map[string]string{"VIA_LINK": link + "/abc-app/lib", "PLAIN": "x"}}
-	plan := process.Describe(rt, process.Declared{}, slugLauncher)
+	plan, err := process.Describe(rt, process.Declared{}, slugLauncher)
+	if err != nil {
+		t.Fatal(err)
+	}
 	script, err := profile(pipeline.Result{Runtime: rt, Env: plan.Env}, true)
 	if err != nil {
 		t.Fatal(err)
