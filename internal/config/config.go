@@ -100,7 +100,8 @@ func find(dir string) (App, buildTable, string, error) {
 				return App{Dir: dir, NixFile: FlakeNix, Flake: true, Source: place + " [build] selects nix; using flake.nix"}, b, place, nil
 			}
 			return App{}, b, place, fmt.Errorf("%s:%d: [build] selects nix but [build.nix] file is not set and %s does not exist\n"+
-				"add `file = \"<expression>.nix\"` under [build.nix], or add a %s", place, b.selectedLine, Hop3Nix, Hop3Nix)
+				"add a %s, or name a Hop3 template under [nix] (e.g. template = \"nixpkgs-wrapper\"; docs/hop3-templates.md), "+
+				"or set `file = \"<expression>.nix\"` under [build.nix]", place, b.selectedLine, Hop3Nix, Hop3Nix)
 		}
 	}
 	for _, name := range []string{Hop3Nix, FlakeNix, DefaultNix} {

@@ -97,3 +97,15 @@ func TestGenerateErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTiers: every template has Hop3's tier (ADR 008's table).
+func TestTiers(t *testing.T) {
+	for _, name := range nixspec.Templates {
+		if tier, note := nixgen.Tier(name); tier < 1 || tier > 3 || note == "" {
+			t.Errorf("Tier(%q) = %d, %q", name, tier, note)
+		}
+	}
+	if tier, _ := nixgen.Tier("prebuilt-binary"); tier != 3 {
+		t.Errorf("prebuilt-binary is tier %d, want 3", tier)
+	}
+}

@@ -25,6 +25,9 @@ func loadApp(in Input) (config.App, error) {
 		return app, fmt.Errorf("unable to write %s\n%w", app.NixPath(), err)
 	}
 	in.Log.Headerf("Generated %s from %s [nix] template = %q (Hop3's ADR 008)", app.NixFile, app.TOML, app.Template)
+	if tier, note := nixgen.Tier(app.Template); tier > 0 {
+		in.Log.Bodyf("Reproducibility: Hop3's tier %d of 3 for this template, %s", tier, note)
+	}
 	rev, sha := spec.Pin()
 	switch {
 	case app.Nixpkgs != "":
