@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 )
 
 // emptyStore makes a fresh chroot store root under dir with an empty,
@@ -30,8 +30,7 @@ func emptyStore(dir string) (string, error) {
 	if err := os.MkdirAll(filepath.Join(root, "nix", "store"), 0o755); err != nil {
 		return "", err
 	}
-	_, err := nixCmd("", "nix-store", "--store", root, "--init")
-	return root, err
+	return root, nixstore.Host(root, nil).Init()
 }
 
 // runOld is the old buildpacks' restore: stream the one export object from
@@ -75,7 +74,7 @@ func (b *bench) runNixCopy(ctx context.Context, dir string, check bool, c *clock
 
 // runCold is ours: Fetch the closure from S3 into an empty store and
 // register it with nix-store --load-db, started before the fetch, as a
-// build does (closure.Registration).
+// build does (nixstore.Registration).
 func (b *bench) runCold(ctx context.Context, dir string, check bool, c *clock) (string, error) {
 	root, err := emptyStore(dir)
 	if err != nil {
@@ -150,11 +149,12 @@ func (b *bench) runWarm(ctx context.Context, dir string, check bool, c *clock) (
 // paths came.
 func (b *bench) restore(ctx context.Context, cc *cache.Cache, root string, paths []string, want int, c *clock) (string, error) {
 	c.start()
-	reg, err := closure.StartRegistration(exec.Command("nix-store", "--store", root, "--load-db"))
+	store := nixstore.Host(root, nil)
+	reg, err := store.StartRegistration()
 	if err != nil {
 		return "", err
 	}
-	res, err := cc.Fetch(ctx, paths, chrootStore(root))
+	res, err := cc.Fetch(ctx, paths, cache.Store{Dir: store.Dir, Valid: store.Valid})
 	if err != nil {
 		_ = reg.Finish(nil)
 		return "", err
@@ -177,14 +177,15 @@ func (b *bench) check(root string, check bool) error {
 	if !check {
 		return nil
 	}
-	out, err := nixCmd("", "nix-store", "--store", root, "-qR", b.top)
+	store := nixstore.Host(root, nil)
+	paths, err := store.Requisites(b.top)
 	if err != nil {
 		return err
 	}
-	if n := len(strings.Fields(out)); n != len(b.closure) {
+	if n := len(paths); n != len(b.closure) {
 		return fmt.Errorf("restored store has %d of %d paths valid", n, len(b.closure))
 	}
-	_, err = nixCmd("", "nix-store", "--store", root, "--verify", "--check-contents")
+	_, err = store.VerifyContents()
 	return err
 }
 
@@ -325,22 +326,4 @@ func each(jobs, n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
-}
-
-// chrootStore is the chroot store under root as Fetch installs into it.
-func chrootStore(root string) cache.Store {
-	return cache.Store{Dir: filepath.Join(root, "nix", "store"), Valid: func(paths []string) (map[string]bool, error) {
-		out, err := nixCmd("", "nix-store", append([]string{"--store", root, "--check-validity", "--print-invalid"}, paths...)...)
-		if err != nil {
-			return nil, err
-		}
-		valid := make(map[string]bool, len(paths))
-		for _, p := range paths {
-			valid[p] = true
-		}
-		for _, p := range strings.Fields(out) {
-			delete(valid, p)
-		}
-		return valid, nil
-	}}
 }

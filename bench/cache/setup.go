@@ -21,6 +21,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
@@ -73,16 +74,11 @@ func (b *bench) buildClosure(sizeMiB int) error {
 	}
 	fmt.Fprintf(os.Stderr, "synthetic closure ready in %.1f s\n", time.Since(start).Seconds())
 	b.top = top
-	out, err := nixCmd("", "nix-store", "--store", b.srcRoot, "-qR", b.top)
-	if err != nil {
+	src := nixstore.Host(b.srcRoot, nil)
+	if b.closure, err = src.Requisites(b.top); err != nil {
 		return err
 	}
-	b.closure = strings.Fields(out)
-	dump, err := nixCmd("", "nix-store", append([]string{"--store", b.srcRoot, "--dump-db"}, b.closure...)...)
-	if err != nil {
-		return err
-	}
-	if b.infos, err = narinfo.ParseRegistration(strings.NewReader(dump)); err != nil {
+	if b.infos, err = src.Infos(b.closure); err != nil {
 		return err
 	}
 	for _, i := range b.infos {
@@ -237,15 +233,12 @@ func (b *bench) pushAfterChange(ctx context.Context) (time.Duration, string, err
 	if err != nil {
 		return 0, "", err
 	}
-	closure, err := nixCmd("", "nix-store", "--store", b.srcRoot, "-qR", top)
+	src := nixstore.Host(b.srcRoot, nil)
+	closure, err := src.Requisites(top)
 	if err != nil {
 		return 0, "", err
 	}
-	dump, err := nixCmd("", "nix-store", append([]string{"--store", b.srcRoot, "--dump-db"}, strings.Fields(closure)...)...)
-	if err != nil {
-		return 0, "", err
-	}
-	infos, err := narinfo.ParseRegistration(strings.NewReader(dump))
+	infos, err := src.Infos(closure)
 	if err != nil {
 		return 0, "", err
 	}

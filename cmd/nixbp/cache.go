@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
-	"github.com/nix-buildpack/nix-buildpack/internal/nixenv"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
@@ -103,7 +100,7 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st := hostStore{root: *root, stderr: stderr}
+	st := nixstore.Host(*root, stderr)
 	switch cmd {
 	case "push", "pull":
 		if len(paths) == 0 {
@@ -129,20 +126,16 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func cachePush(ctx context.Context, c *cache.Cache, st hostStore, paths []string, stdout io.Writer) error {
-	closure, err := st.nixStore("", append([]string{"--query", "--requisites"}, paths...)...)
+func cachePush(ctx context.Context, c *cache.Cache, st nixstore.Store, paths []string, stdout io.Writer) error {
+	closure, err := st.Requisites(paths...)
 	if err != nil {
 		return err
 	}
-	dump, err := st.nixStore("", append([]string{"--dump-db"}, strings.Fields(closure)...)...)
+	infos, err := st.Infos(closure)
 	if err != nil {
 		return err
 	}
-	infos, err := narinfo.ParseRegistration(strings.NewReader(dump))
-	if err != nil {
-		return fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
-	}
-	res, err := c.Push(ctx, infos, st.storeDir())
+	res, err := c.Push(ctx, infos, st.Dir)
 	if err != nil {
 		return err
 	}
@@ -154,7 +147,7 @@ func cachePush(ctx context.Context, c *cache.Cache, st hostStore, paths []string
 	return nil
 }
 
-func cachePull(ctx context.Context, c *cache.Cache, st hostStore, paths []string, stdout io.Writer) error {
+func cachePull(ctx context.Context, c *cache.Cache, st nixstore.Store, paths []string, stdout io.Writer) error {
 	var storePaths []string
 	for _, p := range paths {
 		// A result link names its store path; the store path itself may
@@ -164,11 +157,15 @@ func cachePull(ctx context.Context, c *cache.Cache, st hostStore, paths []string
 		}
 		storePaths = append(storePaths, p)
 	}
-	res, err := c.Fetch(ctx, storePaths, st.store())
+	res, err := c.Fetch(ctx, storePaths, cache.Store{Dir: st.Dir, Valid: st.Valid})
 	if err != nil {
 		return err
 	}
-	if err := st.register(res.Installed); err != nil {
+	// Fetch gave every file the store's modes and mtime already, so
+	// --register-validity's second pass over each tree would change nothing
+	// (and Nix 2.8's canonicalises a chroot store's paths by their logical
+	// /nix/store name, which is not where it keeps them): --load-db.
+	if err := st.Register(res.Installed); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "pulled %d store paths (%.1f MiB) from %s in %.2f s\n",
@@ -236,72 +233,6 @@ func orEnv(file, env string) string {
 		return file
 	}
 	return "$" + env
-}
-
-// hostStore is the Nix store the CLI works on: /nix/store with its
-// database, or a chroot store under root.
-type hostStore struct {
-	root   string
-	stderr io.Writer
-}
-
-func (s hostStore) storeDir() string {
-	return filepath.Join(s.root, narinfo.StoreDir)
-}
-
-// store is the store as Fetch installs into it: present means valid in
-// its Nix database.
-func (s hostStore) store() cache.Store {
-	return cache.Store{Dir: s.storeDir(), Valid: func(paths []string) (map[string]bool, error) {
-		out, err := s.nixStore("", append([]string{"--check-validity", "--print-invalid"}, paths...)...)
-		if err != nil {
-			return nil, err
-		}
-		valid := make(map[string]bool, len(paths))
-		for _, p := range paths {
-			valid[p] = true
-		}
-		for _, p := range strings.Fields(out) {
-			delete(valid, p)
-		}
-		return valid, nil
-	}}
-}
-
-// nixStore runs nix-store against the store and returns its stdout; its
-// stderr goes to the user.
-func (s hostStore) nixStore(stdin string, args ...string) (string, error) {
-	if s.root != "" {
-		args = append([]string{"--store", s.root}, args...)
-	}
-	cmd := exec.Command("nix-store", args...)
-	// The host's Nix gets what locates it, never nixbp's environment (the
-	// cache's keys and credentials).
-	cmd.Env = nixenv.Host()
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, s.stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("unable to run nix-store %s\n%w", strings.Join(args, " "), err)
-	}
-	return out.String(), nil
-}
-
-// register records fetched paths as valid with nix-store --load-db, as a
-// build does (closure.Registration): Fetch already gave every file the store's
-// modes and mtime, so --register-validity's second pass over each tree
-// would change nothing (and Nix 2.8's canonicalises a chroot store's paths
-// by their logical /nix/store name, which is not where it keeps them).
-func (s hostStore) register(infos []narinfo.PathInfo) error {
-	if len(infos) == 0 {
-		return nil
-	}
-	var reg bytes.Buffer
-	if err := narinfo.FormatRegistration(&reg, infos); err != nil {
-		return err
-	}
-	_, err := s.nixStore(reg.String(), "--load-db")
-	return err
 }
 
 type stringList []string

@@ -3,10 +3,6 @@
 package closure
 
 import (
-	"bytes"
-	"fmt"
-	"sort"
-
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
@@ -14,13 +10,7 @@ import (
 // Runtime returns the runtime closure of the given outputs (nix-store -qR):
 // every store path they need at run time, and nothing else.
 func Runtime(nix nixinstall.Nix, outputs ...string) ([]string, error) {
-	out, err := query(nix, append([]string{"--query", "--requisites"}, outputs...)...)
-	if err != nil {
-		return nil, err
-	}
-	paths := nixinstall.ReadLines(out)
-	sort.Strings(paths)
-	return paths, nil
+	return nix.Store().Requisites(outputs...)
 }
 
 // Graph is what the Nix database says about a set of store paths.
@@ -57,27 +47,5 @@ func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
 // Infos reads the database records of store paths in one
 // `nix-store --dump-db` call.
 func Infos(nix nixinstall.Nix, paths []string) ([]narinfo.PathInfo, error) {
-	if len(paths) == 0 {
-		return nil, nil
-	}
-	out, err := query(nix, append([]string{"--dump-db"}, paths...)...)
-	if err != nil {
-		return nil, err
-	}
-	infos, err := narinfo.ParseRegistration(bytes.NewReader(out))
-	if err != nil {
-		return nil, fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
-	}
-	return infos, nil
-}
-
-func query(nix nixinstall.Nix, args ...string) ([]byte, error) {
-	cmd := nix.Command("nix-store", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("nix-store %s failed\n%s%w", args[0], stderr.String(), err)
-	}
-	return out, nil
+	return nix.Store().Infos(paths)
 }

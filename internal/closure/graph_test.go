@@ -11,6 +11,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -34,7 +35,7 @@ func TestReadGraphAgreesWithNix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths := nixinstall.ReadLines(out)
+	paths := nixstore.ReadLines(out)
 	g, err := closure.ReadGraph(nix, paths)
 	if err != nil {
 		t.Fatal(err)

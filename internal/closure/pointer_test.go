@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
@@ -160,7 +161,8 @@ func TestRestoreRepairsUnregisteredPaths(t *testing.T) {
 	out := buildAndPush(t, builder, app, caches, &log)
 
 	fresh := installNix(t)
-	r, err := caches.Write.Fetch(t.Context(), []string{out}, closure.Store(fresh))
+	store := fresh.Store()
+	r, err := caches.Write.Fetch(t.Context(), []string{out}, cache.Store{Dir: store.Dir, Valid: store.Valid})
 	if err != nil || len(r.Installed) == 0 {
 		t.Fatalf("fetch: %+v, %v", r, err)
 	}

@@ -1,7 +1,6 @@
 package closure
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -51,11 +50,17 @@ func Push(ctx context.Context, nix nixinstall.Nix, output string, runtime []stri
 		paths = append(paths, p)
 		seen[p] = true
 	}
-	valid, err := validPaths(nix, paths)
+	valid, err := nix.Store().Valid(paths)
 	if err != nil {
 		return err
 	}
-	infos, err := Infos(nix, valid)
+	var keep []string
+	for _, p := range paths {
+		if valid[p] {
+			keep = append(keep, p)
+		}
+	}
+	infos, err := Infos(nix, keep)
 	if err != nil {
 		return err
 	}
@@ -71,26 +76,4 @@ func Push(ctx context.Context, nix nixinstall.Nix, output string, runtime []stri
 		}
 	}
 	return nil
-}
-
-// validPaths keeps the paths the Nix database holds as valid.
-func validPaths(nix nixinstall.Nix, paths []string) ([]string, error) {
-	cmd := nix.Command("nix-store", append([]string{"--check-validity", "--print-invalid"}, paths...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("nix-store --check-validity failed\n%s%w", stderr.String(), err)
-	}
-	invalid := map[string]bool{}
-	for _, p := range nixinstall.ReadLines(out) {
-		invalid[p] = true
-	}
-	var valid []string
-	for _, p := range paths {
-		if !invalid[p] {
-			valid = append(valid, p)
-		}
-	}
-	return valid, nil
 }

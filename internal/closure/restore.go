@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
@@ -86,9 +85,9 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 	if err != nil {
 		return nil, err
 	}
-	outputs, err := queryLines(nix, "--query", "--outputs", drv)
+	outputs, err := nix.Store().Outputs(drv)
 	if err != nil || len(outputs) == 0 {
-		return nil, fmt.Errorf("unable to query the outputs of %s\n%v", drv, err)
+		return nil, fmt.Errorf("unable to query the outputs of %s\n%w", drv, err)
 	}
 	if fetch(ctx, nix, outputs, c, res, log) {
 		res.Output = outputs[len(outputs)-1]
@@ -98,7 +97,7 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 		return res, nil
 	}
 	// Not all there: fetch the build-time inputs the caches have.
-	reqs, err := queryLines(nix, "--query", "--requisites", drv)
+	reqs, err := nix.Store().Requisites(drv)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +108,7 @@ func Restore(ctx context.Context, nix nixinstall.Nix, app config.App, c Caches, 
 		}
 	}
 	if len(drvs) > 0 {
-		inputs, err := queryLines(nix, append([]string{"--query", "--outputs"}, drvs...)...)
+		inputs, err := nix.Store().Outputs(drvs...)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +134,8 @@ func writePointer(ctx context.Context, w *cache.Cache, digest, output string, lo
 // fetch installs paths and their closures from the caches in turn,
 // registering what each installed, and reports whether all are present.
 func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, res *Restored, log io.Writer) bool {
-	want, err := invalidPaths(nix, paths)
+	store := nix.Store()
+	want, err := store.Invalid(paths)
 	if err != nil {
 		fmt.Fprintf(log, "warning: %v\n", err)
 		return false
@@ -144,12 +144,12 @@ func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, re
 		if len(want) == 0 {
 			break
 		}
-		reg, err := StartRegistration(nix.Command("nix-store", "--load-db"))
+		reg, err := store.StartRegistration()
 		if err != nil {
 			fmt.Fprintf(log, "warning: %v\n", err)
 			return false
 		}
-		r, err := ch.Fetch(ctx, want, Store(nix))
+		r, err := ch.Fetch(ctx, want, cache.Store{Dir: store.Dir, Valid: store.Valid})
 		if err != nil {
 			_ = reg.Finish(nil)
 			fmt.Fprintf(log, "warning: fetching from %s: %v\n", ch, err)
@@ -168,54 +168,12 @@ func fetch(ctx context.Context, nix nixinstall.Nix, paths []string, c Caches, re
 			fmt.Fprintf(log, "Restored %d store paths (%s downloaded) from %s in %s\n", len(r.Installed),
 				humanBytes(r.DownloadedBytes), ch, r.Elapsed.Round(1e6))
 		}
-		if want, err = invalidPaths(nix, want); err != nil {
+		if want, err = store.Invalid(want); err != nil {
 			fmt.Fprintf(log, "warning: %v\n", err)
 			return false
 		}
 	}
 	return len(want) == 0
-}
-
-// Store is nix's store as Fetch installs into it: a path is present when
-// the Nix database holds it as valid, whatever is on disk.
-func Store(nix nixinstall.Nix) cache.Store {
-	return cache.Store{Dir: filepath.Join(nix.Dir, "store"), Valid: func(paths []string) (map[string]bool, error) {
-		valid, err := validPaths(nix, paths)
-		if err != nil {
-			return nil, err
-		}
-		set := make(map[string]bool, len(valid))
-		for _, p := range valid {
-			set[p] = true
-		}
-		return set, nil
-	}}
-}
-
-// invalidPaths keeps the paths the Nix database does not hold as valid.
-func invalidPaths(nix nixinstall.Nix, paths []string) ([]string, error) {
-	if len(paths) == 0 {
-		return nil, nil
-	}
-	valid, err := Store(nix).Valid(paths)
-	if err != nil {
-		return nil, err
-	}
-	var invalid []string
-	for _, p := range paths {
-		if !valid[p] {
-			invalid = append(invalid, p)
-		}
-	}
-	return invalid, nil
-}
-
-func queryLines(nix nixinstall.Nix, args ...string) ([]string, error) {
-	out, err := query(nix, args...)
-	if err != nil {
-		return nil, err
-	}
-	return nixinstall.ReadLines(out), nil
 }
 
 func humanBytes(n int64) string {

@@ -90,13 +90,13 @@ func Attributes(nix nixinstall.Nix, app config.App, opts Options, log io.Writer)
 	if len(wanted) > 0 {
 		sort.Strings(wanted)
 		fmt.Fprintf(log, "Realising %d store paths the workers/env/path attributes refer to\n", len(wanted))
-		args := append(append([]string{"--realise"}, wanted...), opts.limits()...)
-		var out bytes.Buffer
-		if rerr := run(nix, app, "nix-store", args, &out, log); rerr != nil {
-			return Attrs{}, fmt.Errorf("%s: unable to realise the store paths the workers/env/path attributes refer to (%v)\n%s",
-				app.NixFile, rerr.cause, rerr.tail)
+		tail := tailOf(log)
+		realised, err := nix.Store().Realise(wanted, opts.limits(), tail)
+		if err != nil {
+			return Attrs{}, fmt.Errorf("%s: unable to realise the store paths the workers/env/path attributes refer to (%w)\n%s",
+				app.NixFile, err, tail.message())
 		}
-		paths = append(paths, nixinstall.ReadLines(out.Bytes())...)
+		paths = append(paths, realised...)
 	}
 	sort.Strings(paths)
 	if err := keepRoots(nix, paths); err != nil {

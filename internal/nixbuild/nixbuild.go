@@ -15,6 +15,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 )
 
 // Hop3's limits on a build (plugins/build/nix/builder.py: a 30-minute wall
@@ -66,7 +67,7 @@ func Build(nix nixinstall.Nix, app config.App, opts Options, log io.Writer) (str
 		return "", fmt.Errorf("%s: nix-build failed (%v)\n%s\nfix the expression and build it locally with `nix-build %s`",
 			app.NixFile, rerr.cause, rerr.tail, strings.Join(localTarget(app, target), " "))
 	}
-	paths := nixinstall.ReadLines(stdout.Bytes())
+	paths := nixstore.ReadLines(stdout.Bytes())
 	if len(paths) == 0 {
 		return "", fmt.Errorf("%s: nix-build printed no output path", app.NixFile)
 	}
@@ -114,7 +115,7 @@ func Instantiate(nix nixinstall.Nix, app config.App) (string, error) {
 		return "", fmt.Errorf("%s: evaluation failed (%v)\n%s\nfix the expression and evaluate it locally with `nix-instantiate %s`",
 			app.NixFile, rerr.cause, rerr.tail, strings.Join(localTarget(app, target), " "))
 	}
-	lines := nixinstall.ReadLines(stdout.Bytes())
+	lines := nixstore.ReadLines(stdout.Bytes())
 	if len(lines) == 0 {
 		return "", fmt.Errorf("%s: nix-instantiate printed no derivation", app.NixFile)
 	}
@@ -132,29 +133,39 @@ type runError struct {
 func run(nix nixinstall.Nix, app config.App, tool string, args []string, stdout, log io.Writer) *runError {
 	cmd := nix.Command(tool, args...)
 	cmd.Dir = app.Dir
-	var tail bytes.Buffer
+	tail := tailOf(log)
 	cmd.Stdout = stdout
-	cmd.Stderr = io.MultiWriter(log, &tailWriter{buf: &tail, max: 4096})
+	cmd.Stderr = tail
 	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(tail.String())
-		if strings.Contains(msg, "timed out after") {
-			msg += "\nthe build ran out of time: raise BP_NIX_BUILD_TIMEOUT (wall clock) or BP_NIX_MAX_SILENT_TIME (no output), 0 for no limit"
-		}
-		return &runError{cause: err, tail: msg}
+		return &runError{cause: err, tail: tail.message()}
 	}
 	return nil
 }
 
-// tailWriter keeps the last max bytes written to it.
+// tailWriter passes what is written to it on to log and keeps its last
+// 4 KiB, for the error message.
 type tailWriter struct {
-	buf *bytes.Buffer
-	max int
+	log io.Writer
+	buf bytes.Buffer
 }
 
+func tailOf(log io.Writer) *tailWriter { return &tailWriter{log: log} }
+
 func (w *tailWriter) Write(p []byte) (int, error) {
+	_, _ = w.log.Write(p)
 	w.buf.Write(p)
-	if over := w.buf.Len() - w.max; over > 0 {
+	if over := w.buf.Len() - 4096; over > 0 {
 		w.buf.Next(over)
 	}
 	return len(p), nil
+}
+
+// message is the tail of Nix's messages, with advice when Nix stopped a
+// build for a limit.
+func (w *tailWriter) message() string {
+	msg := strings.TrimSpace(w.buf.String())
+	if strings.Contains(msg, "timed out after") {
+		msg += "\nthe build ran out of time: raise BP_NIX_BUILD_TIMEOUT (wall clock) or BP_NIX_MAX_SILENT_TIME (no output), 0 for no limit"
+	}
+	return msg
 }

@@ -23,7 +23,7 @@ import (
 // nixSites run Nix: each must set the command's Env from this package.
 var nixSites = map[string]string{
 	"internal/nixinstall.Nix.Command": "every command of the buildpack's Nix (evaluation, build, realisation, queries, GC, load-db), for both front-ends and nixbp",
-	"cmd/nixbp.hostStore.nixStore":    "nixbp cache against the host's nix-store (--store ROOT)",
+	"internal/nixstore.hostCommand":   "nix-store of the host's Nix (nixbp cache, benchmarks), against --store ROOT",
 }
 
 // otherSites start processes that are not Nix, each with why.

@@ -5,8 +5,6 @@
 package nixinstall
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixenv"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
@@ -111,10 +110,8 @@ func install(n Nix, src Source) (string, error) {
 	if err := makeStateDirs(n.Dir); err != nil {
 		return "", err
 	}
-	cmd := n.Command("nix-store", "--load-db")
-	cmd.Stdin = bytes.NewReader(reginfo)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("unable to register Nix's store paths (nix-store --load-db)\n%s%w", out, err)
+	if err := n.Store().LoadDB(reginfo); err != nil {
+		return "", fmt.Errorf("unable to register Nix's store paths\n%w", err)
 	}
 	return storePath, nil
 }
@@ -128,6 +125,10 @@ func (n Nix) Command(tool string, args ...string) *exec.Cmd {
 	cmd.Env = nixenv.Build(n.Env()...)
 	return cmd
 }
+
+// Store is the installation's store, for nix-store's queries, validity
+// and registration, run through the view.
+func (n Nix) Store() nixstore.Store { return nixstore.New(filepath.Join(n.Dir, "store"), n) }
 
 // wipe empties dir of a previous installation, making read-only store
 // directories writable first.
@@ -147,16 +148,4 @@ func wipe(dir string) error {
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
-}
-
-// ReadLines is a small helper for commands whose output is one path a line.
-func ReadLines(out []byte) []string {
-	var lines []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if l := strings.TrimSpace(sc.Text()); l != "" {
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -41,7 +42,7 @@ func buildHello(t *testing.T, n nixinstall.Nix, dir string) string {
 	if err != nil {
 		t.Fatalf("nix-build of an app importing <nixpkgs>: %v\n%s", err, out)
 	}
-	lines := nixinstall.ReadLines(out)
+	lines := nixstore.ReadLines(out)
 	data, err := os.ReadFile(filepath.Join(n.Dir, "store", filepath.Base(lines[len(lines)-1])))
 	if err != nil {
 		t.Fatal(err)

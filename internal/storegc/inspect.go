@@ -1,8 +1,6 @@
 package storegc
 
 import (
-	"bytes"
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -30,17 +28,14 @@ const RootRunning = "(running processes)"
 // otherRoots are the roots `nix-store --gc --print-roots` lists outside
 // the buildpack's directory, one per link.
 func otherRoots(nix nixinstall.Nix) ([]Root, error) {
-	cmd := nix.Command("nix-store", "--gc", "--print-roots")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	lines, err := nix.Store().Roots()
 	if err != nil {
-		return nil, fmt.Errorf("nix-store --gc --print-roots failed\n%s%w", stderr.String(), err)
+		return nil, err
 	}
 	ours := "/nix/var/nix/gcroots/" + filepath.Base(rootsIn(nix.Dir).dir) + "/"
 	var roots []Root
 	running := Root{Name: RootRunning}
-	for _, line := range nixinstall.ReadLines(out) {
+	for _, line := range lines {
 		link, target, ok := strings.Cut(line, " -> ")
 		switch {
 		case !ok || strings.HasPrefix(link, ours):

@@ -7,7 +7,6 @@
 package storegc
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,7 +122,7 @@ func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
 	if err := r.setSet(RootBuild, rootPaths(plan, RootBuild)); err != nil {
 		return rep, err
 	}
-	if err := gc(nix); err != nil {
+	if err := nix.Store().CollectGarbage(); err != nil {
 		return rep, err
 	}
 	after, err := ReadStore(nix)
@@ -169,14 +168,11 @@ func buildClosure(nix nixinstall.Nix, store Store, b Build) ([]string, error) {
 	if _, ok := store.Infos[drv]; !ok || drv == "" {
 		return nil, nil
 	}
-	cmd := nix.Command("nix-store", "--query", "--requisites", "--include-outputs", drv)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	paths, err := nix.Store().RequisitesWithOutputs(drv)
 	if err != nil {
-		return nil, fmt.Errorf("unable to query the build-time closure of %s\n%s%w", drv, stderr.String(), err)
+		return nil, fmt.Errorf("unable to query the build-time closure of %s\n%w", drv, err)
 	}
-	return nixinstall.ReadLines(out), nil
+	return paths, nil
 }
 
 // fit drops the least valuable droppable roots (previous, then build,
@@ -198,21 +194,6 @@ func fit(store Store, plan []Root, max int64) (kept []Root, dropped []RootSize, 
 		kept = kept[:last]
 	}
 	return kept, dropped, false
-}
-
-// gc runs Nix's collector with keep-outputs and keep-derivations off, so
-// that what stays is exactly what the roots hold, whatever nix.conf says.
-func gc(nix nixinstall.Nix) error {
-	cmd := nix.Command("nix-store", "--gc", "--option", "keep-outputs", "false", "--option", "keep-derivations", "false")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		if len(lines) > 20 {
-			lines = lines[len(lines)-20:]
-		}
-		return fmt.Errorf("nix-store --gc failed\n%s\n%w", strings.Join(lines, "\n"), err)
-	}
-	return nil
 }
 
 func nonEmpty(p string) []string {

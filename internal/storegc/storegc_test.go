@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
@@ -31,7 +32,7 @@ func addGarbage(t *testing.T, nix nixinstall.Nix, app string, n int) []string {
 	if err != nil {
 		t.Fatalf("nix-store --add: %v", err)
 	}
-	paths := nixinstall.ReadLines(out)
+	paths := nixstore.ReadLines(out)
 	if len(paths) != n {
 		t.Fatalf("nix-store --add made %d paths, want %d", len(paths), n)
 	}

@@ -1,7 +1,6 @@
 package storegc
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -19,16 +18,9 @@ type Store struct {
 // ReadStore reads the records of every valid path (`nix-store --dump-db`
 // with no arguments dumps the whole database, in Nix 2.8 and 2.26 alike).
 func ReadStore(nix nixinstall.Nix) (Store, error) {
-	cmd := nix.Command("nix-store", "--dump-db")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	infos, err := nix.Store().AllInfos()
 	if err != nil {
-		return Store{}, fmt.Errorf("unable to read the Nix database (nix-store --dump-db)\n%s%w", stderr.String(), err)
-	}
-	infos, err := narinfo.ParseRegistration(bytes.NewReader(out))
-	if err != nil {
-		return Store{}, fmt.Errorf("unable to read nix-store --dump-db output\n%w", err)
+		return Store{}, fmt.Errorf("unable to read the Nix database\n%w", err)
 	}
 	s := Store{Infos: make(map[string]narinfo.PathInfo, len(infos))}
 	for _, info := range infos {

@@ -1,12 +1,14 @@
 package storegc
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 )
 
 // Verify checks that a store is one the next build can use: every path the
@@ -37,11 +39,11 @@ func Verify(nix nixinstall.Nix) (problems []string, err error) {
 	})
 	// Checked after the disk walk: without --repair, --verify forgets a
 	// registered path it finds missing.
-	out, err := nix.Command("nix-store", "--verify", "--check-contents").CombinedOutput()
+	out, err := nix.Store().VerifyContents()
 	if err != nil {
-		problems = append(problems, fmt.Sprintf("nix-store --verify --check-contents failed (%v): %s", err, strings.TrimSpace(string(out))))
+		problems = append(problems, fmt.Sprintf("nix-store --verify --check-contents failed (%v): %s", errors.Unwrap(err), strings.TrimSpace(string(out))))
 	} else {
-		for _, line := range nixinstall.ReadLines(out) {
+		for _, line := range nixstore.ReadLines(out) {
 			if strings.Contains(line, "disappeared") || strings.Contains(line, "modified") || strings.Contains(line, "error") {
 				problems = append(problems, "nix-store --verify: "+line)
 			}
