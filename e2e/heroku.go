@@ -144,6 +144,12 @@ func (a *HerokuApp) Compile(env map[string]string) (string, error) {
 	return string(out), nil
 }
 
+// CompileCommand is bin/compile BUILD_DIR CACHE_DIR ENV_DIR, not started,
+// for a test that watches its output as it runs.
+func (a *HerokuApp) CompileCommand(env map[string]string) *exec.Cmd {
+	return a.command("compile", env, a.Build, a.Cache, a.EnvDir)
+}
+
 // Release runs bin/release BUILD_DIR and returns the YAML it prints.
 func (a *HerokuApp) Release() (string, error) {
 	stdout, stderr, code, err := a.phase("release", nil, a.Build)

@@ -68,6 +68,7 @@ func TestHeroku(t *testing.T) {
 	t.Run("Tarball", func(t *testing.T) { localTarball(t, en) })
 	t.Run("OneOffBuild", func(t *testing.T) { oneOffBuild(t, en) })
 	t.Run("DefaultSubstituters", func(t *testing.T) { defaultSubstituters(t, en) })
+	t.Run("SharedCacheDir", func(t *testing.T) { sharedCacheDir(t, en) })
 }
 
 // defaultSubstituters compiles with the buildpack's default substituters
@@ -93,12 +94,18 @@ func defaultSubstituters(t *testing.T, en herokuEnv) {
 // of the same app.
 func newApp(t *testing.T, en herokuEnv, app, cache string, envDir map[string]string, uid, gid int) *e2e.HerokuApp {
 	t.Helper()
+	return newAppAt(t, en, filepath.Join(testenv.RepoRoot(), "fixtures", "apps", app), cache, envDir, uid, gid)
+}
+
+// newAppAt is newApp for an app whose source is in the directory src.
+func newAppAt(t *testing.T, en herokuEnv, src, cache string, envDir map[string]string, uid, gid int) *e2e.HerokuApp {
+	t.Helper()
 	envDir = e2e.Offline(envDir)
 	if _, ok := envDir["NIXBP_NIX_TARBALL"]; !ok {
 		envDir["NIXBP_NIX_TARBALL"] = en.tarball
 	}
 	a, err := e2e.NewHerokuApp(openTempDir(t), cache, e2e.HerokuOptions{
-		AppSource: filepath.Join(testenv.RepoRoot(), "fixtures", "apps", app), Buildpack: en.buildpack,
+		AppSource: src, Buildpack: en.buildpack,
 		Busybox: en.busybox, EnvDir: envDir, UID: uid, GID: gid})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
@@ -14,6 +15,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
+	"github.com/nix-buildpack/nix-buildpack/internal/storelock"
 )
 
 const cacheUsage = `usage: nixbp cache [flags] push <store-path|result-link>...
@@ -157,6 +159,13 @@ func cachePull(ctx context.Context, c *cache.Cache, st nixstore.Store, paths []s
 		}
 		storePaths = append(storePaths, p)
 	}
+	// A collection of this store waits until what is renamed into it is
+	// registered (see internal/storelock).
+	release, err := storelock.HoldGC(filepath.Dir(st.Dir), os.Stderr)
+	if err != nil {
+		return err
+	}
+	defer release()
 	res, err := c.Fetch(ctx, storePaths, cache.Store{Dir: st.Dir, Valid: st.Valid})
 	if err != nil {
 		return err

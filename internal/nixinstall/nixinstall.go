@@ -15,6 +15,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixenv"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
+	"github.com/nix-buildpack/nix-buildpack/internal/storelock"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
@@ -131,13 +132,16 @@ func (n Nix) Command(tool string, args ...string) *exec.Cmd {
 func (n Nix) Store() nixstore.Store { return nixstore.New(filepath.Join(n.Dir, "store"), n) }
 
 // wipe empties dir of a previous installation, making read-only store
-// directories writable first.
+// directories writable first; the build lock stays.
 func wipe(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("unable to list %s\n%w", dir, err)
 	}
 	for _, e := range entries {
+		if e.Name() == storelock.FileName {
+			continue // held by this build: removing it would let another in
+		}
 		if err := tree.Remove(filepath.Join(dir, e.Name())); err != nil {
 			return err
 		}

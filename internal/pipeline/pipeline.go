@@ -21,6 +21,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
+	"github.com/nix-buildpack/nix-buildpack/internal/storelock"
 )
 
 // Input is what a front-end hands the pipeline.
@@ -113,6 +114,11 @@ func Run(in Input, target Target) (Result, error) {
 	for _, n := range run.Notes {
 		in.Log.Body(n)
 	}
+	lock, err := storelock.Acquire(in.NixDir, in.Log.BodyWriter())
+	if err != nil {
+		return Result{}, err
+	}
+	defer lock.Release()
 	if res, ok, err := runWithoutNix(in, app, run, target); ok || err != nil {
 		return res, err
 	}
@@ -122,6 +128,9 @@ func Run(in Input, target Target) (Result, error) {
 	nix, err := installNix(in)
 	if err != nil {
 		return Result{}, withoutNixHint(in, app, err)
+	}
+	if err := lock.HoldGC(); err != nil {
+		return Result{}, err
 	}
 	restored, err := restore(in, nix, app)
 	if err != nil {
@@ -143,6 +152,10 @@ func Run(in Input, target Target) (Result, error) {
 		return Result{}, err
 	}
 	keepNixpkgs(in, nix)
+	if err := lock.Root(append([]string{output}, extra...)...); err != nil {
+		return Result{}, err
+	}
+	lock.ReleaseGC() // for the build's own collection
 	storegc.Step(in.Log, nix, storegc.Build{Output: output}, in.StoreGC)
 	graph, err := closure.ReadGraph(nix, paths)
 	if err != nil {
