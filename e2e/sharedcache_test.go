@@ -26,8 +26,8 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-// waitFor polls cond; only a hang exceeds the bound (no timing is asserted).
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitUntil polls cond; only a hang exceeds the bound (no timing is asserted).
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Minute); !cond(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -93,7 +93,7 @@ func sharedCacheDir(t *testing.T, en herokuEnv) {
 	}
 	firstCmd := first.CompileCommand(nil)
 	out1, done1 := start(firstCmd)
-	waitFor(t, "the first compile to start its Nix build", func() bool {
+	waitUntil(t, "the first compile to start its Nix build", func() bool {
 		select {
 		case err := <-done1:
 			t.Fatalf("the first compile ended before its build could: %v\n%s", err, out1.String())
@@ -104,7 +104,7 @@ func sharedCacheDir(t *testing.T, en herokuEnv) {
 	secondCmd := second.CompileCommand(nil)
 	out2, done2 := start(secondCmd)
 	waiting := "is in use by another build (pid " + itoa(firstCmd.Process.Pid) + " on "
-	waitFor(t, "the second compile to wait for the first", func() bool {
+	waitUntil(t, "the second compile to wait for the first", func() bool {
 		select {
 		case err := <-done2:
 			t.Fatalf("the second compile ended while the first held the store: %v\n%s", err, out2.String())
