@@ -62,7 +62,8 @@ func (l *freeList[T]) put(x T) {
 }
 
 // Decompress returns a reader of the NAR inside a stored file compressed
-// as a narinfo's Compression says (zstd, xz, bzip2, none), and a function
+// as a narinfo's Compression says (zstd, xz, bzip2, none, or an image
+// layer: LayerCompression), and a function
 // that recycles the decoder once it read to the end cleanly.
 func Decompress(compression string, r io.Reader) (io.Reader, func(), error) {
 	switch compression {
@@ -82,6 +83,12 @@ func Decompress(compression string, r io.Reader) (io.Reader, func(), error) {
 		return bzip2.NewReader(bufio.NewReaderSize(r, 256<<10)), func() {}, nil
 	case "none", "":
 		return r, func() {}, nil
+	case LayerCompression:
+		l, err := newLayerNAR(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, func() {}, nil
 	default:
 		return nil, nil, fmt.Errorf("unsupported compression %q", compression)
 	}
@@ -109,7 +116,7 @@ func compressor(compression string, w io.Writer) (io.WriteCloser, func(), error)
 }
 
 // Extension is the file name extension Nix gives a NAR compressed so:
-// .nar.zst, .nar.xz, .nar.bz2 or .nar.
+// .nar.zst, .nar.xz, .nar.bz2 or .nar; an image layer's is .tar.gz.
 func Extension(compression string) string {
 	switch compression {
 	case "zstd":
@@ -118,6 +125,8 @@ func Extension(compression string) string {
 		return ".nar.xz"
 	case "bzip2":
 		return ".nar.bz2"
+	case LayerCompression:
+		return ".tar.gz"
 	}
 	return ".nar"
 }
