@@ -49,8 +49,10 @@ type Cache struct {
 	compression string
 	priority    int
 	trusted     narinfo.PublicKeys
-	opts        Options
-	logMu       sync.Mutex
+	// layers says the cache takes paths as image layers (oci://).
+	layers bool
+	opts   Options
+	logMu  sync.Mutex
 }
 
 // Open parses a cache URL and prepares a client; it contacts nothing, so an
@@ -58,6 +60,7 @@ type Cache struct {
 // error means the URL or options are wrong. URLs, like Nix's store URLs:
 //
 //	s3://bucket[/prefix]?region=R&endpoint=http://127.0.0.1:7070&scheme=https&profile=P&path-style=true
+//	oci://registry/repository[?insecure=true] (see docs/oci-cache.md)
 //	http://host/path, https://host/path (read-only)
 //	file:///dir
 //
@@ -67,7 +70,7 @@ type Cache struct {
 func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("cache URL is not a URL; expected s3://bucket/prefix, http(s)://host/path or file:///dir")
+		return nil, fmt.Errorf("cache URL is not a URL; expected s3://bucket/prefix, oci://registry/repository, http(s)://host/path or file:///dir")
 	}
 	c := &Cache{redacted: settings.RedactURL(rawURL), compression: "zstd", priority: 40, opts: opts}
 	if c.opts.Jobs <= 0 {
@@ -97,6 +100,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("cache URL %s: priority must be a number, got %q", c.redacted, v)
 		}
 	}
+	c.layers = u.Scheme == "oci"
 	cfg := backend.Config{Credentials: opts.Credentials, StallTimeout: c.opts.StallTimeout}
 	if c.b, err = backend.Open(ctx, u, c.redacted, params, cfg); err != nil {
 		return nil, err

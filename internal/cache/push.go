@@ -42,6 +42,22 @@ type PushResult struct {
 // Like Fetch, Push turns cache and network problems into Warnings and
 // Failed paths; an error means misuse or a cancelled ctx.
 func (c *Cache) Push(ctx context.Context, infos []narinfo.PathInfo, storeDir string) (*PushResult, error) {
+	return c.PushWith(ctx, infos, storeDir, PushOptions{})
+}
+
+// PushOptions change how Push stores paths.
+type PushOptions struct {
+	// AsLayer, when set, names the paths to store as their image layer
+	// (nar.PackLayer, narinfo Compression nar.LayerCompression) rather than
+	// a NAR, and where each sits in its layer: the CNB front-end's store
+	// layers, so that an OCI cache in the image's repository holds the very
+	// blobs the exporter then finds there and does not send. Only an
+	// oci:// cache takes them; other caches keep NARs.
+	AsLayer func(storePath string) (nar.Layer, bool)
+}
+
+// PushWith is Push with options.
+func (c *Cache) PushWith(ctx context.Context, infos []narinfo.PathInfo, storeDir string, o PushOptions) (*PushResult, error) {
 	if fi, err := os.Stat(storeDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", storeDir)
 	}
@@ -53,6 +69,9 @@ func (c *Cache) Push(ctx context.Context, infos []narinfo.PathInfo, storeDir str
 		byPath[infos[i].StorePath] = &infos[i]
 	}
 	p := &push{c: c, storeDir: storeDir, t: newTracker(c, "push"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay), res: &PushResult{}}
+	if c.layers {
+		p.asLayer = o.AsLayer
+	}
 	if err := c.ensureCacheInfo(ctx, p.r); err != nil {
 		p.t.warn("cache %s is not usable, so nothing is pushed: %v", c, err)
 		for sp := range byPath {
@@ -73,6 +92,7 @@ type push struct {
 	storeDir string
 	t        *tracker
 	r        *retrier
+	asLayer  func(string) (nar.Layer, bool)
 	mu       sync.Mutex // guards res once uploads run
 	res      *PushResult
 }
@@ -161,16 +181,16 @@ func (p *push) upload(ctx context.Context, todo []narinfo.PathInfo) {
 // one uploads one path: NAR, then (once refOK says each reference made it)
 // its narinfo. It returns the compressed bytes sent.
 func (p *push) one(ctx context.Context, info *narinfo.PathInfo, refOK func(string) bool) (int64, error) {
-	packed, err := p.pack(info)
+	packed, compression, err := p.pack(info)
 	if err != nil {
 		return 0, err
 	}
 	defer packed.Close()
-	e := &narinfo.NarInfo{PathInfo: *info, URL: "nar/" + narinfo.FormatSHA256(packed.FileSHA256)[len("sha256:"):] + nar.Extension(p.c.compression),
-		Compression: p.c.compression, FileHash: narinfo.FormatSHA256(packed.FileSHA256), FileSize: uint64(packed.FileSize)}
+	e := &narinfo.NarInfo{PathInfo: *info, URL: "nar/" + narinfo.FormatSHA256(packed.FileSHA256)[len("sha256:"):] + nar.Extension(compression),
+		Compression: compression, FileHash: narinfo.FormatSHA256(packed.FileSHA256), FileSize: uint64(packed.FileSize)}
 	e.NarHash = narinfo.FormatSHA256(packed.NarSHA256)
 	e.References = slices.Sorted(slices.Values(info.References))
-	sent, err := p.uploadNAR(ctx, e.URL, packed)
+	sent, err := p.uploadNAR(ctx, e.URL, packed, compression)
 	if err != nil {
 		return 0, err
 	}
@@ -182,29 +202,50 @@ func (p *push) one(ctx context.Context, info *narinfo.PathInfo, refOK func(strin
 	return sent, p.writeNarinfo(ctx, e)
 }
 
-// pack serialises the path as a NAR, compressed, refusing it when its
-// contents differ from what the Nix database records.
-func (p *push) pack(info *narinfo.PathInfo) (*nar.Packed, error) {
+// pack serialises the path as a NAR, compressed (or as its image layer,
+// PushOptions.AsLayer), refusing it when its contents differ from what the
+// Nix database records. It returns the narinfo's Compression.
+func (p *push) pack(info *narinfo.PathInfo) (*nar.Packed, string, error) {
 	dir := filepath.Join(p.storeDir, filepath.Base(info.StorePath))
 	if _, err := os.Lstat(dir); err != nil {
-		return nil, fmt.Errorf("it is not in %s", p.storeDir)
+		return nil, "", fmt.Errorf("it is not in %s", p.storeDir)
 	}
-	packed, err := nar.Pack(dir, info.NarSize, p.c.compression)
+	compression := p.c.compression
+	var packed *nar.Packed
+	var err error
+	if l, ok := p.layerOf(info.StorePath); ok {
+		compression = nar.LayerCompression
+		packed, err = nar.PackLayer(dir, info.NarSize, l)
+	} else {
+		packed, err = nar.Pack(dir, info.NarSize, compression)
+	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	want, _ := narinfo.NormalizeHash(info.NarHash)
 	if got := narinfo.FormatSHA256(packed.NarSHA256); got != want || uint64(packed.NarSize) != info.NarSize {
 		packed.Close()
-		return nil, fmt.Errorf("its contents in %s do not match the Nix database (NAR hash %s, %d bytes; expected %s, %d bytes)",
+		return nil, "", fmt.Errorf("its contents in %s do not match the Nix database (NAR hash %s, %d bytes; expected %s, %d bytes)",
 			p.storeDir, got, packed.NarSize, want, info.NarSize)
 	}
-	return packed, nil
+	return packed, compression, nil
+}
+
+// layerOf says whether the path is stored as its image layer.
+func (p *push) layerOf(storePath string) (nar.Layer, bool) {
+	if p.asLayer == nil {
+		return nar.Layer{}, false
+	}
+	return p.asLayer(storePath)
 }
 
 // uploadNAR stores the packed NAR under key unless the cache has it, and
 // returns the bytes sent.
-func (p *push) uploadNAR(ctx context.Context, key string, packed *nar.Packed) (int64, error) {
+func (p *push) uploadNAR(ctx context.Context, key string, packed *nar.Packed, compression string) (int64, error) {
+	contentType := "application/x-nix-nar"
+	if compression == nar.LayerCompression {
+		contentType = "application/vnd.oci.image.layer.v1.tar+gzip"
+	}
 	var sent int64
 	err := p.r.do(ctx, func() error {
 		exists, err := p.c.b.Exists(ctx, key)
@@ -214,7 +255,7 @@ func (p *push) uploadNAR(ctx context.Context, key string, packed *nar.Packed) (i
 		if _, err := packed.Body.Seek(0, io.SeekStart); err != nil {
 			return backend.Permanent(err)
 		}
-		if err := p.c.b.Put(ctx, key, packed.Body, packed.FileSize, "application/x-nix-nar"); err != nil {
+		if err := p.c.b.Put(ctx, key, packed.Body, packed.FileSize, contentType); err != nil {
 			return err
 		}
 		sent = packed.FileSize

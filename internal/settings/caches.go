@@ -30,15 +30,18 @@ type Caches struct {
 	StallTimeout time.Duration
 }
 
-// Credentials are S3 keys, as the settings or a binding give them; the
-// cache's s3:// backend takes this type as it is. Printing them shows
-// nothing secret.
+// Credentials are S3 keys and registry credentials, as the settings or a
+// binding give them; the cache's s3:// and oci:// backends take this type
+// as it is. Printing them shows nothing secret.
 type Credentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
+	// DockerConfig is a docker config.json ({"auths": {...}}) for an
+	// oci:// cache's registry.
+	DockerConfig string
 }
 
 // String hides the keys.
-func (c Credentials) String() string { return "S3 credentials (hidden)" }
+func (c Credentials) String() string { return "cache credentials (hidden)" }
 
 // GoString hides the keys from %#v.
 func (c Credentials) GoString() string { return "settings.Credentials{(hidden)}" }

@@ -14,8 +14,10 @@ import (
 
 // Config is what a transport may need besides its URL.
 type Config struct {
-	// Credentials for an s3:// cache; nil uses the standard AWS chain
-	// (environment, shared config and profile, container and instance roles).
+	// Credentials for an s3:// cache (nil or no key uses the standard AWS
+	// chain: environment, shared config and profile, container and instance
+	// roles) and an oci:// one (a docker config; else CNB_REGISTRY_AUTH,
+	// then the docker config docker reads).
 	Credentials *settings.Credentials
 	// StallTimeout abandons a download that receives nothing for this long
 	// (Nix's stalled-download-timeout); 0 or less is no limit.
@@ -27,6 +29,7 @@ type Config struct {
 //
 //	s3://bucket[/prefix]?region=R&endpoint=http://127.0.0.1:7070&scheme=https&profile=P&path-style=true
 //	http://host/path, https://host/path (read-only; parameters are Nix's, ignored)
+//	oci://registry/repository[?insecure=true]
 //	file:///dir
 //
 // It contacts nothing: an unreachable cache shows up when it is used.
@@ -45,13 +48,19 @@ func Open(ctx context.Context, u *url.URL, name string, params *Params, cfg Conf
 	case "http", "https":
 		b = newHTTPBackend(u)
 		params.TakeAll() // a substituter URL may carry parameters meant for Nix
+	case "oci":
+		o, err := newOCIBackend(u, name, params, cfg.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		b = o
 	case "file":
 		if u.Host != "" && u.Host != "localhost" || !filepath.IsAbs(u.Path) {
 			return nil, fmt.Errorf("cache URL %s: expected file:///absolute/dir", name)
 		}
 		b = &fileBackend{root: filepath.Clean(u.Path)}
 	default:
-		return nil, fmt.Errorf("cache URL %s: unsupported scheme %q; expected s3://, http(s):// or file://", name, u.Scheme)
+		return nil, fmt.Errorf("cache URL %s: unsupported scheme %q; expected s3://, oci://, http(s):// or file://", name, u.Scheme)
 	}
 	if cfg.StallTimeout > 0 {
 		b = stallGuard{Backend: b, timeout: cfg.StallTimeout}

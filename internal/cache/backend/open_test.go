@@ -19,7 +19,7 @@ func TestOpen(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	tests := []struct {
 		url  string
-		want any // *s3Settings, *fileBackend or the http base URL
+		want any // *s3Settings, *fileBackend, the http base URL or "oci:" and the repository
 		err  string
 	}{
 		{url: "s3://bucket", want: &s3Settings{bucket: "bucket"}},
@@ -36,6 +36,15 @@ func TestOpen(t *testing.T) {
 		{url: "file:///var/cache/nix/?compression=none&priority=10", want: &fileBackend{root: "/var/cache/nix"}},
 		{url: "https://cache.example/nix?priority=30&trusted=1", want: "https://cache.example/nix/"},
 		{url: "http://user:pw@cache.example", want: "http://user:pw@cache.example/"},
+		{url: "oci://ghcr.io/team/app", want: "oci:ghcr.io/team/app"},
+		{url: "oci://127.0.0.1:5000/app/?compression=none", want: "oci:127.0.0.1:5000/app"},
+		{url: "oci://registry.example/app?insecure=true", want: "oci:registry.example/app"},
+		{url: "oci://ghcr.io", err: "expected oci://registry/repository"},
+		{url: "oci://ghcr.io/app:latest", err: "without a tag or digest"},
+		{url: "oci://ghcr.io/App", err: "not a repository"},
+		{url: "oci://user:hunter2@ghcr.io/app", err: "do not go in the URL"},
+		{url: "oci://ghcr.io/app?insecure=yes", err: "insecure must be true or false"},
+		{url: "oci://ghcr.io/app?tag=x", err: `unknown parameter "tag"`},
 		{url: "s3:///prefix", err: "missing bucket"},
 		{url: "s3://b?regoin=x", err: `unknown parameter "regoin"`},
 		{url: "s3://b?token", err: "a query part without '=' (hidden here)"},
@@ -76,6 +85,8 @@ func TestOpen(t *testing.T) {
 				got = b
 			case *httpBackend:
 				got = b.base.String()
+			case *ociBackend:
+				got = "oci:" + b.repo.String()
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("backend %#v, want %#v", got, tt.want)

@@ -52,7 +52,7 @@ func newS3Backend(ctx context.Context, s s3Settings) (*s3Backend, error) {
 	if s.profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(s.profile))
 	}
-	if s.creds != nil {
+	if s.creds != nil && s.creds.AccessKeyID != "" {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider(s.creds.AccessKeyID, s.creds.SecretAccessKey, s.creds.SessionToken)))
 	}
