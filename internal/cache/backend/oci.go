@@ -113,14 +113,13 @@ func (b *ociBackend) Get(ctx context.Context, key string) (io.ReadCloser, error)
 	if m.Config.Size > 8<<20 {
 		return nil, Permanentf("%s: tag %s in %s has a config of %d bytes; a cache entry is small", key, k.tag, b.repo, m.Config.Size)
 	}
-	for _, l := range m.Layers {
-		b.remember(l.Digest.String())
-	}
 	return b.blob(ctx, m.Config.Digest.String(), key)
 }
 
 // blob opens a blob; reading it checks its digest at the end, and a
-// mismatch is permanent (the blob is corrupt, not the connection).
+// mismatch is permanent (the blob is corrupt, not the connection). A blob
+// read whole with its digest checked is remembered (remember), so that only
+// blobs this process verified are mounted elsewhere.
 func (b *ociBackend) blob(ctx context.Context, digest, key string) (io.ReadCloser, error) {
 	l, err := b.puller.Layer(ctx, b.repo.Digest(digest))
 	if err != nil {
@@ -130,8 +129,7 @@ func (b *ociBackend) blob(ctx context.Context, digest, key string) (io.ReadClose
 	if err != nil {
 		return nil, b.classify("GET", key, err)
 	}
-	b.remember(digest)
-	return &verifiedBody{ReadCloser: rc, key: key}, nil
+	return &verifiedBody{ReadCloser: rc, key: key, verified: func() { b.remember(digest) }}, nil
 }
 
 func (b *ociBackend) Exists(ctx context.Context, key string) (bool, error) {
@@ -165,7 +163,6 @@ func (b *ociBackend) blobExists(ctx context.Context, digest string) error {
 	if !ok {
 		return ErrNotFound
 	}
-	b.remember(digest)
 	return nil
 }
 
@@ -236,8 +233,9 @@ func (b *ociBackend) upload(ctx context.Context, key string, l *blobLayer) error
 	return nil
 }
 
-// remember notes that this repository holds digest, unless another
-// repository of the same registry was noted first.
+// remember notes that this repository holds digest (which this process
+// sent, or read whole and checked), unless another repository of the same
+// registry was noted first.
 func (b *ociBackend) remember(digest string) {
 	blobHomes.LoadOrStore(b.repo.RegistryStr()+"@"+digest, b.repo)
 }
@@ -306,18 +304,39 @@ func sha256Digest(data []byte) string {
 }
 
 // verifiedBody turns go-containerregistry's digest check at the end of a
-// blob into a permanent error: the blob is corrupt, not the connection.
+// blob into a permanent error (the blob is corrupt, not the connection),
+// and calls verified once the whole blob was read and matched its digest.
+// A reader that stops at the end of what it parses (a NAR, a gzip stream)
+// may not have seen the end: Close reads on for up to 64 KiB to see it.
 type verifiedBody struct {
 	io.ReadCloser
-	key string
+	key      string
+	verified func()
+	eof, bad bool
 }
 
 func (v *verifiedBody) Read(p []byte) (int, error) {
 	n, err := v.ReadCloser.Read(p)
-	if err != nil && err != io.EOF && strings.Contains(err.Error(), "error verifying") {
-		err = Permanentf("%s: the registry's blob does not match its digest: %v", v.key, err)
+	switch {
+	case err == io.EOF:
+		if !v.eof && !v.bad {
+			v.eof = true
+			v.verified()
+		}
+	case err != nil:
+		v.bad = true
+		if strings.Contains(err.Error(), "error verifying") {
+			err = Permanentf("%s: the registry's blob does not match its digest: %v", v.key, err)
+		}
 	}
 	return n, err
+}
+
+func (v *verifiedBody) Close() error {
+	if !v.eof && !v.bad {
+		_, _ = io.Copy(io.Discard, io.LimitReader(v, 64<<10))
+	}
+	return v.ReadCloser.Close()
 }
 
 // errStatus is an HTTP status a registry answered, for messages.
