@@ -30,8 +30,9 @@ Works with a Nix binary cache (the layout nix copy and substituters use).
   verify  download every NAR and check it against its narinfo, its references and signatures
 
 flags (anywhere on the line):
-  --cache URL                 s3://bucket/prefix?region=R&endpoint=E, http(s)://host/path (read-only) or
-                              file:///dir; compression=zstd|xz|none for push. Default: the build's
+  --cache URL                 s3://bucket/prefix?region=R&endpoint=E, oci://registry/repository,
+                              http(s)://host/path (read-only) or file:///dir;
+                              compression=zstd|xz|none for push. Default: the build's
                               cache, $BP_NIX_CACHE, else s3://$NIX_S3_BUCKET/$NIX_APP_NAME
   --store ROOT                use the chroot store ROOT (files under ROOT/nix/store), not /nix/store
   --secret-key-file FILE      push signs with this key (nix-store --generate-binary-cache-key);
@@ -43,7 +44,8 @@ flags (anywhere on the line):
                               a deploy of the same source restores the path without Nix (no result link
                               in DIR: build with --no-out-link)
 S3 credentials come from NIX_S3_KEY and NIX_S3_SECRET, else AWS_ACCESS_KEY_ID and
-AWS_SECRET_ACCESS_KEY, else the AWS chain (profiles, roles). The variables are the build's
+AWS_SECRET_ACCESS_KEY, else the AWS chain (profiles, roles). Registry credentials (oci://) come
+from CNB_REGISTRY_AUTH, else the docker config (docker login). The variables are the build's
 (see the README's settings).
 `
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -190,6 +192,56 @@ func TestCachePushPullS3(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not in the cache or could not be fetched") ||
 		!strings.Contains(all, "access denied") || strings.Contains(all+err.Error(), "wrong-secret-Qx81") {
 		t.Fatalf("pull with a wrong secret: %q, %v", all, err)
+	}
+}
+
+// TestCachePushPullOCI pushes to and pulls from a registry that wants a
+// password, given as docker login leaves it (a docker config), then with a
+// wrong one: refused, the password nowhere in the output.
+func TestCachePushPullOCI(t *testing.T) {
+	root, result := cacheFixture(t)
+	const password = "cli-reg-pass-7Kq2"
+	r := testenv.StartRegistry(t, "ci", password)
+	t.Setenv("BP_NIX_CACHE", "oci://"+r.Host+"/team/cache")
+	t.Setenv("CNB_REGISTRY_AUTH", "")
+	docker := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", docker)
+	t.Setenv("HOME", t.TempDir())
+	login := func(pw string) {
+		auth := base64.StdEncoding.EncodeToString([]byte("ci:" + pw))
+		if err := os.WriteFile(docker+"/config.json", []byte(`{"auths":{"`+r.Host+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login(password)
+	out, err := runCacheCmd(t, "push", "--store", root, result)
+	if err != nil || !strings.Contains(out, "pushed 2 store paths") {
+		t.Fatalf("push: %q, %v", out, err)
+	}
+	out, err = runCacheCmd(t, "ls")
+	if err != nil || strings.Count(out, "/nix/store/") != 2 {
+		t.Fatalf("ls: %q, %v", out, err)
+	}
+	dest := t.TempDir()
+	if err := os.MkdirAll(dest+"/nix/store", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err = runCacheCmd(t, "pull", "--store", dest, result)
+	if err != nil || !strings.Contains(out, "pulled 2 store paths") {
+		t.Fatalf("pull: %q, %v", out, err)
+	}
+	run(t, "", "nix-store", "--store", dest, "--verify", "--check-contents")
+
+	login("wrong-pass-Zz9")
+	dest = t.TempDir()
+	if err := os.MkdirAll(dest+"/nix/store", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err = runCache([]string{"pull", "--store", dest, result}, &stdout, &stderr)
+	all := stdout.String() + stderr.String() + fmt.Sprint(err)
+	if err == nil || !strings.Contains(all, "access denied") || strings.Contains(all, "wrong-pass-Zz9") || strings.Contains(all, password) {
+		t.Fatalf("pull with a wrong password: %s", all)
 	}
 }
 
