@@ -66,7 +66,7 @@ func (r *reader) caches(trusted []string) Caches {
 		for _, u := range strings.Fields(v.text) {
 			if !isCacheURL(u) {
 				r.fail(name, value{text: RedactURL(u), from: v.from}, "expected binary cache URLs separated by spaces",
-					"e.g. https://cache.example.org, s3://bucket/prefix or file:///srv/nix-cache")
+					"e.g. https://cache.example.org, oci://ghcr.io/team/app, s3://bucket/prefix or file:///srv/nix-cache")
 			}
 			c.Read = append(c.Read, u)
 		}
@@ -75,7 +75,7 @@ func (r *reader) caches(trusted []string) Caches {
 		c.Write, c.WriteFrom = strings.TrimSpace(v.text), CacheName
 		if !isCacheURL(c.Write) {
 			r.fail(CacheName, value{text: RedactURL(c.Write), from: v.from}, "expected a binary cache URL",
-				"e.g. s3://bucket/prefix?region=eu-west-1 or file:///srv/nix-cache")
+				"e.g. oci://ghcr.io/team/app, s3://bucket/prefix?region=eu-west-1 or file:///srv/nix-cache")
 		}
 	}
 	c.Policy = r.policy()

@@ -13,7 +13,7 @@ const redactedMark = "xxxxx"
 // secret, key, sig, password, X-Amz-*, anything unknown) is hidden.
 var harmlessParams = map[string]bool{
 	"region": true, "endpoint": true, "scheme": true, "profile": true, "path-style": true,
-	"compression": true, "priority": true, "trusted": true, "want-mass-query": true,
+	"compression": true, "priority": true, "trusted": true, "want-mass-query": true, "insecure": true,
 	"parallel-compression": true, "compression-level": true, "ls-compression": true,
 	"narinfo-compression": true, "log-compression": true, "write-nar-listing": true,
 	"index-debug-info": true, "multipart-upload": true, "buffer-size": true,
