@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
@@ -64,6 +65,9 @@ func (c *Cache) checkCacheInfo(ctx context.Context, r *retrier) error {
 // lookup fetches and checks the narinfo of storePath: it must parse, name
 // that path, and, when trusted keys are set, carry a signature by one.
 func (c *Cache) lookup(ctx context.Context, r *retrier, storePath string) (*narinfo.NarInfo, error) {
+	if e, ok := c.found.Load(storePath); ok {
+		return e.(*narinfo.NarInfo), nil
+	}
 	key := narinfo.HashPart(storePath) + ".narinfo"
 	var data []byte
 	err := r.do(ctx, func() error {
@@ -85,13 +89,32 @@ func (c *Cache) lookup(ctx context.Context, r *retrier, storePath string) (*nari
 	if e.StorePath != storePath {
 		return nil, backend.Permanentf("%s describes %s, not this path", key, e.StorePath)
 	}
-	if len(c.trusted) > 0 && !c.trusted.Signed(e.Fingerprint(), e.Signatures) {
-		if len(e.Signatures) == 0 {
-			return nil, backend.Permanentf("%s is not signed, and trusted keys are set", key)
-		}
-		return nil, backend.Permanentf("%s is not signed by any trusted key (signatures: %s)", key, strings.Join(narinfo.SignerNames(e.Signatures), ", "))
+	if err := c.checkTrust(key, e); err != nil {
+		return nil, err
 	}
+	c.found.Store(storePath, e)
 	return e, nil
+}
+
+// checkTrust accepts a narinfo as Nix accepts a substitute: from a cache
+// marked trusted (?trusted=1) or one checking no signatures (no trusted
+// keys and no Options.RequireSigs), or signed by a trusted key, or
+// self-validating (PathInfo.SelfValidating: its store path is made from
+// its NAR hash).
+func (c *Cache) checkTrust(key string, e *narinfo.NarInfo) error {
+	if c.trustAll || len(c.trusted) == 0 && !c.opts.RequireSigs {
+		return nil
+	}
+	if c.trusted.Signed(e.Fingerprint(), e.Signatures) || e.SelfValidating() {
+		return nil
+	}
+	switch {
+	case len(c.trusted) == 0:
+		return backend.Permanentf("%s is not trusted: no trusted public key is set, and it is not content-addressed", key)
+	case len(e.Signatures) == 0:
+		return backend.Permanentf("%s is not signed, and trusted keys are set", key)
+	}
+	return backend.Permanentf("%s is not signed by any trusted key (signatures: %s)", key, strings.Join(narinfo.SignerNames(e.Signatures), ", "))
 }
 
 // Has reports whether the cache holds storePath: a narinfo that parses,
@@ -109,4 +132,43 @@ func (c *Cache) Has(ctx context.Context, storePath string) (bool, error) {
 		return false, fmt.Errorf("unable to look up %s in %s: %w", storePath, c, err)
 	}
 	return true, nil
+}
+
+// Query looks up which of storePaths the cache holds, as Nix asks its
+// substituters before it builds: a narinfo that parses, names the path and
+// is trusted (checkTrust). The answers are kept for the Cache's lifetime,
+// so a Fetch that follows asks again only for what it did not find. A
+// narinfo refused for its trust or form is a line in the log; an error
+// means the cache could not be used at all (its nix-cache-info unreadable,
+// every request failing), and then nothing is found.
+func (c *Cache) Query(ctx context.Context, storePaths []string) (map[string]bool, error) {
+	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	if err := c.checkCacheInfo(ctx, r); err != nil {
+		return nil, fmt.Errorf("cache %s is not usable: %w", c, err)
+	}
+	found := make(map[string]bool, len(storePaths))
+	var mu sync.Mutex
+	var down error
+	parallel(32, len(storePaths), func(i int) {
+		p := storePaths[i]
+		_, err := c.lookup(ctx, r, p)
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			found[p] = true
+		case errors.Is(err, backend.ErrNotFound), ctx.Err() != nil:
+		case errors.Is(err, errCacheDown) || r.isTripped():
+			down = err
+		default:
+			c.logf("warning: %s: %v; not substituting it from %s", p, err, c)
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if down != nil {
+		return found, fmt.Errorf("cache %s failed: %w", c, down)
+	}
+	return found, nil
 }

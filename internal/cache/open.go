@@ -21,8 +21,13 @@ type Options struct {
 	// (environment, shared config and profile, container and instance roles).
 	Credentials *settings.Credentials
 	// TrustedKeys, when not empty, make Fetch refuse narinfos that no key
-	// signed. Nix's format: "name:base64", several per string allowed.
+	// signed (but for self-validating ones, as Nix). Nix's format:
+	// "name:base64", several per string allowed.
 	TrustedKeys []string
+	// RequireSigs is Nix's require-sigs for a substituter: a narinfo no
+	// trusted key signed is refused even when no key is trusted (then only
+	// self-validating ones are taken), unless the URL says trusted=1.
+	RequireSigs bool
 	// SecretKey, when set, signs every narinfo Push writes.
 	SecretKey *narinfo.SecretKey
 	// Log receives progress lines and warnings; nil discards them.
@@ -53,6 +58,10 @@ type Cache struct {
 	layers bool
 	opts   Options
 	logMu  sync.Mutex
+	// trustAll is the URL's trusted=1: its narinfos need no signature.
+	trustAll bool
+	// found keeps the narinfos accepted so far, by store path.
+	found sync.Map
 }
 
 // Open parses a cache URL and prepares a client; it contacts nothing, so an
@@ -64,9 +73,9 @@ type Cache struct {
 //	http://host/path, https://host/path (read-only)
 //	file:///dir
 //
-// All take compression=zstd|xz|none (for Push; default zstd) and priority=N
-// (written to nix-cache-info; default 40); the transports are package
-// backend's.
+// All take compression=zstd|xz|none (for Push; default zstd), priority=N
+// (written to nix-cache-info; default 40) and trusted=1 (Nix's: its
+// narinfos need no signature); the transports are package backend's.
 func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -94,6 +103,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 			return nil, fmt.Errorf("cache URL %s: compression must be zstd, xz or none, got %q", c.redacted, v)
 		}
 		c.compression = v
+	}
+	if v := params.Take("trusted"); v != "" {
+		switch v {
+		case "1", "true", "yes":
+			c.trustAll = true
+		case "0", "false", "no":
+		default:
+			return nil, fmt.Errorf("cache URL %s: trusted must be true or false, got %q", c.redacted, v)
+		}
 	}
 	if v := params.Take("priority"); v != "" {
 		if c.priority, err = strconv.Atoi(v); err != nil {
