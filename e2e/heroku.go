@@ -56,7 +56,7 @@ type HerokuOptions struct {
 
 // HerokuApp is one app built the way herokuish and Heroku's slug compiler
 // run a buildpack: bin/detect BUILD_DIR, bin/compile BUILD_DIR CACHE_DIR
-// ENV_DIR and bin/release BUILD_DIR, then the slug is moved to where it
+// ENV_DIR and bin/release BUILD_DIR CACHE_DIR (herokuish), then the slug is moved to where it
 // runs and a process type is started from the Procfile or the release's
 // default_process_types, with .profile.d/*.sh sourced.
 type HerokuApp struct {
@@ -150,9 +150,10 @@ func (a *HerokuApp) CompileCommand(env map[string]string) *exec.Cmd {
 	return a.command("compile", env, a.Build, a.Cache, a.EnvDir)
 }
 
-// Release runs bin/release BUILD_DIR and returns the YAML it prints.
+// Release runs bin/release BUILD_DIR CACHE_DIR, as herokuish (Dokku) calls
+// it (Heroku passes BUILD_DIR alone), and returns the YAML it prints.
 func (a *HerokuApp) Release() (string, error) {
-	stdout, stderr, code, err := a.phase("release", nil, a.Build)
+	stdout, stderr, code, err := a.phase("release", nil, a.Build, a.Cache)
 	if err != nil || code != 0 {
 		return stdout, fmt.Errorf("bin/release exited %d (%v)\n%s", code, err, stderr)
 	}

@@ -4,7 +4,10 @@
 # Makes OUTDIR/buildpack: the CNB buildpack directory (buildpack.toml,
 # static binaries in bin/ including the bundled proot, and sources/, the
 # Debian sources proot was built from) for linux/amd64, and
-# OUTDIR/nix-buildpack-<version>.tgz: the Heroku-style buildpack (below).
+# OUTDIR/nix-buildpack-<version>.tgz: the Heroku-style buildpack (below),
+# and OUTDIR/nix-buildpack-<version>.zip, the same files for Cloud Foundry
+# and Kf (`cf create-buildpack` takes a zip, and their builder downloads a
+# buildpack URL only when it ends in .zip).
 # --nix-tarball FILE pins the Nix dependency to FILE (its version from the
 # file name, its sha256 computed), for offline and air-gapped builders and
 # for the tests, which map that checksum to the file with a
@@ -87,6 +90,22 @@ cp -r "$out/proot/sources" "$heroku/sources"
 [ -f "$root/README.md" ] && cp "$root/README.md" "$heroku/"
 tar -czf "$out/nix-buildpack-$bp_version.tgz" --owner=0 --group=0 --numeric-owner -C "$heroku" .
 echo "$out/nix-buildpack-$bp_version.tgz" >&2
+# The same files as a zip, modes kept (Unix external attributes, which Cloud
+# Foundry's extractor applies), bin/ at its root.
+python3 - "$heroku" "$out/nix-buildpack-$bp_version.zip" <<'PY'
+import os, sys, zipfile
+src, dst = sys.argv[1:]
+with zipfile.ZipFile(dst + ".tmp", "w", zipfile.ZIP_DEFLATED) as z:
+    for d, dirs, files in os.walk(src):
+        dirs.sort()
+        for name in sorted(files):
+            p = os.path.join(d, name)
+            if os.path.islink(p) or not os.path.isfile(p):
+                sys.exit(f"package.sh: {p} is not a regular file; the zip holds regular files only")
+            z.write(p, os.path.relpath(p, src))
+os.replace(dst + ".tmp", dst)
+PY
+echo "$out/nix-buildpack-$bp_version.zip" >&2
 
 # Air-gapped: every Nix dependency in the buildpack's dependency cache, laid
 # out as libpak v2's DependencyCache.Artifact reads it: <sha256>.toml beside

@@ -14,8 +14,9 @@ import (
 
 func main() {
 	// The CNB lifecycle passes its paths in CNB_* variables (buildpack API
-	// 0.8+) or as two arguments; Heroku-style platforms pass BUILD_DIR only.
-	if len(os.Args) == 2 && os.Getenv("CNB_BUILD_PLAN_PATH") == "" {
+	// 0.8+, this buildpack's is 0.10) and no arguments; Heroku-style
+	// platforms pass BUILD_DIR (anything after it is ignored).
+	if len(os.Args) >= 2 && os.Getenv("CNB_BUILD_PLAN_PATH") == "" {
 		os.Exit(heroku.Detect(os.Args[1], os.Stdout, os.Stderr))
 	}
 	logger := log.NewPaketoLogger(os.Stdout)

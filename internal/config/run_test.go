@@ -33,7 +33,7 @@ func TestReadRun(t *testing.T) {
 			want: config.Run{TOML: "hop3/hop3.toml", Env: map[string]string{"A": "1"}, Procfile: "hop3/Procfile",
 				ProcfileWorkers: map[string]string{"web": "a"}}},
 		{name: "Procfile", files: map[string]string{"Procfile": "# comment\n\nweb: serve --port $PORT\nclock:tick\n" +
-			"old: \"$NIXBP_NIX_DIR/bin/nixbp-launch\" --nix-dir x -- y\n"},
+			"old: \"$NIXBP_NIX_DIR/bin/nixbp-launch\" --nix-dir x -- y\nnew: $NIXBP_NIX_DIR/bin/nixbp-launch --nix-dir \"$NIXBP_NIX_DIR\" -- 'y'\n"},
 			want: config.Run{Procfile: "Procfile", ProcfileWorkers: map[string]string{"web": "serve --port $PORT", "clock": "tick"}}},
 		{name: "typo in [build.nix]", files: map[string]string{"hop3.toml": "[build]\nmethod = \"nix\"\n\n[build.nix]\nfiel = \"other.nix\"\n"},
 			want: config.Run{TOML: "hop3.toml"},

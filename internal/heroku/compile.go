@@ -6,6 +6,7 @@
 package heroku
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +33,10 @@ type Dirs struct {
 	Cache string
 	// Env holds config vars as files ("" when the platform passes none).
 	Env string
+	// RunDir is the app's directory at run time when the API compile was
+	// called through says it ("" otherwise): Cloud Foundry's (see
+	// CloudFoundryAppDir).
+	RunDir string
 }
 
 // Compile is bin/compile: it validates the configuration before writing
@@ -78,7 +83,7 @@ func Input(dirs Dirs, buildpackDir string, logger log.Logger) (pipeline.Input, r
 	if err != nil {
 		return pipeline.Input{}, relocate.Options{}, err
 	}
-	reloc, err := relocate.NewOptions(b.Relocate, runDir(env.Get("HOME"), dirs.Build))
+	reloc, err := relocate.NewOptions(b.Relocate, runDir(env.Get("HOME"), dirs))
 	if err != nil {
 		return pipeline.Input{}, reloc, err
 	}
@@ -121,26 +126,39 @@ func BuildpackDir() (string, error) {
 	return filepath.Dir(dir), nil
 }
 
-// CompileMain runs bin/compile BUILD_DIR CACHE_DIR [ENV_DIR] and returns
-// its exit status; the build log goes to stdout, a failure to stderr.
-func CompileMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) < 2 || len(args) > 3 {
-		fmt.Fprintln(stderr, errorPrefix+"usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]")
-		return 2
+// CompileArgs reads bin/compile BUILD_DIR CACHE_DIR [ENV_DIR] into
+// absolute directories. Arguments after ENV_DIR are ignored, as every
+// Heroku-API executable here ignores what a platform adds. Without ENV_DIR
+// the caller is Cloud Foundry's builder (Heroku, Dokku and the other
+// Heroku-style platforms always pass it): the slug runs at
+// CloudFoundryAppDir.
+func CompileArgs(args []string) (Dirs, error) {
+	if len(args) < 2 {
+		return Dirs{}, errors.New("usage: bin/compile BUILD_DIR CACHE_DIR [ENV_DIR]")
 	}
-	dirs := Dirs{Build: args[0], Cache: args[1]}
-	if len(args) == 3 {
-		dirs.Env = args[2]
+	dirs := Dirs{Build: args[0], Cache: args[1], RunDir: CloudFoundryAppDir}
+	if len(args) >= 3 {
+		dirs.Env, dirs.RunDir = args[2], ""
 	}
 	for _, d := range []*string{&dirs.Build, &dirs.Cache, &dirs.Env} {
 		if *d != "" {
 			abs, err := filepath.Abs(*d)
 			if err != nil {
-				fmt.Fprintln(stderr, errorPrefix+err.Error())
-				return 2
+				return Dirs{}, err
 			}
 			*d = abs
 		}
+	}
+	return dirs, nil
+}
+
+// CompileMain runs bin/compile (CompileArgs) and returns its exit status;
+// the build log goes to stdout, a failure to stderr.
+func CompileMain(args []string, stdout, stderr io.Writer) int {
+	dirs, err := CompileArgs(args)
+	if err != nil {
+		fmt.Fprintln(stderr, errorPrefix+err.Error())
+		return 2
 	}
 	bpDir, err := BuildpackDir()
 	if err != nil {

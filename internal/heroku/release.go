@@ -20,8 +20,9 @@ func Release(buildDir string) (string, error) {
 }
 
 // ReleaseMain runs bin/release BUILD_DIR and returns its exit status.
+// Further arguments are ignored: herokuish passes CACHE_DIR too.
 func ReleaseMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
+	if len(args) < 1 {
 		fmt.Fprintln(stderr, errorPrefix+"usage: bin/release BUILD_DIR")
 		return 2
 	}

@@ -11,18 +11,25 @@ import (
 
 // herokuAppDir is where Heroku and Dokku (herokuish) run the slug; both
 // compile with HOME set to it. It is the app's directory at run time for
-// relocation unless BP_NIX_RELOCATE_APP_DIR names one; elsewhere that
-// directory is unknown and auto keeps the store as is (Cloud Foundry runs
-// apps at /home/vcap/app, too long).
+// relocation unless BP_NIX_RELOCATE_APP_DIR names one.
 const herokuAppDir = "/app"
 
+// CloudFoundryAppDir is where Cloud Foundry (Diego) and Kf run a droplet's
+// app: the droplet is extracted to /home/vcap. Their builder
+// (buildpackapplifecycle) calls bin/compile BUILD_DIR CACHE_DIR with no
+// ENV_DIR, and bin/supply and bin/finalize exist only there, which is how
+// compile knows it. AppDir/.nixs there is longer than /nix/store, so auto
+// relocates to a /tmp link the launcher makes at start.
+const CloudFoundryAppDir = "/home/vcap/app"
+
 // runDir is the app's directory at run time as compile sees it: /app when
-// HOME or BUILD_DIR is /app, else unknown ("").
-func runDir(home, buildDir string) string {
-	if home == herokuAppDir || buildDir == herokuAppDir {
+// HOME or BUILD_DIR is /app, the one the API says (Cloud Foundry's), else
+// unknown ("").
+func runDir(home string, dirs Dirs) string {
+	if home == herokuAppDir || dirs.Build == herokuAppDir {
 		return herokuAppDir
 	}
-	return ""
+	return dirs.RunDir
 }
 
 // relocateClosure replaces the slug's .nix/store by a copy relocated to

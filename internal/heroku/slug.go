@@ -197,12 +197,13 @@ func (t *slugTarget) Emit(res pipeline.Result) error {
 }
 
 // processLines renders each process as [type, command line]: the launcher
-// and store words expand NixDirVar, the rest is quoted for the shell.
+// and store words expand NixDirVar, the rest is quoted for the shell, and
+// the line is a YAML plain scalar too (process.ProcfileCommand), because
+// Cloud Foundry's builder parses the Procfile as YAML.
 func processLines(procs []process.Process) [][2]string {
 	var lines [][2]string
 	for _, p := range procs {
-		rest := process.ShellJoin(p.WorkerArgs())
-		lines = append(lines, [2]string{p.Type, `"` + p.Launcher + `" --nix-dir "` + p.NixDir + `" ` + rest})
+		lines = append(lines, [2]string{p.Type, process.ProcfileCommand(p)})
 	}
 	return lines
 }

@@ -27,9 +27,9 @@ var testRuntime = runtimejson.Runtime{
 func TestProcessLinesAndRelease(t *testing.T) {
 	lines := processLines(process.FromRuntime(testRuntime, slugLauncher))
 	want := [][2]string{
-		{"web", `"$NIXBP_NIX_DIR/bin/nixbp-launch" --nix-dir "$NIXBP_NIX_DIR" -- 'busybox httpd -f -p "$BIND_ADDRESS:$PORT" -h /nix/store/abc-site/www'`},
-		{"docs", `"$NIXBP_NIX_DIR/bin/nixbp-launch" --nix-dir "$NIXBP_NIX_DIR" --static /nix/store/abc-site/docs`},
-		{"worker", `"$NIXBP_NIX_DIR/bin/nixbp-launch" --nix-dir "$NIXBP_NIX_DIR" -- 'echo it'\''s $HOME'`},
+		{"web", `$NIXBP_NIX_DIR/bin/nixbp-launch --nix-dir "$NIXBP_NIX_DIR" -- 'busybox httpd -f -p "$BIND_ADDRESS:$PORT" -h /nix/store/abc-site/www'`},
+		{"docs", `$NIXBP_NIX_DIR/bin/nixbp-launch --nix-dir "$NIXBP_NIX_DIR" --static /nix/store/abc-site/docs`},
+		{"worker", `$NIXBP_NIX_DIR/bin/nixbp-launch --nix-dir "$NIXBP_NIX_DIR" -- 'echo it'\''s $HOME'`},
 	}
 	for i := range want {
 		if lines[i] != want[i] {
@@ -37,7 +37,7 @@ func TestProcessLinesAndRelease(t *testing.T) {
 		}
 	}
 	yml := releaseYAML(lines[:1], false)
-	wantYAML := "---\ndefault_process_types:\n  web: \"\\\"$NIXBP_NIX_DIR/bin/nixbp-launch\\\" --nix-dir \\\"$NIXBP_NIX_DIR\\\" -- 'busybox httpd -f -p \\\"$BIND_ADDRESS:$PORT\\\" -h /nix/store/abc-site/www'\"\n"
+	wantYAML := "---\ndefault_process_types:\n  web: \"$NIXBP_NIX_DIR/bin/nixbp-launch --nix-dir \\\"$NIXBP_NIX_DIR\\\" -- 'busybox httpd -f -p \\\"$BIND_ADDRESS:$PORT\\\" -h /nix/store/abc-site/www'\"\n"
 	if yml != wantYAML {
 		t.Errorf("release YAML =\n%s\nwant\n%s", yml, wantYAML)
 	}
