@@ -17,7 +17,9 @@
 # the tmpfs's token: its mount source is nixbp-fresh-<token>, which the
 # suite's TestSuiteRunsOnFreshNix checks. Needs root (CI runs as root).
 # NIXBP_FRESH_NIX_DIR=DIR protects DIR instead of /nix (the script's own
-# tests use a temporary directory).
+# tests use a temporary directory). NIXBP_FRESH_NIX_CHECK=warn reports a
+# change of the host's /nix without failing, for a machine where other
+# people's runs write the host's /nix meanwhile; CI leaves it strict.
 set -euo pipefail
 dir="${NIXBP_FRESH_NIX_DIR:-/nix}"
 [ $# -gt 0 ] || { echo "usage: scripts/fresh-nix.sh COMMAND [ARG...]" >&2; exit 2; }
@@ -59,8 +61,12 @@ if ! cmp -s "$work/before" "$work/after"; then
     echo "something wrote to the host's $dir from outside the private mount namespace"
     echo "(a process started outside it, /proc/1/root$dir, nsenter), or another process on"
     echo "this machine did meanwhile. The differences (< before, > after), first 40:"
-    diff "$work/before" "$work/after" | grep '^[<>]' | head -40
+    diff "$work/before" "$work/after" | grep '^[<>]' | head -40 || true
   } >&2
-  [ "$status" = 0 ] && status=3
+  if [ "${NIXBP_FRESH_NIX_CHECK:-}" = warn ]; then
+    echo "fresh-nix.sh: NIXBP_FRESH_NIX_CHECK=warn: not failing the run for it" >&2
+  elif [ "$status" = 0 ]; then
+    status=3
+  fi
 fi
 exit "$status"

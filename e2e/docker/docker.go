@@ -113,6 +113,12 @@ func (e *Env) script(timeout time.Duration, path string, args ...string) (string
 	return e.run(timeout, path, args...)
 }
 
+// Script runs a program (a script of the checkout) with the daemon's
+// environment and returns its standard output; the error holds both.
+func (e *Env) Script(timeout time.Duration, path string, args ...string) (string, error) {
+	return e.run(timeout, path, args...)
+}
+
 func (e *Env) run(timeout time.Duration, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

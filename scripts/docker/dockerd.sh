@@ -10,6 +10,8 @@
 # NIXBP_DOCKER_BRIDGE="NAME CIDR" (e.g. "nixbp1 172.30.1.1/24") gives the
 # daemon a bridge of its own instead of docker0, so that several daemons
 # (several checkouts, each with its own NIXBP_DOCKER_DIR) can run at once.
+# NIXBP_DOCKER_BRIDGE=none starts it with no bridge and no iptables rules at
+# all, for tests whose containers all run with --network none.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${NIXBP_DOCKER_DIR:-${NIXBP_TOOLS_DIR:-$root/.tools}/docker}"
@@ -32,7 +34,9 @@ case "${1:-}" in
         rm -f "$run/docker.pid"
       fi
       bridge=()
-      if [ -n "${NIXBP_DOCKER_BRIDGE:-}" ]; then
+      if [ "${NIXBP_DOCKER_BRIDGE:-}" = none ]; then
+        bridge=(--bridge none --iptables=false)
+      elif [ -n "${NIXBP_DOCKER_BRIDGE:-}" ]; then
         read -r bname bcidr <<<"$NIXBP_DOCKER_BRIDGE"
         if ! ip link show "$bname" >/dev/null 2>&1; then
           ip link add "$bname" type bridge
