@@ -71,7 +71,8 @@ fi
 
 # The Heroku-style buildpack for Heroku, Dokku (herokuish), Cloud Foundry and
 # Kf: OUTDIR/nix-buildpack-<version>.tgz holding the bin/ scripts (detect,
-# compile, release, run_result.sh, run_proot.sh; build for CNB), the
+# compile, release, test-compile and test for Heroku CI, run_result.sh,
+# run_proot.sh; build for CNB), the
 # buildpack.toml above (with its pin) and static binaries in
 # lib/linux-amd64 and lib/linux-arm64, which the bin/ scripts pick by
 # machine; lib/linux-amd64/proot is the bundled proot (no arm64 build: there
@@ -81,7 +82,7 @@ bp_version="$(sed -n 's/^  version = "\(.*\)"/\1/p' "$root/buildpack.toml" | hea
 heroku="$out/heroku"
 rm -rf "$heroku"
 mkdir -p "$heroku/bin" "$heroku/lib"
-for name in detect build compile release run_result.sh run_proot.sh; do
+for name in detect build compile release test-compile test run_result.sh run_proot.sh; do
   cp "$root/bin/$name" "$heroku/bin/$name"
 done
 cp -r "$out/lib/linux-amd64" "$out/lib/linux-arm64" "$heroku/lib/"

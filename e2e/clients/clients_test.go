@@ -70,6 +70,7 @@ func TestClients(t *testing.T) {
 		for _, app := range deployApps {
 			t.Run(app.name, func(t *testing.T) { dokkuColdWarm(t, e, app.name, app.channel, app.want) })
 		}
+		t.Run("BuildpackTest", func(t *testing.T) { dokkuBuildpackTest(t, e) })
 	})
 	t.Run("CloudFoundry", func(t *testing.T) {
 		for _, app := range deployApps {
@@ -258,5 +259,27 @@ func cfColdWarm(t *testing.T, e *clients.Env, name string, channel bool, want ma
 		}
 		serve(t, r, deploy{client: "cloudfoundry", app: name, phase: phase, build: took}, want, "relocate", "/tmp/")
 		r.Remove()
+	}
+}
+
+// dokkuBuildpackTest runs `herokuish buildpack test` (Heroku CI's testpack
+// API, as GitLab's Auto Test runs it) on the docs' static site: herokuish
+// runs bin/test-compile, moves the build to /app, sources .profile.d and
+// runs bin/test, which checks hop3.toml's [[test.validations]] against the
+// web process and prints TAP.
+func dokkuBuildpackTest(t *testing.T, e *clients.Env) {
+	a := newApp(t, e, "static-hello", true)
+	if err := e.UseTgz(a); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.DokkuTest(a, t.TempDir())
+	if err != nil {
+		t.Fatalf("herokuish buildpack test: %v\n%s", err, out)
+	}
+	for _, w := range []string{"-----> Nix app detected", "-----> Building hop3.nix with nix-build", "1..1",
+		`ok 1 - GET / answers [200] containing "Hello World"`} {
+		if !strings.Contains(out, w) {
+			t.Errorf("herokuish buildpack test's output lacks %q:\n%s", w, out)
+		}
 	}
 }
