@@ -28,6 +28,9 @@ echo "setup: building pinned tools into .tools/ (cached)"
 "$root/scripts/tools.sh" pack
 "$root/scripts/tools.sh" registry
 "$root/scripts/tools.sh" staticcheck
+# The platforms' clients (e2e/clients), from their source snapshots.
+"$root/scripts/tools.sh" herokuish
+"$root/scripts/tools.sh" cflifecycle
 
 echo "setup: the bundled static proot into .tools/proot (cached)"
 "$root/scripts/proot.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/proot"
@@ -37,3 +40,6 @@ echo "setup: Nix installer tarball fixture"
 
 echo "setup: Debian root of the stock Docker images (cached)"
 "$root/scripts/docker/stock-images.sh" rootfs >/dev/null
+
+echo "setup: Debian root of the platform clients' images (cached)"
+"$root/scripts/docker/client-images.sh" rootfs >/dev/null
