@@ -4,7 +4,8 @@
 # module proxy into .tools/, once; and the platforms' clients (Dokku's
 # herokuish, Cloud Foundry's buildpackapplifecycle), which the proxy does not
 # serve, from their source snapshots (NIXBP_CLIENTS_SRC, by default
-# /work/shared/clients, checked against the sha256 below).
+# ../shared/clients or /work/shared/clients, checked against the sha256
+# below).
 # Usage: scripts/tools.sh lifecycle|versitygw|pack|registry|staticcheck|herokuish|cflifecycle|all
 # Prints nothing but errors; the binaries land in .tools/bin.
 set -euo pipefail
@@ -29,7 +30,13 @@ GO_BINDATA_VERSION=v3.0.7+incompatible
 CFLIFECYCLE_COMMIT=caaa1a0
 CFLIFECYCLE_SHA256=0cc545cd6415fc2ca8ff825826d7b069df974a3d9bbaa8f466389776018e2062
 CFLIFECYCLE_GOMOD_SHA256=a413fb67243bd559d0f3643360c212338927ea440bd8a222e0b1448d61bf47c6
-clients_src="${NIXBP_CLIENTS_SRC:-/work/shared/clients}"
+# The clients' sources: NIXBP_CLIENTS_SRC, else ../shared/clients beside the
+# checkout, else /work/shared/clients (where this project's machines have them).
+clients_src="${NIXBP_CLIENTS_SRC:-}"
+if [ -z "$clients_src" ]; then
+  clients_src=/work/shared/clients
+  [ -d "$root/../shared/clients" ] && clients_src="$(cd "$root/../shared/clients" && pwd)"
+fi
 
 # module_source MOD VERSION DEST: copies the module's source out of the
 # module cache into DEST (writable), because `go install MOD@VER` is refused
@@ -115,10 +122,11 @@ client_source() {
 }
 
 # build_herokuish builds Dokku's herokuish as its Makefile's bindata.go and
-# build targets do (static, for the Debian image of e2e/clients).
+# build targets do (static, for the Debian image of e2e/clients), beside
+# its include/default_user.bash.
 build_herokuish() {
   local out="$tools/herokuish-$HEROKUISH_COMMIT"
-  [ -x "$out/herokuish" ] && return 0
+  [ -x "$out/herokuish" ] && [ -f "$out/default_user.bash" ] && return 0
   local src="$tools/src/herokuish-$HEROKUISH_COMMIT" bindata="$tools/src/go-bindata"
   client_source "herokuish-$HEROKUISH_COMMIT.tar.gz" "$HEROKUISH_SHA256" "$src"
   module_source github.com/jteeuwen/go-bindata "$GO_BINDATA_VERSION" "$bindata"
@@ -132,6 +140,8 @@ build_herokuish() {
     done > include/buildpacks.txt
     "$src/go-bindata" include
     CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-X main.Version=$HEROKUISH_VERSION" -o "$out.tmp/herokuish" .
+    # What its Dockerfile runs to make herokuishuser, for client-images.sh.
+    cp include/default_user.bash "$out.tmp/default_user.bash"
   })
   rm -rf "$out" && mv "$out.tmp" "$out"
   rm -rf "$src" "$bindata"

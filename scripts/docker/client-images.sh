@@ -65,13 +65,9 @@ make_tarball() {
 make_tarball
 [ "${1:-}" = rootfs ] && { echo "$tarball"; exit 0; }
 
-for f in "$herokuish" "$cflifecycle/builder" "$cflifecycle/launcher"; do
+for f in "$herokuish" "$(dirname "$herokuish")/default_user.bash" "$cflifecycle/builder" "$cflifecycle/launcher"; do
   [ -x "$f" ] || { echo "client-images.sh: $f is missing (scripts/tools.sh herokuish cflifecycle)" >&2; exit 1; }
 done
-src="$(mktemp -d)"
-trap 'rm -rf "$src"' EXIT
-tar -xzf "${NIXBP_CLIENTS_SRC:-/work/shared/clients}/herokuish-$herokuish_commit.tar.gz" -C "$src" herokuish/include/default_user.bash
-
 # image NAME SETUP: imports the root with SETUP applied to it (a function
 # taking the root's directory), unless the recipe is unchanged.
 image() {
@@ -92,7 +88,7 @@ herokuish_root() {
   local d="$1"
   cp "$herokuish" "$d/bin/herokuish"
   for l in build start exec; do ln -s /bin/herokuish "$d/$l"; done
-  cp "$src/herokuish/include/default_user.bash" "$d/tmp/default_user.bash"
+  cp "$(dirname "$herokuish")/default_user.bash" "$d/tmp/default_user.bash"
   chroot "$d" bash /tmp/default_user.bash
   rm -f "$d/tmp/default_user.bash"
 }
