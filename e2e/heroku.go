@@ -56,9 +56,9 @@ type HerokuOptions struct {
 
 // HerokuApp is one app built the way herokuish and Heroku's slug compiler
 // run a buildpack: bin/detect BUILD_DIR, bin/compile BUILD_DIR CACHE_DIR
-// ENV_DIR and bin/release BUILD_DIR CACHE_DIR (herokuish), then the slug is moved to where it
-// runs and a process type is started from the Procfile or the release's
-// default_process_types, with .profile.d/*.sh sourced.
+// ENV_DIR and bin/release BUILD_DIR CACHE_DIR (herokuish), then the slug is
+// moved to where it runs and a process type is started from the Procfile or
+// the release's default_process_types, with .profile.d/*.sh sourced.
 type HerokuApp struct {
 	Root, Build, Cache, EnvDir, Run, Buildpack string
 	// Nixpkgs is the test channel's directory when HerokuOptions.Nixpkgs is set.
