@@ -106,6 +106,13 @@ func (e *Env) docker(timeout time.Duration, args ...string) (string, error) {
 	return string(out), nil
 }
 
+// Run runs a shell script in a throwaway container of image, as the
+// deploys run (default seccomp profile, --network none), and returns its
+// output.
+func (e *Env) Run(image, script string) (string, error) {
+	return e.docker(5*time.Minute, "run", "--rm", "--network", "none", image, "/bin/bash", "-c", script)
+}
+
 // App is an app's source and settings, laid out for a container to copy:
 // in/app (the fixture, with what the client reads from it) and in/env
 // (config vars, one file each).

@@ -66,6 +66,7 @@ func TestClients(t *testing.T) {
 		}
 		t.Logf("deploys:\n%s", b.String())
 	})
+	t.Run("Confinement", func(t *testing.T) { confinement(t, e) })
 	t.Run("Dokku", func(t *testing.T) {
 		for _, app := range deployApps {
 			t.Run(app.name, func(t *testing.T) { dokkuColdWarm(t, e, app.name, app.channel, app.want) })
@@ -159,6 +160,8 @@ func newApp(t *testing.T, e *clients.Env, name string, channel bool) *clients.Ap
 // build must not have run a Nix build.
 func checkLog(t *testing.T, what, log, phase string, wants ...string) {
 	t.Helper()
+	// User namespaces are refused: Nix runs through the bundled proot.
+	wants = append(wants, ", /nix through proot ", "(bundled)")
 	if phase == "cold" {
 		wants = append(wants, "-----> Installed Nix", "-----> Building hop3.nix with nix-build")
 	} else {
@@ -282,4 +285,27 @@ func dokkuBuildpackTest(t *testing.T, e *clients.Env) {
 			t.Errorf("herokuish buildpack test's output lacks %q:\n%s", w, out)
 		}
 	}
+}
+
+// confinement shows what the deploys run under: Docker's default seccomp
+// profile, which refuses user namespaces in both images (so the build
+// cannot take the userns strategy), no /nix, nix or proot, and no network
+// but loopback.
+func confinement(t *testing.T, e *clients.Env) {
+	for _, image := range []string{e.Herokuish, e.CFLinuxFS} {
+		out, err := e.Run(image, `if unshare -Ur true 2>&1; then echo USERNS-ALLOWED; fi; `+
+			`ls -d /nix 2>&1; command -v nix proot || echo no-nix-no-proot; ls /sys/class/net`)
+		if err != nil || strings.Contains(out, "USERNS-ALLOWED") || !strings.Contains(out, "Operation not permitted") ||
+			!strings.Contains(out, "No such file or directory") || !strings.Contains(out, "no-nix-no-proot") || strings.TrimSpace(lastLines(out, 1)) != "lo" {
+			t.Errorf("%s under the default seccomp profile with --network none: %v\n%s", image, err, out)
+		}
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }

@@ -66,7 +66,7 @@ make_tarball
 [ "${1:-}" = rootfs ] && { echo "$tarball"; exit 0; }
 
 for f in "$herokuish" "$(dirname "$herokuish")/default_user.bash" "$cflifecycle/builder" "$cflifecycle/launcher"; do
-  [ -x "$f" ] || { echo "client-images.sh: $f is missing (scripts/tools.sh herokuish cflifecycle)" >&2; exit 1; }
+  [ -f "$f" ] || { echo "client-images.sh: $f is missing (scripts/tools.sh herokuish cflifecycle)" >&2; exit 1; }
 done
 # image NAME SETUP: imports the root with SETUP applied to it (a function
 # taking the root's directory), unless the recipe is unchanged.
