@@ -75,7 +75,11 @@ func TestProcfileCommand(t *testing.T) {
 		procs = append(procs, process.Process{Line: w})
 	}
 	procs = append(procs, process.Process{Static: "/nix/store/x-site/my www"}, process.Process{Static: "/nix/store/x-site/a: b #c"},
-		process.Process{Static: "/nix/store/x-site/public"})
+		process.Process{Static: "/nix/store/x-site/public"},
+		// Hop3's cron worker, release task and addons: more launcher words.
+		process.Process{Cron: "*/5 * * * *", Line: "echo tick: #1"}, process.Process{Cron: "@every 1s", Line: "busybox echo tick from cron"},
+		process.Process{Release: []string{"migrate --to: head #x", "echo it's done"}, ReleaseByPlatform: true, Line: "serve -p $PORT"},
+		process.Process{Addons: []string{"postgres: main"}, Static: "/nix/store/x-site/public"})
 	var file strings.Builder
 	want := map[string]string{}
 	for i, p := range procs {
