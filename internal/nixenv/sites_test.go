@@ -36,6 +36,7 @@ var otherSites = map[string]string{
 	"internal/launch.runWorker":          "the launcher execs the app's worker at run time, with the app's environment",
 	"internal/launch.workerCommand":      "the launcher starts the app's worker under proot at run time, with the app's environment",
 	"internal/launch.lineProcesses.exec": "the launcher's shell interpreter starts the app's commands at run time",
+	"internal/heroku.CITest":             "bin/test starts the slug's web process as a dyno does (bash, .profile.d), with the test dyno's environment",
 }
 
 // TestEveryNixCommandGetsTheAllowList lists every place the product (cmd/

@@ -76,7 +76,12 @@ func TestFreshNixGuard(t *testing.T) {
 	script := filepath.Join(RepoRoot(), "scripts", "fresh-nix.sh")
 	guard := func(shell string, env ...string) (string, error) {
 		cmd := exec.Command(script, "/bin/sh", "-c", shell)
-		cmd.Env = append(os.Environ(), "NIXBP_FRESH_NIX_DIR="+host, "D="+host, fmt.Sprintf("OUTSIDE=/proc/%d/root", outside.Process.Pid))
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "NIXBP_FRESH_NIX_CHECK=") { // strict unless env says
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "NIXBP_FRESH_NIX_DIR="+host, "D="+host, fmt.Sprintf("OUTSIDE=/proc/%d/root", outside.Process.Pid))
 		cmd.Env = append(cmd.Env, env...)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
