@@ -67,19 +67,12 @@ func CITest(buildDir string, out, log io.Writer) (bool, error) {
 		fmt.Fprintln(out, "1..0 # SKIP no [[test.validations]] in hop3.toml")
 		return true, nil
 	}
-	procs, err := config.ReadRun(buildDir)
+	line, err := procfileLine(filepath.Join(buildDir, "Procfile"), "web")
 	if err != nil {
-		return false, err
-	}
-	if _, ok := procs.ProcfileWorkers["web"]; !ok {
-		return false, fmt.Errorf("%s has [[test.validations]], but the slug's Procfile has no web process to check them against\n"+
-			"declare a web worker (runtime.json workers.web, or a static directory)", name)
+		return false, fmt.Errorf("%s has [[test.validations]], but there is no web process to check them against\n%w\n"+
+			"declare a web worker (runtime.json workers.web, or a static directory)", name, err)
 	}
 	port, err := freePort()
-	if err != nil {
-		return false, err
-	}
-	line, err := procfileLine(filepath.Join(buildDir, "Procfile"), "web")
 	if err != nil {
 		return false, err
 	}

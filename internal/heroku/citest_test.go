@@ -25,11 +25,15 @@ func TestCITest(t *testing.T) {
 		files := map[string]string{
 			"www/index.html":     "<h1>Hello World!</h1>\n",
 			".profile.d/site.sh": "export SITE=\"$PWD/www\"\n",
-			"Procfile":           "web: /bin/busybox httpd -f -p \"127.0.0.1:$PORT\" -h \"$SITE\"\n",
-			"hop3.toml":          "[build]\nbuilder = \"nix\"\n\n[test]\npriority = \"P1\"\n" + validations,
+			// Shaped like the Procfile compile writes: the launcher, from
+			// the directory .profile.d names.
+			".nix/bin/nixbp-launch": "#!/bin/sh\nexec /bin/busybox httpd -f -p \"127.0.0.1:$PORT\" -h \"$SITE\"\n",
+			".profile.d/nix.sh":     "export NIXBP_NIX_DIR=\"$PWD/.nix\"\n",
+			"Procfile":              "web: $NIXBP_NIX_DIR/bin/nixbp-launch --nix-dir \"$NIXBP_NIX_DIR\" --static www\n",
+			"hop3.toml":             "[build]\nbuilder = \"nix\"\n\n[test]\npriority = \"P1\"\n" + validations,
 		}
 		for p, c := range files {
-			if err := writeFile(filepath.Join(dir, p), c, 0o644); err != nil {
+			if err := writeFile(filepath.Join(dir, p), c, 0o755); err != nil {
 				t.Fatal(err)
 			}
 		}
