@@ -154,7 +154,7 @@ func (b *bench) restore(ctx context.Context, cc *cache.Cache, root string, paths
 	if err != nil {
 		return "", err
 	}
-	res, err := cc.Fetch(ctx, paths, cache.Store{Dir: store.Dir, Valid: store.Valid})
+	res, err := cc.Fetch(ctx, paths, store)
 	if err != nil {
 		_ = reg.Finish(nil)
 		return "", err

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
@@ -139,7 +139,7 @@ func cachePush(ctx context.Context, c *cache.Cache, st nixstore.Store, paths []s
 	if err != nil {
 		return err
 	}
-	res, err := c.Push(ctx, infos, st.Dir)
+	res, err := c.Push(ctx, infos, st.Dir())
 	if err != nil {
 		return err
 	}
@@ -163,12 +163,12 @@ func cachePull(ctx context.Context, c *cache.Cache, st nixstore.Store, paths []s
 	}
 	// A collection of this store waits until what is renamed into it is
 	// registered (see internal/storelock).
-	release, err := storelock.HoldGC(filepath.Dir(st.Dir), os.Stderr)
+	release, err := storelock.HoldGC(filepath.Dir(st.Dir()), os.Stderr)
 	if err != nil {
 		return err
 	}
 	defer release()
-	res, err := c.Fetch(ctx, storePaths, cache.Store{Dir: st.Dir, Valid: st.Valid})
+	res, err := c.Fetch(ctx, storePaths, st)
 	if err != nil {
 		return err
 	}
@@ -264,7 +264,7 @@ func pushPointer(ctx context.Context, c *cache.Cache, appDir string, paths []str
 	if !strings.HasPrefix(out, narinfo.StoreDir+"/") {
 		return fmt.Errorf("nixbp cache push --app: %s is not a store path or a link to one", paths[0])
 	}
-	digest, err := closure.SourceDigest(appDir)
+	digest, err := caching.SourceDigest(appDir)
 	if err != nil {
 		return err
 	}

@@ -107,7 +107,7 @@ func TestOversizedNARStopsAtItsNarinfoSize(t *testing.T) {
 				t.Fatal(err)
 			}
 			storeDir := t.TempDir()
-			store := Store{Dir: storeDir, Valid: func([]string) (map[string]bool, error) { return nil, nil }}
+			store := noneValid(storeDir)
 			c := openCache(t, "file://"+dir, Options{RetryDelay: 1})
 
 			before := writtenBytes(t)

@@ -52,20 +52,17 @@ type FetchResult struct {
 // means misuse (bad store path, missing store directory), a database that
 // cannot be queried, or a cancelled ctx.
 func (c *Cache) Fetch(ctx context.Context, storePaths []string, store Store) (*FetchResult, error) {
-	if fi, err := os.Stat(store.Dir); err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", store.Dir)
-	}
-	if store.Valid == nil {
-		return nil, fmt.Errorf("unable to fetch into %s: Store.Valid is not set", store.Dir)
+	if fi, err := os.Stat(store.Dir()); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", store.Dir())
 	}
 	for _, p := range storePaths {
 		if err := narinfo.CheckStorePath(p); err != nil {
 			return nil, fmt.Errorf("unable to fetch\n%w", err)
 		}
 	}
-	f := &fetch{c: c, store: store, storeDir: store.Dir, t: newTracker(c, "fetch"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay),
+	f := &fetch{c: c, store: store, storeDir: store.Dir(), t: newTracker(c, "fetch"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay),
 		present: map[string]bool{}, entries: map[string]*narinfo.NarInfo{}}
-	unlock, err := lockStore(store.Dir, c.logf, f.t.warn)
+	unlock, err := lockStore(store.Dir(), c.logf, f.t.warn)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +105,7 @@ func (f *fetch) notPresent(ps []string) ([]string, error) {
 			onDisk = append(onDisk, p)
 		}
 	}
-	valid, err := f.store.validSet(onDisk)
+	valid, err := validSet(f.store, onDisk)
 	if err != nil {
 		return nil, err
 	}

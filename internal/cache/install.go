@@ -39,7 +39,7 @@ func (f *fetch) install(tmps map[string]string, final map[string]bool) ([]narinf
 	}
 	if len(taken) > 0 {
 		sort.Strings(taken)
-		valid, err := f.store.validSet(taken)
+		valid, err := validSet(f.store, taken)
 		if err != nil {
 			for _, sp := range taken {
 				_ = tree.Remove(tmps[sp])

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -58,21 +59,14 @@ func emptyStore(t testing.TB) string { t.Helper(); return testenv.EmptyStore(t) 
 // chrootStore is the chroot store root as Fetch installs into it: valid
 // means valid in root's Nix database, as nix-store --check-validity says.
 func chrootStore(t testing.TB, root string) Store {
-	return Store{Dir: filepath.Join(root, "nix", "store"), Valid: func(paths []string) (map[string]bool, error) {
-		out, err := nixRun("", "nix-store", append([]string{"--store", root, "--check-validity", "--print-invalid"}, paths...)...)
-		if err != nil {
-			return nil, err
-		}
-		valid := map[string]bool{}
-		for _, p := range paths {
-			valid[p] = true
-		}
-		for _, p := range strings.Fields(out) {
-			delete(valid, p)
-		}
-		return valid, nil
-	}}
+	return nixstore.Host(root, nil)
 }
+
+// noneValid is a store directory whose database holds nothing.
+type noneValid string
+
+func (d noneValid) Dir() string                           { return string(d) }
+func (noneValid) Valid([]string) (map[string]bool, error) { return nil, nil }
 
 // register records infos as valid in the chroot store root the way the
 // build pipeline will: nix-store --register-validity --hash-given, run where

@@ -11,20 +11,21 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
-// Store is the Nix store Fetch installs into.
-type Store struct {
+// Store is the Nix store Fetch installs into: a Nix store (nixstore.Store)
+// or a directory of store paths without Nix.
+type Store interface {
 	// Dir is the directory on disk that holds the store's paths (it may be
-	// mounted as /nix/store elsewhere).
-	Dir string
+	// shown as /nix/store elsewhere).
+	Dir() string
 	// Valid returns which of paths the store's Nix database holds as valid
 	// (nix-store --check-validity --print-invalid). Only a valid path counts
 	// as present: a path on disk that the database does not know was left by
 	// a restore or build that did not finish, and is replaced.
-	Valid func(paths []string) (map[string]bool, error)
+	Valid(paths []string) (map[string]bool, error)
 }
 
 // validSet asks the store which of paths are valid.
-func (s Store) validSet(paths []string) (map[string]bool, error) {
+func validSet(s Store, paths []string) (map[string]bool, error) {
 	if len(paths) == 0 {
 		return map[string]bool{}, nil
 	}

@@ -30,7 +30,7 @@ func TestSweepSparesRunningRestores(t *testing.T) {
 	if err := os.Chmod(filepath.Join(ours, "sub"), 0o555); err != nil {
 		t.Fatal(err)
 	}
-	store := Store{Dir: storeDir, Valid: func([]string) (map[string]bool, error) { return nil, nil }}
+	store := noneValid(storeDir)
 	c := openCache(t, "file://"+t.TempDir(), Options{})
 
 	// Another restore is running: it holds the lock shared.

@@ -1,16 +1,24 @@
 // Package closure asks Nix about store paths: the runtime closure of a build
-// output, and the references of each path (for the pruning guard).
+// output, and the records (references, NAR hashes and sizes) of each path,
+// for the pruning guard, the layers and the SBOM.
 package closure
 
 import (
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
-	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
+
+// Store is what closure asks of a Nix store (nixstore.Store).
+type Store interface {
+	// Requisites is the closure of paths, sorted.
+	Requisites(paths ...string) ([]string, error)
+	// Infos are the database's records of paths.
+	Infos(paths []string) ([]narinfo.PathInfo, error)
+}
 
 // Runtime returns the runtime closure of the given outputs (nix-store -qR):
 // every store path they need at run time, and nothing else.
-func Runtime(nix nixinstall.Nix, outputs ...string) ([]string, error) {
-	return nix.Store().Requisites(outputs...)
+func Runtime(s Store, outputs ...string) ([]string, error) {
+	return s.Requisites(outputs...)
 }
 
 // Graph is what the Nix database says about a set of store paths.
@@ -25,11 +33,17 @@ type Graph struct {
 }
 
 // ReadGraph reads the database records of the given store paths.
-func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
-	infos, err := Infos(nix, paths)
+func ReadGraph(s Store, paths []string) (Graph, error) {
+	infos, err := s.Infos(paths)
 	if err != nil {
 		return Graph{}, err
 	}
+	return GraphOf(infos), nil
+}
+
+// GraphOf is the Graph of records, read from the Nix database or elsewhere
+// (a restore's narinfos).
+func GraphOf(infos []narinfo.PathInfo) Graph {
 	g := Graph{Infos: map[string]narinfo.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
 	for _, info := range infos {
 		g.Infos[info.StorePath] = info
@@ -41,11 +55,5 @@ func ReadGraph(nix nixinstall.Nix, paths []string) (Graph, error) {
 			}
 		}
 	}
-	return g, nil
-}
-
-// Infos reads the database records of store paths in one
-// `nix-store --dump-db` call.
-func Infos(nix nixinstall.Nix, paths []string) ([]narinfo.PathInfo, error) {
-	return nix.Store().Infos(paths)
+	return g
 }

@@ -36,7 +36,7 @@ func TestReadGraphAgreesWithNix(t *testing.T) {
 		t.Fatal(err)
 	}
 	paths := nixstore.ReadLines(out)
-	g, err := closure.ReadGraph(nix, paths)
+	g, err := closure.ReadGraph(nix.Store(), paths)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestReadGraphAgreesWithNix(t *testing.T) {
 			t.Errorf("NarSizes[%s] = %d, want %d", paths[i], g.NarSizes[paths[i]], p.NarSize)
 		}
 	}
-	if _, err := closure.ReadGraph(nix, []string{"/nix/store/00000000000000000000000000000000-absent"}); err == nil {
+	if _, err := closure.ReadGraph(nix.Store(), []string{"/nix/store/00000000000000000000000000000000-absent"}); err == nil {
 		t.Error("ReadGraph of a path that is not in the store succeeded")
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/layering"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
@@ -50,12 +49,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		}
 		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
 			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: b.MaxLayers, settings: settingsDigest(in, b.MaxLayers, reloc),
-			appDir: ctx.ApplicationPath, reloc: reloc}
-		if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
-			if target.source, err = closure.SourceDigest(ctx.ApplicationPath); err != nil {
-				return result, err
-			}
-		}
+			appDir: ctx.ApplicationPath, reloc: reloc, source: in.SourceDigest}
 		reused, procs, err := target.reusePrevious(in.Caches)
 		if err != nil {
 			return result, err
@@ -129,8 +123,8 @@ type launchTarget struct {
 	buildpackDir     string
 	buildpackVersion string
 	maxLayers        int
-	// source is the app source's digest when a cache can hold its pointer,
-	// and settings the digest of the settings that shape the layers
+	// source is the app source's digest when a cache can hold its pointer
+	// (pipeline.Input.SourceDigest), and settings the digest of the settings that shape the layers
 	// (reusePrevious).
 	source, settings string
 	// appDir is the app's source, for its Procfile and hop3.toml.

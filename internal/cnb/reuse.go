@@ -10,8 +10,7 @@ import (
 
 	"github.com/buildpacks/libcnb/v2"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
@@ -25,7 +24,7 @@ import (
 // metadata from the previous image's label, never its contents, on a fresh
 // pod (kpack, Tekton, CI).
 const (
-	// metaSource is the app source's digest (closure.SourceDigest).
+	// metaSource is the app source's digest (caching.SourceDigest).
 	metaSource = "source"
 	// metaSettings is a digest of the settings that shape the layers.
 	metaSettings = "settings"
@@ -59,7 +58,7 @@ func settingsDigest(in pipeline.Input, maxLayers int, reloc relocation) string {
 // same, and every store layer the view lists has its metadata. Then the
 // build installs no Nix, fetches no NAR and the exporter reuses every
 // launch layer. It reports whether it did, with the processes.
-func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Process, error) {
+func (t *launchTarget) reusePrevious(caches caching.Caches) (bool, []process.Process, error) {
 	if t.source == "" || caches.Policy == settings.BuildAlways {
 		return false, nil, nil
 	}
@@ -132,12 +131,8 @@ func (t *launchTarget) reusePrevious(caches closure.Caches) (bool, []process.Pro
 
 // pointerFor returns the first cache whose pointer for the source digest
 // names output; a cache that fails is a warning.
-func (t *launchTarget) pointerFor(caches closure.Caches, output string) string {
-	all := caches.Read
-	if caches.Write != nil {
-		all = append([]*cache.Cache{caches.Write}, caches.Read...)
-	}
-	for _, c := range all {
+func (t *launchTarget) pointerFor(caches caching.Caches, output string) string {
+	for _, c := range caches.All() {
 		p, err := c.ReadPointer(context.Background(), t.source)
 		if err != nil {
 			t.logger.Bodyf("warning: %v", err)

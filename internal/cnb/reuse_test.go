@@ -14,7 +14,7 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
@@ -119,7 +119,7 @@ func TestReusePrevious(t *testing.T) {
 			}
 			target := &launchTarget{layers: libcnb.Layers{Path: layersDir}, logger: log.NewPaketoLogger(io.Discard),
 				buildpackDir: bpDir, buildpackVersion: "0.1.0", source: "src1", settings: "set1", appDir: appDir}
-			reused, procs, err := target.reusePrevious(closure.Caches{Write: c, Policy: tt.policy})
+			reused, procs, err := target.reusePrevious(caching.Caches{Write: c, Policy: tt.policy})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,9 +27,7 @@ type Commander interface {
 
 // Store is a Nix store and the nix-store that works on it.
 type Store struct {
-	// Dir is the on-disk directory holding the store paths, which Nix sees
-	// as /nix/store.
-	Dir string
+	dir string
 	// nixStore returns a nix-store command with these arguments.
 	nixStore func(args ...string) *exec.Cmd
 	// stderr, when set, also receives nix-store's messages.
@@ -38,7 +36,7 @@ type Store struct {
 
 // New is the store in dir as the installed Nix nix sees it at /nix/store.
 func New(dir string, nix Commander) Store {
-	return Store{Dir: dir, nixStore: func(args ...string) *exec.Cmd { return nix.Command("nix-store", args...) }}
+	return Store{dir: dir, nixStore: func(args ...string) *exec.Cmd { return nix.Command("nix-store", args...) }}
 }
 
 // Host is a store of the host's Nix, for nixbp and benchmarks: /nix/store
@@ -46,8 +44,12 @@ func New(dir string, nix Commander) Store {
 // (files under root/nix/store). nix-store's messages also go to stderr when
 // it is not nil.
 func Host(root string, stderr io.Writer) Store {
-	return Store{Dir: filepath.Join(root, "/nix/store"), stderr: stderr, nixStore: func(args ...string) *exec.Cmd { return hostCommand(root, args) }}
+	return Store{dir: filepath.Join(root, "/nix/store"), stderr: stderr, nixStore: func(args ...string) *exec.Cmd { return hostCommand(root, args) }}
 }
+
+// Dir is the on-disk directory holding the store paths, which Nix sees as
+// /nix/store.
+func (s Store) Dir() string { return s.dir }
 
 // hostCommand runs the host's nix-store on root's store. It gets what
 // locates the host's Nix, never this process's environment (a cache's keys

@@ -24,8 +24,8 @@ func TestMain(m *testing.M) {
 func TestHostStore(t *testing.T) {
 	f := testenv.NixClosure(t)
 	src := Host(f.Root, nil)
-	if src.Dir != f.StoreDir() {
-		t.Fatalf("Dir %s, want %s", src.Dir, f.StoreDir())
+	if src.Dir() != f.StoreDir() {
+		t.Fatalf("Dir %s, want %s", src.Dir(), f.StoreDir())
 	}
 	closure, err := src.Requisites(f.Top)
 	if err != nil || !slices.Equal(closure, f.Paths) {
@@ -63,7 +63,7 @@ func TestHostStore(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, p := range f.Paths {
-				if out, err := exec.Command("cp", "-a", f.StoreDir()+"/"+strings.TrimPrefix(p, "/nix/store/"), dst.Dir).CombinedOutput(); err != nil {
+				if out, err := exec.Command("cp", "-a", f.StoreDir()+"/"+strings.TrimPrefix(p, "/nix/store/"), dst.Dir()).CombinedOutput(); err != nil {
 					t.Fatalf("cp: %v\n%s", err, out)
 				}
 			}

@@ -91,7 +91,14 @@ func (s Store) LoadDB(registration []byte) error {
 	return err
 }
 
-// Registration records the paths a Fetch installs in the Nix database, in
+// Registration is a registration under way: Finish hands it the records.
+type Registration interface {
+	// Finish registers infos (none: nothing is registered) and waits for
+	// the registration to end.
+	Finish(infos []narinfo.PathInfo) error
+}
+
+// loadDB records the paths a Fetch installs in the Nix database, in
 // one batch, with nix-store --load-db, started before the Fetch so that its
 // start-up (the process, Nix's settings, opening the database: about half
 // of a registration's time) overlaps the downloads instead of following
@@ -100,7 +107,7 @@ func (s Store) LoadDB(registration []byte) error {
 // (canonicalisePathMetaData: an lstat and llistxattr per file) would change
 // nothing; both take the NAR hashes and sizes, which Fetch verified, as
 // given.
-type Registration struct {
+type loadDB struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	out   bytes.Buffer
@@ -108,8 +115,8 @@ type Registration struct {
 
 // StartRegistration starts a nix-store --load-db that will read the paths
 // to register on its standard input (Finish).
-func (s Store) StartRegistration() (*Registration, error) {
-	r := &Registration{cmd: s.nixStore("--load-db")}
+func (s Store) StartRegistration() (Registration, error) {
+	r := &loadDB{cmd: s.nixStore("--load-db")}
 	stdin, err := r.cmd.StdinPipe()
 	if err != nil {
 		return nil, fmt.Errorf("unable to start nix-store --load-db\n%w", err)
@@ -123,11 +130,11 @@ func (s Store) StartRegistration() (*Registration, error) {
 	return r, nil
 }
 
-// Finish registers infos (none: nothing is registered) and waits for
-// nix-store. The registration is formatted whole before any of it is
+// Finish registers infos and waits for nix-store. The registration is
+// formatted whole before any of it is
 // written: nix-store registers what it reads, in one transaction, once its
 // input ends.
-func (r *Registration) Finish(infos []narinfo.PathInfo) error {
+func (r *loadDB) Finish(infos []narinfo.PathInfo) error {
 	var buf bytes.Buffer
 	err := narinfo.FormatRegistration(&buf, infos)
 	if err == nil {

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
@@ -20,8 +19,8 @@ import (
 const ExcludeFile = ".slugexclude"
 
 // readStoreFile reads a file under /nix/store from the on-disk store.
-func readStoreFile(nix nixinstall.Nix, path string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(nix.Dir, strings.TrimPrefix(path, "/nix/")))
+func readStoreFile(nix Nix, path string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(nix.Dir(), strings.TrimPrefix(path, "/nix/store/")))
 }
 
 // prune copies the runtime closure from root (the directory holding

@@ -7,7 +7,7 @@ import (
 	"github.com/buildpacks/libcnb/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
@@ -40,7 +40,11 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	caches, err := closure.OpenCaches(context.Background(), b.Caches, p.Log.BodyWriter())
+	caches, err := caching.Open(context.Background(), b.Caches, p.Log.BodyWriter())
+	if err != nil {
+		return Input{}, err
+	}
+	digest, err := caches.SourceDigest(p.AppDir)
 	if err != nil {
 		return Input{}, err
 	}
@@ -54,14 +58,15 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 		Strategy: b.Strategy,
 		Settings: nixinstall.Settings{Substituters: b.Substituters, ExtraSubstituters: b.ExtraSubstituters,
 			TrustedPublicKeys: b.TrustedPublicKeys, ExtraTrustedPublicKeys: b.ExtraTrustedPublicKeys},
-		Nixpkgs:    b.Nixpkgs,
-		NixpkgsSet: b.NixpkgsSet,
-		FlakeAttr:  b.FlakeAttr,
-		Build:      nixbuild.Options{Args: b.BuildArgs, Timeout: b.BuildTimeout, MaxSilentTime: b.MaxSilentTime},
-		Caches:     caches,
-		Prune:      b.Prune,
-		StoreGC:    storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
-		Log:        p.Log,
+		Nixpkgs:      b.Nixpkgs,
+		NixpkgsSet:   b.NixpkgsSet,
+		FlakeAttr:    b.FlakeAttr,
+		Build:        nixbuild.Options{Args: b.BuildArgs, Timeout: b.BuildTimeout, MaxSilentTime: b.MaxSilentTime},
+		Caches:       caches,
+		SourceDigest: digest,
+		Prune:        b.Prune,
+		StoreGC:      storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
+		Log:          p.Log,
 	}, nil
 }
 

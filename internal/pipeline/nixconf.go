@@ -88,16 +88,3 @@ func withFlakeAttr(in Input, app config.App) config.App {
 	}
 	return app
 }
-
-// keepNixpkgs roots the <nixpkgs> tarball Nix unpacked, if any, so that the
-// store collection keeps it for the next build; a failure only warns (the
-// next build downloads it again).
-func keepNixpkgs(in Input, nix nixinstall.Nix) {
-	kept, err := nix.KeepNixpkgs()
-	switch {
-	case err != nil:
-		in.Log.Bodyf("warning: %v", err)
-	case kept != "":
-		in.Log.Bodyf("Keeping <nixpkgs> (%s, unpacked at %s) for the next build", nix.Nixpkgs.Spec, kept)
-	}
-}

@@ -10,7 +10,7 @@ import (
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
@@ -23,7 +23,7 @@ func TestNixSettings(t *testing.T) {
 		}
 		return c
 	}
-	caches := closure.Caches{Write: open("file:///srv/cache"),
+	caches := caching.Caches{Write: open("file:///srv/cache"),
 		Read: []*cache.Cache{open("https://cache.example.org"), open("s3://bucket/apps"), open("https://u:p@private.example.org")}}
 	dir := t.TempDir()
 	tests := []struct {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
@@ -17,7 +17,7 @@ import (
 )
 
 // restoredDir, under Input.NixDir, keeps what runWithoutNix restored
-// between builds (a closure.PlainStore).
+// between builds (a caching.PlainStore).
 const restoredDir = "restored"
 
 // runWithoutNix is Run's branch for a hit of the source pointer: the
@@ -28,13 +28,13 @@ const restoredDir = "restored"
 // dyno). ok is false when the pointer misses, or the output has no
 // runtime.json (its attributes need Nix): Run then goes on with Nix.
 func runWithoutNix(in Input, app config.App, run config.Run, target Target) (Result, bool, error) {
-	if in.Caches.Policy == settings.BuildAlways || (len(in.Caches.Read) == 0 && in.Caches.Write == nil) {
+	if in.Caches.Policy == settings.BuildAlways || !in.Caches.Any() || in.SourceDigest == "" {
 		return Result{}, false, nil
 	}
 	in.Log.Headerf("Looking up this source in the caches (build policy: %s)", in.Caches.Policy)
 	start := time.Now()
-	store := closure.PlainStore{Dir: filepath.Join(in.NixDir, restoredDir)}
-	r, err := closure.RestoreByPointer(context.Background(), store, app, in.Caches, in.Log.BodyWriter())
+	store := caching.PlainStore{Dir: filepath.Join(in.NixDir, restoredDir)}
+	r, err := in.Caches.RestoreByPointer(context.Background(), store, in.SourceDigest, in.Log.BodyWriter())
 	if err != nil || r == nil {
 		return Result{}, false, err
 	}
@@ -69,7 +69,7 @@ func withoutNixHint(in Input, app config.App, err error) error {
 		return err
 	}
 	where := "no cache is configured (BP_NIX_CACHE)"
-	if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
+	if in.Caches.Any() {
 		where = "the caches hold no build of this source"
 	}
 	return fmt.Errorf("%w\n\nNix cannot run here, and %s. Build it where Nix runs (CI, any Linux machine) and push it, "+

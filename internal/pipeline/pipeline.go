@@ -7,11 +7,13 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
@@ -50,13 +52,20 @@ type Input struct {
 	// Build says how nix-build runs (extra arguments, time limits).
 	Build nixbuild.Options
 	// Caches are the binary caches to restore from and push to.
-	Caches closure.Caches
+	Caches caching.Caches
+	// SourceDigest is the app source's digest (caching.SourceDigest), the
+	// key of the caches' source pointers, computed once (NewInput); "" when
+	// no cache can use it.
+	SourceDigest string
 	// Prune says how the closure is pruned into the target.
 	Prune settings.Prune
 	// StoreGC says whether and how NixDir's store is collected after the build.
 	StoreGC storegc.Options
 	// Log receives the build log.
 	Log log.Logger
+
+	// useNix makes Nix usable in NixDir: installNix, or a fake in tests.
+	useNix func(Input) (Nix, error)
 }
 
 // Target is where a front-end puts the result: a CNB launch layer, or a
@@ -125,7 +134,7 @@ func Run(in Input, target Target) (Result, error) {
 	if in.Settings, err = nixSettings(in, app); err != nil {
 		return Result{}, err
 	}
-	nix, err := installNix(in)
+	nix, err := useNix(in)
 	if err != nil {
 		return Result{}, withoutNixHint(in, app, err)
 	}
@@ -148,20 +157,19 @@ func Run(in Input, target Target) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := push(in, nix, output, paths, before, restored); err != nil {
+	if err := push(in, nix, caching.Built{Output: output, Runtime: paths, Before: before, Restored: restored.Installed}); err != nil {
 		return Result{}, err
 	}
-	keepNixpkgs(in, nix)
 	if err := lock.Root(append([]string{output}, extra...)...); err != nil {
 		return Result{}, err
 	}
 	lock.ReleaseGC() // for the build's own collection
-	storegc.Step(in.Log, nix, storegc.Build{Output: output}, in.StoreGC)
+	nix.Collect(in.Log, output, in.StoreGC)
 	graph, err := closure.ReadGraph(nix, paths)
 	if err != nil {
 		return Result{}, err
 	}
-	return deliver(in, delivery{root: nix.Dir, app: app, run: run, output: output, extra: extra, paths: paths, rt: rt, graph: graph}, target)
+	return deliver(in, delivery{root: filepath.Dir(nix.Dir()), app: app, run: run, output: output, extra: extra, paths: paths, rt: rt, graph: graph}, target)
 }
 
 // delivery is what is handed to the target: the closure (its store under
@@ -206,27 +214,20 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 	return res, target.Emit(res)
 }
 
-func installNix(in Input) (nixinstall.Nix, error) {
-	start := time.Now()
-	nix, err := nixinstall.Ensure(in.NixDir, in.Nix, in.Strategy, in.Settings)
-	if err != nil {
-		return nix, err
+// useNix makes Nix usable: installNix, unless a test gave a fake.
+func useNix(in Input) (Nix, error) {
+	if in.useNix != nil {
+		return in.useNix(in)
 	}
-	verb := "Installed"
-	if nix.Reused {
-		verb = "Reusing"
-	}
-	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Through(),
-		time.Since(start).Round(time.Millisecond))
-	return nix, nil
+	return installNix(in)
 }
 
 // restore installs what the caches have; a restored output skips the build.
-func restore(in Input, nix nixinstall.Nix, app config.App) (*closure.Restored, error) {
-	if len(in.Caches.Read) > 0 || in.Caches.Write != nil {
+func restore(in Input, nix Nix, app config.App) (*caching.Restored, error) {
+	if in.Caches.Any() {
 		in.Log.Headerf("Restoring from caches (build policy: %s)", in.Caches.Policy)
 	}
-	res, err := closure.Restore(context.Background(), nix, app, in.Caches, in.Log.BodyWriter())
+	res, err := in.Caches.Restore(context.Background(), nix, app, in.SourceDigest, in.Log.BodyWriter())
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +243,7 @@ func restore(in Input, nix nixinstall.Nix, app config.App) (*closure.Restored, e
 
 // buildUnlessRestored builds what was not restored. before is the store's
 // entries before the build (nil when nothing was built), for push.
-func buildUnlessRestored(in Input, nix nixinstall.Nix, app config.App, restored *closure.Restored) (string, map[string]bool, error) {
+func buildUnlessRestored(in Input, nix Nix, app config.App, restored *caching.Restored) (string, map[string]bool, error) {
 	if restored.Output != "" {
 		return restored.Output, nil, nil
 	}
@@ -251,7 +252,7 @@ func buildUnlessRestored(in Input, nix nixinstall.Nix, app config.App, restored 
 			"populate the cache from a machine that can build: `nixbp cache push --cache <url> $(nix-build %s -A package)`, "+
 			"or set BP_NIX_BUILD_POLICY=missing", app.NixFile, app.NixFile)
 	}
-	before, err := closure.StoreEntries(nix)
+	before, err := caching.StoreEntries(nix)
 	if err != nil {
 		return "", nil, err
 	}
@@ -259,23 +260,24 @@ func buildUnlessRestored(in Input, nix nixinstall.Nix, app config.App, restored 
 	return output, before, err
 }
 
-// push uploads what this build made to the writable cache, if any.
-func push(in Input, nix nixinstall.Nix, output string, paths []string, before map[string]bool, restored *closure.Restored) error {
-	if in.Caches.Write == nil || before == nil {
+// push uploads what this build made to the writable cache, if any (nothing
+// was built when b.Before is nil).
+func push(in Input, nix Nix, b caching.Built) error {
+	if in.Caches.Write == nil || b.Before == nil {
 		return nil
 	}
 	in.Log.Headerf("Pushing to %s", in.Caches.Write)
-	return closure.Push(context.Background(), nix, output, paths, before, restored, in.Caches, in.Log.BodyWriter())
+	return in.Caches.Push(context.Background(), nix, b, in.SourceDigest, in.Log.BodyWriter())
 }
 
-func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {
+func build(in Input, nix Nix, app config.App) (string, error) {
 	start := time.Now()
 	tool := "nix-build"
 	if app.Flake {
 		tool = "nix build"
 	}
 	in.Log.Headerf("Building %s with %s", app.NixFile, tool)
-	out, err := nixbuild.Build(nix, app, in.Build, in.Log.BodyWriter())
+	out, err := nix.Build(app, in.Build, in.Log.BodyWriter())
 	if err != nil {
 		return "", err
 	}
@@ -285,7 +287,7 @@ func build(in Input, nix nixinstall.Nix, app config.App) (string, error) {
 
 // runtimeClosure is every store path the roots (the output, and the store
 // paths its attributes refer to) need at run time.
-func runtimeClosure(in Input, nix nixinstall.Nix, roots ...string) ([]string, error) {
+func runtimeClosure(in Input, nix Nix, roots ...string) ([]string, error) {
 	paths, err := closure.Runtime(nix, roots...)
 	if err != nil {
 		return nil, err

@@ -7,14 +7,13 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
-	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 )
 
 // readRuntime reads $out/hop3/runtime.json, or falls back to the
 // expression's workers/env/path attributes; extra are the store paths those
 // attributes refer to outside the output's closure, realised.
-func readRuntime(in Input, nix nixinstall.Nix, app config.App, output string) (rt runtimejson.Runtime, extra []string, err error) {
+func readRuntime(in Input, nix Nix, app config.App, output string) (rt runtimejson.Runtime, extra []string, err error) {
 	file := output + "/" + runtimejson.RelPath
 	data, err := readStoreFile(nix, file)
 	if err == nil {
@@ -26,7 +25,7 @@ func readRuntime(in Input, nix nixinstall.Nix, app config.App, output string) (r
 			"write $out/hop3/runtime.json ({\"workers\": {\"web\": \"<command>\"}}) in the build",
 			app.NixFile, output, nixbuild.FlakeRef(app), runtimejson.RelPath)
 	}
-	attrs, err := nixbuild.Attributes(nix, app, in.Build, in.Log.BodyWriter())
+	attrs, err := nix.Attributes(app, in.Build, in.Log.BodyWriter())
 	if err != nil {
 		return rt, nil, err
 	}
@@ -49,7 +48,7 @@ func readRuntime(in Input, nix nixinstall.Nix, app config.App, output string) (r
 }
 
 // outside returns the paths that are not in output's closure.
-func outside(nix nixinstall.Nix, output string, paths []string) ([]string, error) {
+func outside(nix Nix, output string, paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}

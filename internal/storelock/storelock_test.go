@@ -15,6 +15,7 @@ import (
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/storelock"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
@@ -153,22 +154,7 @@ func fixtureCache(t *testing.T) (*cache.Cache, *testenv.Closure, []narinfo.PathI
 }
 
 // chrootStore is root's store as Fetch sees it.
-func chrootStore(root string) cache.Store {
-	return cache.Store{Dir: filepath.Join(root, "nix", "store"), Valid: func(paths []string) (map[string]bool, error) {
-		out, err := testenv.NixRun("", "nix-store", append([]string{"--store", root, "--check-validity", "--print-invalid"}, paths...)...)
-		if err != nil {
-			return nil, err
-		}
-		valid := map[string]bool{}
-		for _, p := range paths {
-			valid[p] = true
-		}
-		for _, p := range strings.Fields(out) {
-			delete(valid, p)
-		}
-		return valid, nil
-	}}
-}
+func chrootStore(root string) cache.Store { return nixstore.Host(root, nil) }
 
 // registerAll registers what Fetch installed, as the restore does.
 func registerAll(t *testing.T, root string, infos []narinfo.PathInfo) {

@@ -26,7 +26,7 @@ type Store interface {
 	// Valid says which of paths the Nix database holds as valid.
 	Valid(paths []string) (map[string]bool, error)
 	// StartRegistration starts registering the paths a Fetch installs.
-	StartRegistration() (*nixstore.Registration, error)
+	StartRegistration() (nixstore.Registration, error)
 }
 
 // Config is the part of the Nix configuration (nix.conf) that substitution
@@ -142,7 +142,7 @@ func fetch(ctx context.Context, storeDir string, store Store, c *cache.Cache, wa
 	if err != nil {
 		return nil, 0, err
 	}
-	r, err := c.Fetch(ctx, want, cache.Store{Dir: storeDir, Valid: store.Valid})
+	r, err := c.Fetch(ctx, want, storeAt{dir: storeDir, Store: store})
 	if err != nil {
 		_ = reg.Finish(nil)
 		if ctx.Err() != nil {
@@ -160,3 +160,11 @@ func fetch(ctx context.Context, storeDir string, store Store, c *cache.Cache, wa
 	}
 	return out, r.DownloadedBytes, nil
 }
+
+// storeAt is store as Fetch installs into it: its paths in dir.
+type storeAt struct {
+	dir string
+	Store
+}
+
+func (s storeAt) Dir() string { return s.dir }

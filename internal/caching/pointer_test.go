@@ -1,4 +1,4 @@
-package closure_test
+package caching_test
 
 import (
 	"bytes"
@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
+
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
@@ -18,8 +20,22 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
+func TestMain(m *testing.M) {
+	nixmount.MaybeRunChild()
+	os.Exit(m.Run())
+}
+
+// builder is an installed Nix as a restore uses it: its store and
+// nixbuild's evaluation.
+type builder struct {
+	nixstore.Store
+	nix nixinstall.Nix
+}
+
+func (b builder) Instantiate(app config.App) (string, error) { return nixbuild.Instantiate(b.nix, app) }
+
 // installNix installs Nix from the tarball fixture into a fresh directory.
-func installNix(t *testing.T) nixinstall.Nix {
+func installNix(t *testing.T) builder {
 	t.Helper()
 	tarball := testenv.NixTarball(t)
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
@@ -28,7 +44,7 @@ func installNix(t *testing.T) nixinstall.Nix {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return nix
+	return builder{Store: nix.Store(), nix: nix}
 }
 
 // pointerApp writes an app whose output holds text.
@@ -47,29 +63,33 @@ func pointerApp(t *testing.T, text string) config.App {
 
 // buildAndPush builds app in nix and pushes it, with its source pointer,
 // to caches.
-func buildAndPush(t *testing.T, nix nixinstall.Nix, app config.App, caches closure.Caches, log io.Writer) string {
+func buildAndPush(t *testing.T, b builder, app config.App, caches caching.Caches, log io.Writer) string {
 	t.Helper()
-	before, err := closure.StoreEntries(nix)
+	before, err := caching.StoreEntries(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := nixbuild.Build(nix, app, nixbuild.Options{}, log)
+	out, err := nixbuild.Build(b.nix, app, nixbuild.Options{}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runtime, err := closure.Runtime(nix, out)
+	runtime, err := closure.Runtime(b, out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest, err := closure.SourceDigest(app.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := &closure.Restored{Digest: digest, Installed: map[string]bool{}}
-	if err := closure.Push(t.Context(), nix, out, runtime, before, res, caches, log); err != nil {
+	if err := caches.Push(t.Context(), b, caching.Built{Output: out, Runtime: runtime, Before: before}, digest(t, app), log); err != nil {
 		t.Fatal(err)
 	}
 	return out
+}
+
+func digest(t *testing.T, app config.App) string {
+	t.Helper()
+	d, err := caching.SourceDigest(app.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // TestSwappedPointerIsRefused copies app B's source pointer over app A's in
@@ -78,30 +98,29 @@ func buildAndPush(t *testing.T, nix nixinstall.Nix, app config.App, caches closu
 // with A there too (policy missing) A is restored by evaluating hop3.nix.
 // Both warn about the pointer.
 func TestSwappedPointerIsRefused(t *testing.T) {
-	builder := installNix(t)
+	b := installNix(t)
 	keys := t.TempDir()
-	if out, err := builder.Command("nix-store", "--generate-binary-cache-key", "ptr-test-1", keys+"/sec", keys+"/pub").CombinedOutput(); err != nil {
+	if out, err := b.nix.Command("nix-store", "--generate-binary-cache-key", "ptr-test-1", keys+"/sec", keys+"/pub").CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	sec, _ := os.ReadFile(keys + "/sec")
 	pub, _ := os.ReadFile(keys + "/pub")
 	appA, appB := pointerApp(t, "I-am-A"), pointerApp(t, "I-am-B")
-	digestA, _ := closure.SourceDigest(appA.Dir)
-	digestB, _ := closure.SourceDigest(appB.Dir)
+	digestA, digestB := digest(t, appA), digest(t, appB)
 
 	for _, policy := range []settings.Policy{settings.BuildNever, settings.BuildMissing} {
 		t.Run(string(policy), func(t *testing.T) {
 			dir := t.TempDir()
 			var log bytes.Buffer
-			caches, err := closure.OpenCaches(t.Context(), settings.Caches{Write: "file://" + dir, Policy: policy,
+			caches, err := caching.Open(t.Context(), settings.Caches{Write: "file://" + dir, Policy: policy,
 				SecretKey: string(sec), TrustedKeys: []string{string(pub)}}, &log)
 			if err != nil {
 				t.Fatal(err)
 			}
-			outB := buildAndPush(t, builder, appB, caches, &log)
+			outB := buildAndPush(t, b, appB, caches, &log)
 			outA := ""
 			if policy == "missing" {
-				outA = buildAndPush(t, builder, appA, caches, &log)
+				outA = buildAndPush(t, b, appA, caches, &log)
 			}
 			pointers := filepath.Join(dir, "nixbp", "source")
 			dataB, err := os.ReadFile(filepath.Join(pointers, digestB+".json"))
@@ -114,7 +133,7 @@ func TestSwappedPointerIsRefused(t *testing.T) {
 
 			log.Reset()
 			fresh := installNix(t)
-			res, err := closure.Restore(t.Context(), fresh, appA, caches, &log)
+			res, err := caches.Restore(t.Context(), fresh, appA, digest(t, appA), &log)
 			t.Logf("restore of A:\n%s", log.String())
 			if err != nil {
 				t.Fatal(err)
@@ -135,7 +154,7 @@ func TestSwappedPointerIsRefused(t *testing.T) {
 			// A's output was restored from the write cache by evaluation:
 			// A's pointer is rewritten, so the next restore needs none.
 			log.Reset()
-			res, err = closure.Restore(t.Context(), installNix(t), appA, caches, &log)
+			res, err = caches.Restore(t.Context(), installNix(t), appA, digest(t, appA), &log)
 			t.Logf("second restore of A:\n%s", log.String())
 			if err != nil || res.Output != outA || !res.ByPointer {
 				t.Errorf("second restore: %+v, %v; want %s by pointer", res, err, outA)
@@ -150,28 +169,27 @@ func TestSwappedPointerIsRefused(t *testing.T) {
 // a real process there). Restore must not take the paths on disk for
 // present: it fetches them again, registers them, and the store verifies.
 func TestRestoreRepairsUnregisteredPaths(t *testing.T) {
-	builder := installNix(t)
+	b := installNix(t)
 	app := pointerApp(t, "repaired")
 	dir := t.TempDir()
 	var log bytes.Buffer
-	caches, err := closure.OpenCaches(t.Context(), settings.Caches{Write: "file://" + dir, Policy: settings.BuildMissing}, &log)
+	caches, err := caching.Open(t.Context(), settings.Caches{Write: "file://" + dir, Policy: settings.BuildMissing}, &log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := buildAndPush(t, builder, app, caches, &log)
+	out := buildAndPush(t, b, app, caches, &log)
 
 	fresh := installNix(t)
-	store := fresh.Store()
-	r, err := caches.Write.Fetch(t.Context(), []string{out}, cache.Store{Dir: store.Dir, Valid: store.Valid})
+	r, err := caches.Write.Fetch(t.Context(), []string{out}, fresh)
 	if err != nil || len(r.Installed) == 0 {
 		t.Fatalf("fetch: %+v, %v", r, err)
 	}
-	if err := fresh.Command("nix-store", "--check-validity", out).Run(); err == nil {
+	if err := fresh.nix.Command("nix-store", "--check-validity", out).Run(); err == nil {
 		t.Fatalf("%s is valid before registration", out)
 	}
 
 	log.Reset()
-	res, err := closure.Restore(t.Context(), fresh, app, caches, &log)
+	res, err := caches.Restore(t.Context(), fresh, app, digest(t, app), &log)
 	t.Logf("restore:\n%s", log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +201,7 @@ func TestRestoreRepairsUnregisteredPaths(t *testing.T) {
 		t.Errorf("the log does not say the unregistered copy was replaced")
 	}
 	for _, args := range [][]string{{"--check-validity", out}, {"--verify", "--check-contents"}} {
-		if msg, err := fresh.Command("nix-store", args...).CombinedOutput(); err != nil {
+		if msg, err := fresh.nix.Command("nix-store", args...).CombinedOutput(); err != nil {
 			t.Errorf("nix-store %v: %v\n%s", args, err, msg)
 		}
 	}

@@ -1,11 +1,11 @@
-package closure_test
+package caching_test
 
 import (
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/closure"
+	"github.com/nix-buildpack/nix-buildpack/internal/caching"
 )
 
 func TestSourceDigest(t *testing.T) {
@@ -23,7 +23,7 @@ func TestSourceDigest(t *testing.T) {
 		}
 	}
 	digest := func() string {
-		d, err := closure.SourceDigest(dir)
+		d, err := caching.SourceDigest(dir)
 		if err != nil {
 			t.Fatal(err)
 		}

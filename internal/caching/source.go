@@ -1,4 +1,4 @@
-package closure
+package caching
 
 import (
 	"crypto/sha256"
@@ -9,7 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
+
+// SourceDigest is the digest of the app's source (the package's
+// SourceDigest) when the caches can use it: a cache is configured and the
+// policy is not always; else "". Compute it once per build, before anything
+// writes into the app (a template's expression): the same key serves the
+// reuse of a previous image, the restore and the push.
+func (c Caches) SourceDigest(appDir string) (string, error) {
+	if !c.Any() || c.Policy == settings.BuildAlways {
+		return "", nil
+	}
+	return SourceDigest(appDir)
+}
 
 // SourceDigest is a digest of everything an app ships: every file's path,
 // type, executable bit and content (or link target), .git excluded. Two

@@ -1,4 +1,4 @@
-package closure
+package caching
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
-	"github.com/nix-buildpack/nix-buildpack/internal/config"
+	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
@@ -37,31 +37,25 @@ type PlainRestored struct {
 	// Closure is the output's runtime closure, sorted.
 	Closure []string
 	// Graph is the closure's records, from the caches' narinfos.
-	Graph Graph
-	// Digest is the app source's digest (the pointer key).
-	Digest string
+	Graph closure.Graph
 	// Bytes is what was downloaded.
 	Bytes int64
 }
 
-// RestoreByPointer restores the output the caches' source pointer names
-// for the app, and its closure, into s, with no Nix: NARs are verified as
+// RestoreByPointer restores the output the caches' source pointer for
+// digest names, and its closure, into s, with no Nix: NARs are verified as
 // Fetch verifies them, and the records kept in s.registration. It returns
 // nil when no cache has a pointer for this source or the closure cannot be
-// completed (the caller then runs Nix).
-func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Caches, log io.Writer) (*PlainRestored, error) {
-	if c.Policy == settings.BuildAlways || len(c.all()) == 0 {
+// completed (the caller then runs Nix), and under the policy always.
+func (c Caches) RestoreByPointer(ctx context.Context, s PlainStore, digest string, log io.Writer) (*PlainRestored, error) {
+	if c.Policy == settings.BuildAlways || !c.Any() || digest == "" {
 		return nil, nil
-	}
-	digest, err := SourceDigest(app.Dir)
-	if err != nil {
-		return nil, err
 	}
 	infos, err := s.load()
 	if err != nil {
 		return nil, err
 	}
-	for _, ch := range c.all() {
+	for _, ch := range c.All() {
 		ptr, err := ch.ReadPointer(ctx, digest)
 		if err != nil {
 			fmt.Fprintf(log, "warning: %v\n", err)
@@ -70,8 +64,8 @@ func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Cache
 		if ptr == nil {
 			continue
 		}
-		res := &PlainRestored{Output: ptr.Output, Digest: digest}
-		for _, from := range c.all() {
+		res := &PlainRestored{Output: ptr.Output}
+		for _, from := range c.All() {
 			if complete(ptr.Output, infos) {
 				break
 			}
@@ -101,26 +95,10 @@ func RestoreByPointer(ctx context.Context, s PlainStore, app config.App, c Cache
 		for i, p := range res.Closure {
 			list[i] = infos[p]
 		}
-		res.Graph = GraphOf(list)
+		res.Graph = closure.GraphOf(list)
 		return res, nil
 	}
 	return nil, nil
-}
-
-// GraphOf is the Graph of records read elsewhere than the Nix database.
-func GraphOf(infos []narinfo.PathInfo) Graph {
-	g := Graph{Infos: map[string]narinfo.PathInfo{}, References: map[string][]string{}, NarSizes: map[string]int64{}}
-	for _, info := range infos {
-		g.Infos[info.StorePath] = info
-		g.NarSizes[info.StorePath] = int64(info.NarSize)
-		g.References[info.StorePath] = nil
-		for _, r := range info.References {
-			if r != info.StorePath {
-				g.References[info.StorePath] = append(g.References[info.StorePath], r)
-			}
-		}
-	}
-	return g
 }
 
 // closureOf is path and everything it refers to, sorted.
@@ -200,15 +178,25 @@ func (s PlainStore) load() (map[string]narinfo.PathInfo, error) {
 
 // cacheStore is s as Fetch sees it: a path is valid when s records it.
 func (s PlainStore) cacheStore(infos map[string]narinfo.PathInfo) cache.Store {
-	return cache.Store{Dir: s.StoreDir(), Valid: func(paths []string) (map[string]bool, error) {
-		valid := map[string]bool{}
-		for _, p := range paths {
-			if _, ok := infos[p]; ok {
-				valid[p] = true
-			}
+	return recorded{dir: s.StoreDir(), infos: infos}
+}
+
+// recorded is a store directory whose valid paths are those with a record.
+type recorded struct {
+	dir   string
+	infos map[string]narinfo.PathInfo
+}
+
+func (r recorded) Dir() string { return r.dir }
+
+func (r recorded) Valid(paths []string) (map[string]bool, error) {
+	valid := map[string]bool{}
+	for _, p := range paths {
+		if _, ok := r.infos[p]; ok {
+			valid[p] = true
 		}
-		return valid, nil
-	}}
+	}
+	return valid, nil
 }
 
 // save writes the records atomically, references before referrers.
