@@ -91,7 +91,7 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 	if len(trusted) == 0 {
 		trusted = cs.TrustedKeys
 	}
-	opts := cache.Options{Credentials: cs.Credentials, TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
+	opts := cache.Options{Name: settings.RedactURL(*url), Credentials: cs.Credentials, TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
 	if cmd == "push" {
 		key, err := secretKey(*keyFile, cs.SecretKey)
 		if err != nil {

@@ -17,6 +17,10 @@ import (
 // Options tunes a Cache. The zero value works: AWS credential chain, no
 // signature checks, no signing, no log.
 type Options struct {
+	// Name is the cache URL as messages show it, its secrets hidden (the
+	// caller's settings.RedactURL); "" shows its scheme, host and path, and
+	// xxxxx@ for user info.
+	Name string
 	// Credentials for an s3:// cache; nil uses the standard AWS chain
 	// (environment, shared config and profile, container and instance roles).
 	Credentials *settings.Credentials
@@ -81,7 +85,14 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache URL is not a URL; expected s3://bucket/prefix, oci://registry/repository, http(s)://host/path or file:///dir")
 	}
-	c := &Cache{redacted: settings.RedactURL(rawURL), compression: "zstd", priority: 40, opts: opts}
+	c := &Cache{redacted: opts.Name, compression: "zstd", priority: 40, opts: opts}
+	if c.redacted == "" {
+		shown := &url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+		if u.User != nil {
+			shown.User = url.User("xxxxx") // there are credentials; which is not shown
+		}
+		c.redacted = shown.String()
+	}
 	if c.opts.Jobs <= 0 {
 		c.opts.Jobs = 8
 	}
@@ -129,7 +140,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	return c, nil
 }
 
-// Redacted is the cache URL without its secrets (RedactURL), for messages.
+// Redacted is the cache URL without its secrets (Options.Name), for
+// messages.
 func (c *Cache) Redacted() string { return c.redacted }
 
 // String is Redacted.

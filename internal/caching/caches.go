@@ -51,6 +51,7 @@ func Open(ctx context.Context, s settings.Caches, log io.Writer) (Caches, error)
 		opts.SecretKey = key
 	}
 	if s.Write != "" {
+		opts.Name = settings.RedactURL(s.Write)
 		w, err := cache.Open(ctx, s.Write, opts)
 		if err != nil {
 			return Caches{}, fmt.Errorf("%s: the cache URL is invalid\n%w", s.WriteFrom, err)
@@ -58,6 +59,7 @@ func Open(ctx context.Context, s settings.Caches, log io.Writer) (Caches, error)
 		c.Write = w
 	}
 	for _, u := range s.Read {
+		opts.Name = settings.RedactURL(u)
 		r, err := cache.Open(ctx, u, opts)
 		if err != nil {
 			return Caches{}, fmt.Errorf("%s: the read-only cache URL is invalid\n%w", settings.CachesName, err)

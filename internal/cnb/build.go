@@ -41,7 +41,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		// metadata): a cache layer would send Nix and the whole store to a
 		// cache image on every change.
 		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: in.Caches.Write == nil}
-		nixLayer.Metadata = key{"nix": nixinstall.Key(in.Nix)}.metadata()
+		nixLayer.Metadata = metadataOf(nixMetadata{Nix: nixinstall.Key(in.Nix)})
 
 		reloc, err := newRelocation(b.Relocate, in.NixDir, logger)
 		if err != nil {
@@ -95,6 +95,7 @@ func Input(ctx libcnb.BuildContext, nixDir string, logger log.Logger) (pipeline.
 	if err != nil {
 		return pipeline.Input{}, b, err
 	}
+	b.Caches = withCacheBinding(b.Caches, ctx.Platform.Bindings)
 	in, err := pipeline.NewInput(pipeline.Platform{AppDir: ctx.ApplicationPath, NixDir: nixDir,
 		Dependency: nixinstall.Dependency{Buildpack: ctx.Buildpack, Metadata: md, Stack: "", Bindings: ctx.Platform.Bindings},
 		Log:        logger}, b)
@@ -180,7 +181,7 @@ func (t *launchTarget) Emit(res pipeline.Result) error {
 	if err := t.storeLayers(plan, staged, relocated); err != nil {
 		return err
 	}
-	view := &viewLayer{res: res, plan: plan, layersDir: t.layers.Path, launcher: t.buildpackVersion,
+	view := &viewLayer{logger: t.logger, res: res, plan: plan, layersDir: t.layers.Path, launcher: t.buildpackVersion,
 		source: t.source, settings: t.settings}
 	t.processes = res.Processes
 	t.labels = healthcheckLabels(res.Healthcheck, t.logger)
@@ -259,7 +260,7 @@ func (t *launchTarget) storeLayers(plan []layering.Layer, staged, relocated stri
 
 // storeLayer is the layer of one planned group, filled from staged.
 func (t *launchTarget) storeLayer(l layering.Layer, staged, relocated string) *storeLayer {
-	return &storeLayer{plan: l, staged: staged, rules: t.rules, relocated: relocated}
+	return &storeLayer{plan: l, staged: staged, rules: t.rules, relocated: relocated, logger: t.logger}
 }
 
 // writeSBOM writes the view layer's SBOM of the closure from the database

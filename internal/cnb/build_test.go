@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -86,6 +87,45 @@ func TestBuild(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Runtime closure: 2 store paths") {
 		t.Errorf("log:\n%s", out.String())
+	}
+}
+
+// TestRebuildSaysWhy builds hello-web with a writable cache, rebuilds it
+// unchanged (the previous image is reused whole), then after a settings
+// change: the log says the previous image is not reused because the
+// settings digest changed, and for each layer whether it is reused and
+// why not.
+func TestRebuildSaysWhy(t *testing.T) {
+	ctx := buildContext(t)
+	t.Setenv("BP_NIX_CACHE", "file://"+t.TempDir())
+	res, out := build(t, ctx)
+	for _, want := range []string{"Not reusing the previous image: there is none", "Contributing store layer store-", "Writing the view layer: no previous layer"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first build's log lacks %q:\n%s", want, out)
+		}
+	}
+	writeLayerTOMLs(t, res)
+
+	res, out = build(t, ctx)
+	if !strings.Contains(out, "Reusing the previous image's launch layers") || strings.Count(out, "Reusing store layer store-") != 2 {
+		t.Errorf("the unchanged rebuild does not say it reuses the previous image and its 2 store layers:\n%s", out)
+	}
+	writeLayerTOMLs(t, res)
+
+	t.Setenv("BP_NIX_MAX_LAYERS", "50")
+	_, out = build(t, ctx)
+	t.Logf("rebuild after the settings change:\n%s", out)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`Not reusing the previous image: settings digest changed \([0-9a-f]{16}\.\.\. -> [0-9a-f]{16}\.\.\.\)`),
+		regexp.MustCompile(`Reusing store layer store-\S+ \(1 store path\)(?s:.*)Reusing store layer store-\S+ \(1 store path\)`),
+		regexp.MustCompile(`Writing the view layer: settings digest changed \([0-9a-f]{16}\.\.\. -> [0-9a-f]{16}\.\.\.\)`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("the rebuild's log does not match %s", want)
+		}
+	}
+	if strings.Contains(out, "Contributing store layer") {
+		t.Errorf("a store layer was rewritten, though its paths and rules did not change")
 	}
 }
 

@@ -146,7 +146,7 @@ func (t *launchTarget) closureSize(plan []layering.Layer) int {
 // build was made from the same key (Contribute will leave it untouched).
 func (s *storeLayer) previousMatches(layers libcnb.Layers) bool {
 	l, err := layers.Layer(s.Name())
-	return err == nil && s.key().matches(l)
+	return err == nil && len(changes(l.Metadata, s.metadata())) == 0
 }
 
 // relocatedProcesses are the processes naming the relocated closure.

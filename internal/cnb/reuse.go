@@ -19,26 +19,6 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
-// Keys of the view layer's metadata that let an unchanged rebuild reuse the
-// previous image without the store: the lifecycle restores a launch layer's
-// metadata from the previous image's label, never its contents, on a fresh
-// pod (kpack, Tekton, CI).
-const (
-	// metaSource is the app source's digest (caching.SourceDigest).
-	metaSource = "source"
-	// metaSettings is a digest of the settings that shape the layers.
-	metaSettings = "settings"
-	// metaRuntime is the runtime (runtime.json or the workers attributes), as JSON.
-	metaRuntime = "runtime"
-	// metaClosure is the runtime closure's store paths, space separated.
-	metaClosure = "closure"
-	// metaStoreLayers names the store-* layers, space separated.
-	metaStoreLayers = "store-layers"
-	// metaRelocated is, in the store layers and the view, where the
-	// closure they hold was relocated to (absent: not relocated).
-	metaRelocated = "relocated"
-)
-
 // settingsDigest identifies the settings that change what the launch
 // layers hold although the source does not.
 func settingsDigest(in pipeline.Input, maxLayers int, reloc relocation) string {
@@ -57,76 +37,121 @@ func settingsDigest(in pipeline.Input, maxLayers int, reloc relocation) string {
 // still names the view's output, the settings and the launcher are the
 // same, and every store layer the view lists has its metadata. Then the
 // build installs no Nix, fetches no NAR and the exporter reuses every
-// launch layer. It reports whether it did, with the processes.
+// launch layer. It reports whether it did, with the processes; when it
+// does not, the log says why.
 func (t *launchTarget) reusePrevious(caches caching.Caches) (bool, []process.Process, error) {
-	if t.source == "" || caches.Policy == settings.BuildAlways {
-		return false, nil, nil
-	}
-	view, err := t.layers.Layer(viewLayerName)
-	if err != nil {
-		return false, nil, fmt.Errorf("unable to read the view layer's metadata\n%w", err)
-	}
-	md := view.Metadata
-	output := metaString(md, "output")
-	if output == "" || metaString(md, metaSource) != t.source || metaString(md, metaSettings) != t.settings ||
-		metaString(md, "launcher") != t.buildpackVersion {
-		return false, nil, nil
-	}
-	launcher, err := t.layers.Layer(launcherLayerName)
-	if err != nil {
-		return false, nil, fmt.Errorf("unable to read the launcher layer's metadata\n%w", err)
-	}
-	sum, err := launcherDigest(t.buildpackDir)
+	prev, why, err := t.previous(caches)
 	if err != nil {
 		return false, nil, err
 	}
-	if metaString(launcher.Metadata, "sha256") != sum {
+	if why != "" {
+		t.logger.Headerf("Not reusing the previous image: %s", why)
 		return false, nil, nil
 	}
-	keep := []libcnb.Layer{view, launcher}
-	for _, name := range strings.Fields(metaString(md, metaStoreLayers)) {
-		l, err := t.layers.Layer(name)
-		if err != nil {
-			return false, nil, fmt.Errorf("unable to read the layer %s's metadata\n%w", name, err)
-		}
-		if metaString(l.Metadata, "paths") == "" || metaString(l.Metadata, "slugexclude") != metaString(md, "slugexclude") {
-			return false, nil, nil
-		}
-		keep = append(keep, l)
-	}
-	var rt runtimejson.Runtime
-	if err := json.Unmarshal([]byte(metaString(md, metaRuntime)), &rt); err != nil {
-		return false, nil, nil
-	}
-	// The processes as the pipeline describes them: the Procfile and
-	// hop3.toml are in the source, unchanged with its digest.
-	run, err := config.ReadRun(t.appDir)
-	if err != nil {
-		return false, nil, err
-	}
-	plan, err := pipeline.Describe(rt, run, t.Launcher())
-	if err != nil || len(plan.Processes) == 0 {
-		return false, nil, nil
-	}
-	if p := metaString(md, metaRelocated); p != "" {
-		plan.Processes = relocatedProcesses(plan.Processes, relocate.Prefix(p))
-	}
-	from := t.pointerFor(caches, output)
-	if from == "" {
-		return false, nil, nil
-	}
-	for _, l := range keep {
+	for _, l := range prev.keep {
 		l.LayerTypes = libcnb.LayerTypes{Launch: true}
 		t.contributed = append(t.contributed, l)
 	}
-	t.logger.Headerf("Reusing the previous image's launch layers: %s, by the source digest (pointer in %s)", output, from)
+	t.logger.Headerf("Reusing the previous image's launch layers: %s, by the source digest (pointer in %s)", prev.view.Output, prev.from)
 	t.logger.Bodyf("%d store paths in %d store layers, no Nix installed, no store path fetched",
-		len(strings.Fields(metaString(md, metaClosure))), len(keep)-2)
-	for _, p := range plan.Processes {
+		len(strings.Fields(prev.view.Closure)), len(prev.keep)-2)
+	for _, l := range prev.keep[2:] {
+		var m storeMetadata
+		readMetadata(l.Metadata, &m)
+		t.logger.Bodyf("Reusing store layer %s (%s)", l.Name, storePaths(len(strings.Fields(m.Paths))))
+	}
+	for _, p := range prev.plan.Processes {
 		t.logger.Bodyf("Process %s: %s", p.Type, p.Display())
 	}
-	t.labels = healthcheckLabels(run.Healthcheck, t.logger)
-	return true, plan.Processes, nil
+	t.labels = healthcheckLabels(prev.run.Healthcheck, t.logger)
+	return true, prev.plan.Processes, nil
+}
+
+// previousImage is what reusePrevious keeps of the previous image.
+type previousImage struct {
+	view viewMetadata
+	// keep are the view, the launcher and the store layers, as restored.
+	keep []libcnb.Layer
+	run  config.Run
+	plan process.Plan
+	// from names the cache whose pointer names the view's output.
+	from string
+}
+
+// previous reads the previous image's launch layers' metadata and says why
+// they cannot be reused ("" when they can).
+func (t *launchTarget) previous(caches caching.Caches) (previousImage, string, error) {
+	var prev previousImage
+	switch {
+	case !caches.Any():
+		return prev, "no binary cache is configured, so no source pointer can vouch for its output", nil
+	case caches.Policy == settings.BuildAlways:
+		return prev, "the build policy is always", nil
+	case t.source == "":
+		return prev, "the app's source digest was not taken", nil
+	}
+	view, err := t.layers.Layer(viewLayerName)
+	if err != nil {
+		return prev, "", fmt.Errorf("unable to read the view layer's metadata\n%w", err)
+	}
+	readMetadata(view.Metadata, &prev.view)
+	if prev.view.Output == "" {
+		return prev, "there is none (no view layer metadata)", nil
+	}
+	want := prev.view
+	want.Source, want.Settings, want.Launcher = t.source, t.settings, t.buildpackVersion
+	if why := changes(view.Metadata, &want); len(why) > 0 {
+		return prev, strings.Join(why, "; "), nil
+	}
+	launcher, err := t.layers.Layer(launcherLayerName)
+	if err != nil {
+		return prev, "", fmt.Errorf("unable to read the launcher layer's metadata\n%w", err)
+	}
+	sum, err := launcherDigest(t.buildpackDir)
+	if err != nil {
+		return prev, "", err
+	}
+	if why := changes(launcher.Metadata, launcherMetadata{SHA256: sum}); len(why) > 0 {
+		return prev, strings.Join(why, "; "), nil
+	}
+	prev.keep = []libcnb.Layer{view, launcher}
+	for _, name := range strings.Fields(prev.view.StoreLayers) {
+		l, err := t.layers.Layer(name)
+		if err != nil {
+			return prev, "", fmt.Errorf("unable to read the layer %s's metadata\n%w", name, err)
+		}
+		var m storeMetadata
+		readMetadata(l.Metadata, &m)
+		if m.Paths == "" {
+			return prev, fmt.Sprintf("store layer %s has no metadata", name), nil
+		}
+		if m.SlugExclude != prev.view.SlugExclude {
+			return prev, fmt.Sprintf("store layer %s was pruned by another .slugexclude (%s, the view's %s)", name, short(m.SlugExclude), short(prev.view.SlugExclude)), nil
+		}
+		prev.keep = append(prev.keep, l)
+	}
+	var rt runtimejson.Runtime
+	if err := json.Unmarshal([]byte(prev.view.Runtime), &rt); err != nil {
+		return prev, fmt.Sprintf("the view layer records no readable runtime (an older buildpack): %v", err), nil
+	}
+	// The processes as the pipeline describes them: the Procfile and
+	// hop3.toml are in the source, unchanged with its digest.
+	if prev.run, err = config.ReadRun(t.appDir); err != nil {
+		return prev, "", err
+	}
+	if prev.plan, err = pipeline.Describe(rt, prev.run, t.Launcher()); err != nil {
+		return prev, fmt.Sprintf("its processes cannot be described: %v", err), nil
+	}
+	if len(prev.plan.Processes) == 0 {
+		return prev, "it declares no process", nil
+	}
+	if p := prev.view.Relocated; p != "" {
+		prev.plan.Processes = relocatedProcesses(prev.plan.Processes, relocate.Prefix(p))
+	}
+	if prev.from = t.pointerFor(caches, prev.view.Output); prev.from == "" {
+		return prev, fmt.Sprintf("no cache's source pointer for this source names its output %s", prev.view.Output), nil
+	}
+	return prev, "", nil
 }
 
 // pointerFor returns the first cache whose pointer for the source digest
@@ -143,9 +168,4 @@ func (t *launchTarget) pointerFor(caches caching.Caches, output string) string {
 		}
 	}
 	return ""
-}
-
-func metaString(md map[string]interface{}, key string) string {
-	s, _ := md[key].(string)
-	return s
 }

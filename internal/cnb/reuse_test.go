@@ -1,9 +1,9 @@
 package cnb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,9 +48,9 @@ func previousLayers(t *testing.T, dir string, view map[string]string, launcherSu
 func TestReusePrevious(t *testing.T) {
 	rt, _ := json.Marshal(runtimejson.Runtime{Workers: map[string]runtimejson.Worker{"web": {Command: "busybox httpd -f -h " + reuseOutput + "/www"}}})
 	goodView := func() map[string]string {
-		return map[string]string{"output": reuseOutput, "slugexclude": "x1", "launcher": "0.1.0", metaSource: "src1",
-			metaSettings: "set1", metaRuntime: string(rt), metaClosure: reuseOutput + " " + reuseBB,
-			metaStoreLayers: "store-a store-b"}
+		return map[string]string{"output": reuseOutput, "slugexclude": "x1", "launcher": "0.1.0", "source": "src1",
+			"settings": "set1", "runtime": string(rt), "closure": reuseOutput + " " + reuseBB,
+			"store-layers": "store-a store-b"}
 	}
 	goodStores := func() map[string]map[string]string {
 		return map[string]map[string]string{"store-a": {"paths": reuseBB, "slugexclude": "x1"},
@@ -63,22 +63,24 @@ func TestReusePrevious(t *testing.T) {
 		launcher  string // the launcher layer's recorded digest; "" for this buildpack's
 		policy    settings.Policy
 		wantReuse bool
+		// why is what the log says when the layers are not reused.
+		why string
 	}{
 		{name: "all match", pointer: reuseOutput, wantReuse: true},
-		{name: "no pointer in the cache", wantReuse: false},
-		{name: "pointer names another output", pointer: "/nix/store/00000000000000000000000000000000-other", wantReuse: false},
-		{name: "source changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v[metaSource] = "src0" }},
-		{name: "settings changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v[metaSettings] = "set0" }},
-		{name: "buildpack version changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v["launcher"] = "0.0.9" }},
-		{name: "launcher binary changed", pointer: reuseOutput, launcher: "0123"},
-		{name: "store layer missing", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { delete(s, "store-b") }},
-		{name: "store layer pruned otherwise", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { s["store-a"]["slugexclude"] = "x0" }},
-		{name: "no runtime recorded (older buildpack)", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { delete(v, metaRuntime) }},
-		{name: "build policy always", pointer: reuseOutput, policy: settings.BuildAlways},
+		{name: "no pointer in the cache", wantReuse: false, why: "no cache's source pointer for this source names its output " + reuseOutput},
+		{name: "pointer names another output", pointer: "/nix/store/00000000000000000000000000000000-other", wantReuse: false, why: "no cache's source pointer"},
+		{name: "source changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v["source"] = "src0" }, why: "source digest changed (src0 -> src1)"},
+		{name: "settings changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v["settings"] = "set0" }, why: "settings digest changed (set0 -> set1)"},
+		{name: "buildpack version changed", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { v["launcher"] = "0.0.9" }, why: "buildpack version changed (0.0.9 -> 0.1.0)"},
+		{name: "launcher binary changed", pointer: reuseOutput, launcher: "0123", why: "launcher binaries changed (0123 -> "},
+		{name: "store layer missing", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { delete(s, "store-b") }, why: "store layer store-b has no metadata"},
+		{name: "store layer pruned otherwise", pointer: reuseOutput, edit: func(_ map[string]string, s map[string]map[string]string) { s["store-a"]["slugexclude"] = "x0" }, why: "store layer store-a was pruned by another .slugexclude (x0, the view's x1)"},
+		{name: "no runtime recorded (older buildpack)", pointer: reuseOutput, edit: func(v map[string]string, _ map[string]map[string]string) { delete(v, "runtime") }, why: "the view layer records no readable runtime"},
+		{name: "build policy always", pointer: reuseOutput, policy: settings.BuildAlways, why: "the build policy is always"},
 		{name: "relocated image", pointer: reuseOutput, wantReuse: true, edit: func(v map[string]string, s map[string]map[string]string) {
-			v[metaRelocated] = "/tmp/.nixs"
+			v["relocated"] = "/tmp/.nixs"
 			for _, md := range s {
-				md[metaRelocated] = "/tmp/.nixs"
+				md["relocated"] = "/tmp/.nixs"
 			}
 		}},
 	}
@@ -117,16 +119,20 @@ func TestReusePrevious(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			target := &launchTarget{layers: libcnb.Layers{Path: layersDir}, logger: log.NewPaketoLogger(io.Discard),
+			var logBuf bytes.Buffer
+			target := &launchTarget{layers: libcnb.Layers{Path: layersDir}, logger: log.NewPaketoLogger(&logBuf),
 				buildpackDir: bpDir, buildpackVersion: "0.1.0", source: "src1", settings: "set1", appDir: appDir}
 			reused, procs, err := target.reusePrevious(caching.Caches{Write: c, Policy: tt.policy})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if reused != tt.wantReuse {
-				t.Fatalf("reused = %v, want %v", reused, tt.wantReuse)
+				t.Fatalf("reused = %v, want %v\n%s", reused, tt.wantReuse, logBuf.String())
 			}
 			if !reused {
+				if want := "Not reusing the previous image: " + tt.why; !strings.Contains(logBuf.String(), want) {
+					t.Errorf("the log does not say %q:\n%s", want, logBuf.String())
+				}
 				if len(target.contributed) != 0 {
 					t.Errorf("contributed %d layers without reusing", len(target.contributed))
 				}
@@ -145,6 +151,11 @@ func TestReusePrevious(t *testing.T) {
 			if got := strings.Join(names, " "); got != "view launcher store-a store-b" {
 				t.Errorf("layers = %s", got)
 			}
+			for _, want := range []string{"Reusing the previous image's launch layers", "Reusing store layer store-a (1 store path)", "Reusing store layer store-b (1 store path)"} {
+				if !strings.Contains(logBuf.String(), want) {
+					t.Errorf("the log does not say %q:\n%s", want, logBuf.String())
+				}
+			}
 			types := map[string]string{}
 			for _, p := range procs {
 				types[p.Type] = strings.Join(p.Args(), " ")
@@ -155,7 +166,7 @@ func TestReusePrevious(t *testing.T) {
 			// A relocated image's processes name the relocated closure, as
 			// the build that made it did.
 			www := reuseOutput + "/www"
-			if view[metaRelocated] != "" {
+			if view["relocated"] != "" {
 				www = "/tmp/.nixs/" + strings.TrimPrefix(www, "/nix/store/")
 			}
 			if !strings.HasSuffix(types["web"], "-h "+www) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/buildpacks/libcnb/v2"
+	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/layering"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
@@ -14,13 +15,14 @@ import (
 
 // storeLayer is one launch layer of store paths (store-<hash> for one path,
 // store-group-<digest> for the grouped rest), filled by moving the paths out
-// of the staged, pruned closure (or of its relocated copy). Its key is its
-// store paths, the .slugexclude digest and, when relocated, the prefix:
+// of the staged, pruned closure (or of its relocated copy). Its metadata is
+// its store paths, the .slugexclude digest and, when relocated, the prefix:
 // contents depend on nothing else, so apps that share a path share its blob.
 type storeLayer struct {
 	plan   layering.Layer
 	staged string
 	rules  string
+	logger log.Logger
 	// relocated is the relocation's key (relocation.key) when staged holds
 	// the relocated copy, "" for the closure as built.
 	relocated string
@@ -31,24 +33,24 @@ type storeLayer struct {
 // Name is the layer's name.
 func (s *storeLayer) Name() string { return s.plan.Name }
 
-func (s *storeLayer) key() key {
-	k := key{"paths": strings.Join(s.plan.Paths, " "), "slugexclude": s.rules}
-	if s.relocated != "" {
-		k[metaRelocated] = s.relocated
-	}
-	return k
+func (s *storeLayer) metadata() storeMetadata {
+	return storeMetadata{Paths: strings.Join(s.plan.Paths, " "), SlugExclude: s.rules, Relocated: s.relocated}
 }
 
 // Contribute leaves a layer made from the same paths and rules untouched,
-// else replaces its content.
+// else replaces its content, and logs which and why.
 func (s *storeLayer) Contribute(layer *libcnb.Layer) error {
-	k := s.key()
-	if s.reused = k.matches(*layer); !s.reused {
+	m := s.metadata()
+	why := changes(layer.Metadata, m)
+	if s.reused = len(why) == 0; s.reused {
+		s.logger.Bodyf("Reusing store layer %s (%s)", s.Name(), storePaths(len(s.plan.Paths)))
+	} else {
+		s.logger.Bodyf("Contributing store layer %s (%s): %s", s.Name(), storePaths(len(s.plan.Paths)), strings.Join(why, "; "))
 		if err := fillStoreLayer(layer.Path, s.staged, s.plan.Paths); err != nil {
 			return err
 		}
 	}
-	layer.Metadata = k.metadata()
+	layer.Metadata = metadataOf(m)
 	layer.LayerTypes = libcnb.LayerTypes{Launch: true}
 	return nil
 }

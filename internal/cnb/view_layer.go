@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/buildpacks/libcnb/v2"
+	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/layering"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
@@ -24,6 +25,7 @@ const viewLayerName = "view"
 // viewLayer holds nix/store/<path> links into the store layers, the launch
 // environment and the SBOM. It is small, and changes with the app.
 type viewLayer struct {
+	logger    log.Logger
 	res       pipeline.Result
 	plan      []layering.Layer
 	layersDir string
@@ -40,10 +42,10 @@ type viewLayer struct {
 // Name is the layer's name.
 func (v *viewLayer) Name() string { return viewLayerName }
 
-// key covers the layer plan, the output, the rules and the environment:
-// with hop3.nix attributes (ADR 006) the environment can change while the
-// output does not.
-func (v *viewLayer) key() (key, error) {
+// metadata covers the layer plan, the output, the rules and the
+// environment (with hop3.nix attributes, ADR 006, the environment can
+// change while the output does not), and what reusePrevious needs.
+func (v *viewLayer) metadata() (viewMetadata, error) {
 	h := sha256.New()
 	for _, l := range v.plan {
 		fmt.Fprintf(h, "%s %s\n", l.Name, strings.Join(l.Paths, " "))
@@ -54,59 +56,64 @@ func (v *viewLayer) key() (key, error) {
 	fmt.Fprintf(h, "path %s\n", strings.Join(v.res.Runtime.Path, ":"))
 	rt, err := json.Marshal(v.res.Runtime)
 	if err != nil {
-		return nil, fmt.Errorf("unable to encode the runtime for the view layer's metadata\n%w", err)
+		return viewMetadata{}, fmt.Errorf("unable to encode the runtime for the view layer's metadata\n%w", err)
 	}
 	layerNames := make([]string, 0, len(v.plan))
 	for _, l := range v.plan {
 		layerNames = append(layerNames, l.Name)
 	}
-	// Enough to reuse every launch layer on a fresh pod without the store
-	// (reusePrevious).
-	k := key{"output": v.res.Output, "slugexclude": v.res.ExcludeDigest,
-		"layers": hex.EncodeToString(h.Sum(nil)), "launcher": v.launcher,
-		metaSource: v.source, metaSettings: v.settings, metaRuntime: string(rt),
-		metaClosure: strings.Join(v.res.Closure, " "), metaStoreLayers: strings.Join(layerNames, " ")}
-	if v.relocated != "" {
-		k[metaRelocated] = string(v.relocated)
-	}
-	return k, nil
+	return viewMetadata{Output: v.res.Output, SlugExclude: v.res.ExcludeDigest, Layers: hex.EncodeToString(h.Sum(nil)),
+		Launcher: v.launcher, Source: v.source, Settings: v.settings, Runtime: string(rt),
+		Closure: strings.Join(v.res.Closure, " "), StoreLayers: strings.Join(layerNames, " "), Relocated: string(v.relocated)}, nil
 }
 
 // Contribute links every store path to its layer and sets the launch
 // environment; an unchanged layer is left as it is (libcnb would otherwise
-// rewrite its env files, and the exporter could not reuse it).
+// rewrite its env files, and the exporter could not reuse it). It logs
+// which, and why.
 func (v *viewLayer) Contribute(layer *libcnb.Layer) error {
-	k, err := v.key()
+	m, err := v.metadata()
 	if err != nil {
 		return err
 	}
-	if !k.matches(*layer) {
-		if err := tree.Remove(layer.Path); err != nil {
+	if why := changes(layer.Metadata, m); len(why) == 0 {
+		v.logger.Bodyf("Reusing the view layer: links and launch environment unchanged")
+	} else {
+		v.logger.Bodyf("Writing the view layer: %s", strings.Join(why, "; "))
+		if err := v.write(layer); err != nil {
 			return err
 		}
-		store := filepath.Join(layer.Path, "nix", "store")
-		if err := os.MkdirAll(store, 0o755); err != nil {
-			return fmt.Errorf("unable to create %s\n%w", store, err)
-		}
-		for _, l := range v.plan {
-			for _, n := range l.Paths {
-				if err := os.Symlink(filepath.Join(v.layersDir, l.Name, "store", n), filepath.Join(store, n)); err != nil {
-					return fmt.Errorf("unable to link %s\n%w", n, err)
-				}
-			}
-		}
-		res := v.res
-		if v.relocated != "" {
-			id := fmt.Sprintf("%s %s relocated=%s", v.res.Output, v.res.ExcludeDigest, v.relocated)
-			if err := writeRelocated(filepath.Join(layer.Path, "nix"), v.relocated, id); err != nil {
-				return err
-			}
-			res = res.MapStorePaths(v.relocated.StorePath)
-		}
-		setEnv(layer, res)
 	}
-	layer.Metadata = k.metadata()
+	layer.Metadata = metadataOf(m)
 	layer.LayerTypes = libcnb.LayerTypes{Launch: true}
+	return nil
+}
+
+// write replaces the layer's links and launch environment.
+func (v *viewLayer) write(layer *libcnb.Layer) error {
+	if err := tree.Remove(layer.Path); err != nil {
+		return err
+	}
+	store := filepath.Join(layer.Path, "nix", "store")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		return fmt.Errorf("unable to create %s\n%w", store, err)
+	}
+	for _, l := range v.plan {
+		for _, n := range l.Paths {
+			if err := os.Symlink(filepath.Join(v.layersDir, l.Name, "store", n), filepath.Join(store, n)); err != nil {
+				return fmt.Errorf("unable to link %s\n%w", n, err)
+			}
+		}
+	}
+	res := v.res
+	if v.relocated != "" {
+		id := fmt.Sprintf("%s %s relocated=%s", v.res.Output, v.res.ExcludeDigest, v.relocated)
+		if err := writeRelocated(filepath.Join(layer.Path, "nix"), v.relocated, id); err != nil {
+			return err
+		}
+		res = res.MapStorePaths(v.relocated.StorePath)
+	}
+	setEnv(layer, res)
 	return nil
 }
 

@@ -2,9 +2,7 @@ package pipeline
 
 import (
 	"context"
-	"strings"
 
-	"github.com/buildpacks/libcnb/v2"
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/caching"
@@ -13,11 +11,6 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
-
-// CacheBindingType is the binding that holds cache secrets: keys
-// access-key-id, secret-access-key, session-token (S3) and secret-key (the
-// Nix signing key, name:base64). A binding wins over the settings.
-const CacheBindingType = "nix-cache"
 
 // Platform is what a front-end knows of where the build runs.
 type Platform struct {
@@ -31,11 +24,11 @@ type Platform struct {
 	Log log.Logger
 }
 
-// NewInput turns settings into the pipeline's input the same way for every
-// front-end: secrets from bindings, the Nix installer tarball resolved and
-// checked, the caches opened.
+// NewInput turns settings (with the platform's secrets already in them: a
+// CNB binding, a Heroku config var) into the pipeline's input the same way
+// for every front-end: the Nix installer tarball resolved and checked, the
+// caches opened, the source digest taken.
 func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
-	applyCacheBinding(&b.Caches, p.Dependency.Bindings)
 	src, err := nixinstall.Resolve(p.Dependency, b.NixVersion, b.Tarball, p.Log)
 	if err != nil {
 		return Input{}, err
@@ -48,8 +41,8 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 	if err != nil {
 		return Input{}, err
 	}
-	if b.Caches.Write != "" {
-		p.Log.Bodyf("Closure cache (read-write, from %s): %s", b.Caches.WriteFrom, settings.RedactURL(b.Caches.Write))
+	if caches.Write != nil {
+		p.Log.Bodyf("Closure cache (read-write, from %s): %s", b.Caches.WriteFrom, caches.Write)
 	}
 	return Input{
 		AppDir:   p.AppDir,
@@ -68,20 +61,4 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 		StoreGC:      storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
 		Log:          p.Log,
 	}, nil
-}
-
-func applyCacheBinding(c *settings.Caches, bindings libcnb.Bindings) {
-	for _, b := range bindings {
-		if b.Type != CacheBindingType {
-			continue
-		}
-		if id := strings.TrimSpace(b.Secret["access-key-id"]); id != "" {
-			c.Credentials = &settings.Credentials{AccessKeyID: id,
-				SecretAccessKey: strings.TrimSpace(b.Secret["secret-access-key"]),
-				SessionToken:    strings.TrimSpace(b.Secret["session-token"])}
-		}
-		if k := strings.TrimSpace(b.Secret["secret-key"]); k != "" {
-			c.SecretKey = k
-		}
-	}
 }

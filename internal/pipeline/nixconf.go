@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
@@ -35,12 +34,8 @@ func nixSettings(in Input, app config.App) (nixinstall.Settings, error) {
 		in.Log.Bodyf("<nixpkgs> is not set (%s is empty): `import <nixpkgs>` fails", settings.NixpkgsName)
 	}
 
-	caches := in.Caches.Read
-	if in.Caches.Write != nil {
-		caches = append([]*cache.Cache{in.Caches.Write}, caches...)
-	}
 	signed := len(s.TrustedPublicKeys)+len(s.ExtraTrustedPublicKeys) > 0
-	for _, c := range caches {
+	for _, c := range in.Caches.All() {
 		u, err := url.Parse(c.String())
 		switch {
 		case err != nil:
