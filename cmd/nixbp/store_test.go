@@ -23,8 +23,8 @@ func TestStoreDu(t *testing.T) {
 	tarball := testenv.NixTarball(t)
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
 	dir := filepath.Join(t.TempDir(), "nix")
-	nix, err := nixinstall.Ensure(dir, nixinstall.Source{Version: version, Checksum: "test",
-		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Settings{})
+	nix, err := nixinstall.Ensure(dir, nixinstall.Tarball{Version: version, Checksum: "test",
+		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Conf{})
 	if err != nil {
 		t.Fatal(err)
 	}

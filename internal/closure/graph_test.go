@@ -26,8 +26,8 @@ func TestMain(m *testing.M) {
 func TestReadGraphAgreesWithNix(t *testing.T) {
 	tarball := testenv.NixTarball(t)
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
-	nix, err := nixinstall.Ensure(filepath.Join(t.TempDir(), "nix"), nixinstall.Source{Version: version, Checksum: "test",
-		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Settings{})
+	nix, err := nixinstall.Ensure(filepath.Join(t.TempDir(), "nix"), nixinstall.Tarball{Version: version, Checksum: "test",
+		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Conf{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		// metadata): a cache layer would send Nix and the whole store to a
 		// cache image on every change.
 		nixLayer.LayerTypes = libcnb.LayerTypes{Build: true, Cache: in.Caches.Write == nil}
-		nixLayer.Metadata = metadataOf(nixMetadata{Nix: nixinstall.Key(in.Nix)})
+		nixLayer.Metadata = metadataOf(nixMetadata{Nix: nixinstall.Key(in.Installer)})
 
 		reloc, err := newRelocation(b.Relocate, in.NixDir, logger)
 		if err != nil {
@@ -90,8 +90,8 @@ func Input(ctx libcnb.BuildContext, nixDir string, logger log.Logger) (pipeline.
 	if err != nil {
 		return pipeline.Input{}, settings.BuildSettings{}, fmt.Errorf("unable to resolve configuration\n%w", err)
 	}
-	settings.Log(logger.BodyWriter(), Source(cr))
-	b, err := settings.ParseBuild(Source(cr))
+	settings.Log(logger.BodyWriter(), Vars(cr))
+	b, err := settings.ParseBuild(Vars(cr))
 	if err != nil {
 		return pipeline.Input{}, b, err
 	}
@@ -102,9 +102,9 @@ func Input(ctx libcnb.BuildContext, nixDir string, logger log.Logger) (pipeline.
 	return in, b, err
 }
 
-// Source reads settings through libpak's ConfigurationResolver: a value
+// Vars reads settings through libpak's ConfigurationResolver: a value
 // counts as set only when the platform set it.
-func Source(cr libpak.ConfigurationResolver) settings.Source {
+func Vars(cr libpak.ConfigurationResolver) settings.Vars {
 	return func(name string) (string, bool) {
 		v, ok := cr.Resolve(name)
 		if !ok {

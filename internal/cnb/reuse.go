@@ -24,7 +24,7 @@ import (
 func settingsDigest(in pipeline.Input, maxLayers int, reloc relocation) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "nix %s %s\nargs %q\nnixpkgs %q\nflake-attr %q\nprune %+v\nmax-layers %d\n",
-		in.Nix.Version, in.Nix.Checksum, in.Build.Args, in.Nixpkgs, in.FlakeAttr, in.Prune, maxLayers)
+		in.Installer.Version, in.Installer.Checksum, in.Build.Args, in.Nixpkgs, in.FlakeAttr, in.Prune, maxLayers)
 	if d := reloc.digest(); d != "" {
 		fmt.Fprintf(h, "%s\n", d)
 	}

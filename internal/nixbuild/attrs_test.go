@@ -16,7 +16,7 @@ import (
 // than package's (its server) gets that path realised and returned, as do
 // the paths env and path name; the package itself need not be built.
 func TestAttributesRealiseTheirContext(t *testing.T) {
-	n := installed(t, nixinstall.Settings{})
+	n := installed(t, nixinstall.Conf{})
 	a := app(t, "hop3.nix", map[string]string{"hop3.nix": `let
   bb = ./bb;
   server = ` + drv("adr-server", "mkdir -p $out/bin; ln -s ${bb}/bin/busybox $out/bin/httpd") + `;
@@ -78,7 +78,7 @@ in {
 // TestFlake builds a flake's default output and another one by attribute,
 // and evaluates its derivation, without writing a flake.lock into the app.
 func TestFlake(t *testing.T) {
-	n := installed(t, nixinstall.Settings{})
+	n := installed(t, nixinstall.Conf{})
 	flake := `{
   outputs = { self }: let bb = ./bb; in {
     packages.x86_64-linux.default = ` + drv("flake-web", "mkdir -p $out/hop3; echo default > $out/which") + `;

@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 
 // installed is a real Nix, installed once for the package's tests from the
 // tarball fixture, without substituters (these tests are not about them).
-func installed(t *testing.T, settings nixinstall.Settings) nixinstall.Nix {
+func installed(t *testing.T, settings nixinstall.Conf) nixinstall.Nix {
 	t.Helper()
 	tarball := testenv.NixTarball(t)
 	nixOnce.Do(func() {
@@ -54,7 +54,7 @@ func installed(t *testing.T, settings nixinstall.Settings) nixinstall.Nix {
 	}
 	base := filepath.Base(tarball)
 	version := strings.TrimSuffix(strings.TrimPrefix(base, "nix-"), "-x86_64-linux.tar.xz")
-	n, err := nixinstall.Ensure(nixDir, nixinstall.Source{Version: version, Checksum: "test",
+	n, err := nixinstall.Ensure(nixDir, nixinstall.Tarball{Version: version, Checksum: "test",
 		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.UserNS, settings)
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
@@ -82,7 +82,7 @@ func drv(name, script string) string {
 }
 
 func TestTargetAndBuild(t *testing.T) {
-	n := installed(t, nixinstall.Settings{})
+	n := installed(t, nixinstall.Conf{})
 	tests := []struct {
 		name, expr string
 		attr       bool
@@ -128,7 +128,7 @@ func TestTargetAndBuild(t *testing.T) {
 // TestMaxSilentTime: Nix stops a build silent for longer than the limit,
 // and the error says which setting raises it.
 func TestMaxSilentTime(t *testing.T) {
-	n := installed(t, nixinstall.Settings{})
+	n := installed(t, nixinstall.Conf{})
 	a := app(t, "hop3.nix", map[string]string{"hop3.nix": `let bb = ./bb; in { package = ` +
 		drv("silent", "sleep 30; echo late > $out") + `; }`})
 	_, err := nixbuild.Build(n, a, nixbuild.Options{MaxSilentTime: time.Second}, io.Discard)

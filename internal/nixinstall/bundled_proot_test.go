@@ -40,7 +40,7 @@ func TestBuildThroughTheBundledPRoot(t *testing.T) {
 		t.Fatalf("unshare -Ur works under the filter: %s", out)
 	}
 	dir := filepath.Join(t.TempDir(), "nix")
-	n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.Auto, nixinstall.Settings{},
+	n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.Auto, nixinstall.Conf{},
 		func(v *nixmount.View) { v.Self = self })
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)

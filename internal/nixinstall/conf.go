@@ -22,10 +22,10 @@ const (
 // for the rest of the command after the first failed series of attempts.
 const ConnectTimeout = 5
 
-// Settings is the Nix configuration the buildpack writes. The zero value is
+// Conf is the Nix configuration the buildpack writes. The zero value is
 // a Nix without substituters and without <nixpkgs>; the front-ends start from
 // the settings' defaults (cache.nixos.org, channel:nixos-24.11).
-type Settings struct {
+type Conf struct {
 	// Nixpkgs is what <nixpkgs> resolves to (zero: nothing).
 	Nixpkgs Nixpkgs
 	// Substituters are the binary caches Nix substitutes from, in order.
@@ -42,7 +42,7 @@ type Settings struct {
 
 // AllSubstituters is the substituters line of nix.conf: Substituters then
 // ExtraSubstituters, each once.
-func (s Settings) AllSubstituters() []string {
+func (s Conf) AllSubstituters() []string {
 	return uniq(append(append([]string{}, s.Substituters...), s.ExtraSubstituters...), func(u string) string {
 		return strings.TrimSuffix(u, "/")
 	})
@@ -50,7 +50,7 @@ func (s Settings) AllSubstituters() []string {
 
 // AllTrustedPublicKeys is the trusted-public-keys line of nix.conf: the
 // configured keys, plus cache.nixos.org's own when it is a substituter.
-func (s Settings) AllTrustedPublicKeys() []string {
+func (s Conf) AllTrustedPublicKeys() []string {
 	keys := append(append([]string{}, s.TrustedPublicKeys...), s.ExtraTrustedPublicKeys...)
 	for _, u := range s.AllSubstituters() {
 		if strings.TrimSuffix(u, "/") == CacheNixOSOrg {
@@ -113,7 +113,7 @@ func makeStateDirs(dir string) error {
 	return nil
 }
 
-func writeConf(dir string, s Settings) error {
+func writeConf(dir string, s Conf) error {
 	confDir := filepath.Join(dir, "etc", "nix")
 	if err := os.MkdirAll(confDir, 0o755); err != nil {
 		return fmt.Errorf("unable to create %s\n%w", confDir, err)

@@ -14,18 +14,18 @@ func TestSubstitutersAndKeys(t *testing.T) {
 	const mine = "mine-1:AAAA"
 	tests := []struct {
 		name string
-		s    nixinstall.Settings
+		s    nixinstall.Conf
 		subs []string
 		keys []string
 	}{
-		{name: "zero: none", s: nixinstall.Settings{}},
-		{name: "default adds its key", s: nixinstall.Settings{Substituters: []string{nixinstall.CacheNixOSOrg}},
+		{name: "zero: none", s: nixinstall.Conf{}},
+		{name: "default adds its key", s: nixinstall.Conf{Substituters: []string{nixinstall.CacheNixOSOrg}},
 			subs: []string{nixinstall.CacheNixOSOrg}, keys: []string{nixinstall.CacheNixOSOrgKey}},
-		{name: "extras after, each once", s: nixinstall.Settings{Substituters: []string{nixinstall.CacheNixOSOrg + "/"},
+		{name: "extras after, each once", s: nixinstall.Conf{Substituters: []string{nixinstall.CacheNixOSOrg + "/"},
 			ExtraSubstituters: []string{"file:///c", nixinstall.CacheNixOSOrg}, TrustedPublicKeys: []string{mine},
 			ExtraTrustedPublicKeys: []string{mine, nixinstall.CacheNixOSOrgKey}},
 			subs: []string{nixinstall.CacheNixOSOrg + "/", "file:///c"}, keys: []string{mine, nixinstall.CacheNixOSOrgKey}},
-		{name: "replaced: no cache.nixos.org key", s: nixinstall.Settings{Substituters: []string{"https://mirror.example.org"},
+		{name: "replaced: no cache.nixos.org key", s: nixinstall.Conf{Substituters: []string{"https://mirror.example.org"},
 			TrustedPublicKeys: []string{mine}}, subs: []string{"https://mirror.example.org"}, keys: []string{mine}},
 	}
 	for _, tt := range tests {

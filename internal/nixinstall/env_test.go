@@ -36,7 +36,7 @@ func TestNixSeesNoSecretOfTheEnvironment(t *testing.T) {
 	}
 	t.Setenv("https_proxy", "http://proxy.example:3128")
 	dir := filepath.Join(t.TempDir(), "nix")
-	n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.UserNS, nixinstall.Settings{})
+	n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.UserNS, nixinstall.Conf{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
-// Source is a Nix installer tarball.
-type Source struct {
+// Tarball is a Nix installer tarball.
+type Tarball struct {
 	// Version is Nix's version, as in the store path <hash>-nix-<version>.
 	Version string
 	// Checksum identifies the tarball (its sha256); a change reinstalls.
@@ -49,12 +49,12 @@ const markerName = ".nixbp-installed"
 
 // Key identifies an installation: the tarball's version and checksum. The
 // marker file in the Nix directory holds it; a different key reinstalls.
-func Key(src Source) string { return src.Version + " " + src.Checksum }
+func Key(src Tarball) string { return src.Version + " " + src.Checksum }
 
 // Ensure makes Nix usable in dir: it reuses an installation of the same
 // tarball, or installs it (wiping an installation of another one), opens the
 // /nix view with the wanted strategy, and writes nix.conf.
-func Ensure(dir string, src Source, strategy nixmount.Strategy, settings Settings, opts ...func(*nixmount.View)) (Nix, error) {
+func Ensure(dir string, tarball Tarball, strategy nixmount.Strategy, conf Conf, opts ...func(*nixmount.View)) (Nix, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
 		return Nix{}, fmt.Errorf("unable to create %s\n%w", dir, err)
 	}
@@ -62,8 +62,8 @@ func Ensure(dir string, src Source, strategy nixmount.Strategy, settings Setting
 	if err != nil {
 		return Nix{}, err
 	}
-	n := Nix{View: view, Dir: dir, Version: src.Version, Nixpkgs: settings.Nixpkgs}
-	want := Key(src)
+	n := Nix{View: view, Dir: dir, Version: tarball.Version, Nixpkgs: conf.Nixpkgs}
+	want := Key(tarball)
 	if marker, err := os.ReadFile(filepath.Join(dir, markerName)); err == nil {
 		lines := strings.SplitN(string(marker), "\n", 3)
 		if len(lines) >= 2 && lines[0] == want && exists(filepath.Join(dir, "store", filepath.Base(lines[1]))) {
@@ -74,21 +74,21 @@ func Ensure(dir string, src Source, strategy nixmount.Strategy, settings Setting
 		if err := wipe(dir); err != nil {
 			return Nix{}, err
 		}
-		if n.StorePath, err = install(n, src); err != nil {
+		if n.StorePath, err = install(n, tarball); err != nil {
 			return Nix{}, err
 		}
 		if err := os.WriteFile(filepath.Join(dir, markerName), []byte(want+"\n"+n.StorePath+"\n"), 0o644); err != nil {
 			return Nix{}, fmt.Errorf("unable to write %s\n%w", markerName, err)
 		}
 	}
-	if err := writeConf(dir, settings); err != nil {
+	if err := writeConf(dir, conf); err != nil {
 		return Nix{}, err
 	}
 	return n, nil
 }
 
 // install unpacks the tarball into dir and registers its paths.
-func install(n Nix, src Source) (string, error) {
+func install(n Nix, src Tarball) (string, error) {
 	r, err := src.Open()
 	if err != nil {
 		return "", fmt.Errorf("unable to open the Nix %s tarball\n%w", src.Version, err)

@@ -18,10 +18,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func source(t *testing.T, tarball string) nixinstall.Source {
+func source(t *testing.T, tarball string) nixinstall.Tarball {
 	base := filepath.Base(tarball) // nix-<version>-x86_64-linux.tar.xz
 	version := strings.TrimSuffix(strings.TrimPrefix(base, "nix-"), "-x86_64-linux.tar.xz")
-	return nixinstall.Source{Version: version, Checksum: "test-" + version,
+	return nixinstall.Tarball{Version: version, Checksum: "test-" + version,
 		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}
 }
 
@@ -36,7 +36,7 @@ func TestInstallBuildAndReuse(t *testing.T) {
 			}
 			dir := filepath.Join(t.TempDir(), "nix")
 			src := source(t, tarball)
-			n, err := nixinstall.Ensure(dir, src, strat, nixinstall.Settings{})
+			n, err := nixinstall.Ensure(dir, src, strat, nixinstall.Conf{})
 			if err != nil {
 				t.Fatalf("Ensure: %v", err)
 			}
@@ -69,12 +69,12 @@ func TestInstallBuildAndReuse(t *testing.T) {
 				t.Fatalf("built %s = %q, %v", p, data, err)
 			}
 
-			again, err := nixinstall.Ensure(dir, src, strat, nixinstall.Settings{})
+			again, err := nixinstall.Ensure(dir, src, strat, nixinstall.Conf{})
 			if err != nil || !again.Reused || again.StorePath != n.StorePath {
 				t.Fatalf("second Ensure = %+v, %v; want reuse", again, err)
 			}
 			src.Checksum = "another tarball"
-			other, err := nixinstall.Ensure(dir, src, strat, nixinstall.Settings{})
+			other, err := nixinstall.Ensure(dir, src, strat, nixinstall.Conf{})
 			if err != nil || other.Reused {
 				t.Fatalf("Ensure with another checksum = %+v, %v; want a reinstall", other, err)
 			}
@@ -91,8 +91,8 @@ func TestNotATarball(t *testing.T) {
 	if err := os.WriteFile(bogus, []byte("not xz"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := nixinstall.Ensure(dir, nixinstall.Source{Version: "2.34.8", Checksum: "x",
-		Open: func() (io.ReadCloser, error) { return os.Open(bogus) }}, nixmount.UserNS, nixinstall.Settings{})
+	_, err := nixinstall.Ensure(dir, nixinstall.Tarball{Version: "2.34.8", Checksum: "x",
+		Open: func() (io.ReadCloser, error) { return os.Open(bogus) }}, nixmount.UserNS, nixinstall.Conf{})
 	if err == nil || !strings.Contains(err.Error(), "unable to unpack the Nix 2.34.8 tarball") {
 		t.Fatalf("Ensure(bogus) error = %v", err)
 	}

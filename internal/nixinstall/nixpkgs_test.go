@@ -65,7 +65,7 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Settings{Nixpkgs: np})
+	n, err := nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Conf{Nixpkgs: np})
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
@@ -85,7 +85,7 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Settings{Nixpkgs: np}); err != nil {
+	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Conf{Nixpkgs: np}); err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
 	if got := buildHello(t, n, root); got != "from-the-tarball" {
@@ -113,7 +113,7 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A warm build: a new Ensure on the same directory, the tarball gone.
-	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Settings{Nixpkgs: np}); err != nil || !n.Reused {
+	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Conf{Nixpkgs: np}); err != nil || !n.Reused {
 		t.Fatalf("Ensure: %+v, %v", n, err)
 	}
 	if out, err := n.Command("nix-instantiate", "--eval", "-E", `(import <nixpkgs> { }).hello.name`).CombinedOutput(); err != nil ||
@@ -130,7 +130,7 @@ func TestNixpkgsDirectoryAndTarball(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Settings{Nixpkgs: np}); err != nil {
+	if n, err = nixinstall.Ensure(dir, src, nixmount.UserNS, nixinstall.Conf{Nixpkgs: np}); err != nil {
 		t.Fatal(err)
 	}
 	if kept, err := n.KeepNixpkgs(); err != nil || kept != "" {
@@ -155,7 +155,7 @@ func TestDefaultSubstitutersOffline(t *testing.T) {
 		subs []string
 	}{{"defaults", defaults}, {"none", nil}} {
 		dir := filepath.Join(root, tt.name)
-		n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.UserNS, nixinstall.Settings{Substituters: tt.subs})
+		n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.UserNS, nixinstall.Conf{Substituters: tt.subs})
 		if err != nil {
 			t.Fatalf("Ensure: %v", err)
 		}

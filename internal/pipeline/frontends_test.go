@@ -26,9 +26,9 @@ type summary struct {
 }
 
 func summarize(in pipeline.Input) summary {
-	s := summary{Strategy: string(in.Strategy), Settings: fmt.Sprintf("%+v", in.Settings),
+	s := summary{Strategy: string(in.Strategy), Settings: fmt.Sprintf("%+v", in.NixConf),
 		Nixpkgs: in.Nixpkgs, FlakeAttr: in.FlakeAttr, Build: fmt.Sprintf("%+v", in.Build), Prune: fmt.Sprintf("%+v", in.Prune), GC: fmt.Sprintf("%+v", in.StoreGC),
-		Policy: string(in.Caches.Policy), Nix: in.Nix.Version + " " + in.Nix.Checksum}
+		Policy: string(in.Caches.Policy), Nix: in.Installer.Version + " " + in.Installer.Checksum}
 	if in.Caches.Write != nil {
 		s.Write = in.Caches.Write.String()
 	}

@@ -45,11 +45,11 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 		p.Log.Bodyf("Closure cache (read-write, from %s): %s", b.Caches.WriteFrom, caches.Write)
 	}
 	return Input{
-		AppDir:   p.AppDir,
-		NixDir:   p.NixDir,
-		Nix:      src,
-		Strategy: b.Strategy,
-		Settings: nixinstall.Settings{Substituters: b.Substituters, ExtraSubstituters: b.ExtraSubstituters,
+		AppDir:    p.AppDir,
+		NixDir:    p.NixDir,
+		Installer: src,
+		Strategy:  b.Strategy,
+		NixConf: nixinstall.Conf{Substituters: b.Substituters, ExtraSubstituters: b.ExtraSubstituters,
 			TrustedPublicKeys: b.TrustedPublicKeys, ExtraTrustedPublicKeys: b.ExtraTrustedPublicKeys},
 		Nixpkgs:      b.Nixpkgs,
 		NixpkgsSet:   b.NixpkgsSet,

@@ -37,7 +37,7 @@ type Nix interface {
 // writes nix.conf.
 func installNix(in Input) (Nix, error) {
 	start := time.Now()
-	nix, err := nixinstall.Ensure(in.NixDir, in.Nix, in.Strategy, in.Settings)
+	nix, err := nixinstall.Ensure(in.NixDir, in.Installer, in.Strategy, in.NixConf)
 	if err != nil {
 		return nil, err
 	}

@@ -10,11 +10,11 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
-// nixSettings completes the Nix configuration for this app: <nixpkgs> from
+// nixConf completes the Nix configuration for this app: <nixpkgs> from
 // hop3.toml or the setting, and the closure caches as extra substituters,
 // so that what the restore did not bring is still substituted by Nix.
-func nixSettings(in Input, app config.App) (nixinstall.Settings, error) {
-	s := in.Settings
+func nixConf(in Input, app config.App) (nixinstall.Conf, error) {
+	s := in.NixConf
 	n, origin, err := nixpkgs(in, app)
 	if err != nil {
 		return s, err

@@ -15,7 +15,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 )
 
-func TestNixSettings(t *testing.T) {
+func TestNixConf(t *testing.T) {
 	open := func(u string) *cache.Cache {
 		c, err := cache.Open(context.Background(), u, cache.Options{})
 		if err != nil {
@@ -36,14 +36,14 @@ func TestNixSettings(t *testing.T) {
 		err   string
 	}{
 		{name: "setting, caches without a trusted key",
-			in:  Input{Nixpkgs: "channel:nixos-24.11", Caches: caches, Settings: nixinstall.Settings{Substituters: []string{nixinstall.CacheNixOSOrg}}},
+			in:  Input{Nixpkgs: "channel:nixos-24.11", Caches: caches, NixConf: nixinstall.Conf{Substituters: []string{nixinstall.CacheNixOSOrg}}},
 			app: config.App{Dir: dir}, entry: "https://nixos.org/channels/nixos-24.11/nixexprs.tar.xz",
 			logs: []string{"<nixpkgs> is channel:nixos-24.11", "from BP_NIX_NIXPKGS", nixinstall.PinHint,
 				"file:///srv/cache is not a substituter for nix-build: Nix takes only signed paths",
 				"Substituters: https://cache.nixos.org (1 trusted keys"}},
 		{name: "hop3.toml wins; signed caches are substituters",
 			in: Input{Nixpkgs: "channel:nixos-24.11", Caches: caches,
-				Settings: nixinstall.Settings{TrustedPublicKeys: []string{"mine-1:AAAA"}}},
+				NixConf: nixinstall.Conf{TrustedPublicKeys: []string{"mine-1:AAAA"}}},
 			app:   config.App{Dir: dir, Nixpkgs: "https://github.com/NixOS/nixpkgs/archive/0123456789abcdef0123456789abcdef01234567.tar.gz", NixpkgsKey: "hop3.toml:3 [build.nix] nixpkgs"},
 			entry: "https://github.com/NixOS/nixpkgs/archive/0123456789abcdef0123456789abcdef01234567.tar.gz",
 			extra: []string{"file:///srv/cache", "https://cache.example.org"},
@@ -60,15 +60,15 @@ func TestNixSettings(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			tt.in.Log = log.NewPaketoLogger(&buf)
-			s, err := nixSettings(tt.in, tt.app)
+			s, err := nixConf(tt.in, tt.app)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("nixSettings error = %v; want %q", err, tt.err)
+					t.Fatalf("nixConf error = %v; want %q", err, tt.err)
 				}
 				return
 			}
 			if err != nil || s.Nixpkgs.Entry != tt.entry || !reflect.DeepEqual(s.ExtraSubstituters, tt.extra) {
-				t.Fatalf("nixSettings = %+v, %v; want entry %q, extra %q", s, err, tt.entry, tt.extra)
+				t.Fatalf("nixConf = %+v, %v; want entry %q, extra %q", s, err, tt.entry, tt.extra)
 			}
 			for _, want := range tt.logs {
 				if !strings.Contains(buf.String(), want) {

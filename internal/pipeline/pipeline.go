@@ -32,14 +32,15 @@ type Input struct {
 	AppDir string
 	// NixDir holds Nix's store between builds (a cache layer, CACHE_DIR).
 	NixDir string
-	// Nix is the installer tarball to install Nix from when NixDir lacks it.
-	Nix nixinstall.Source
+	// Installer is the Nix installer tarball, installed into NixDir when it
+	// lacks it (the Nix the build runs is pipeline.Nix).
+	Installer nixinstall.Tarball
 	// Strategy is the /nix strategy to use at build time (Auto tries all).
 	Strategy nixmount.Strategy
-	// Settings is the Nix configuration to write. Its Nixpkgs is resolved
+	// NixConf is the Nix configuration to write. Its Nixpkgs is resolved
 	// here, from Nixpkgs or hop3.toml; the closure caches' read URLs are
 	// added to its ExtraSubstituters.
-	Settings nixinstall.Settings
+	NixConf nixinstall.Conf
 	// Nixpkgs is the nixpkgs setting (channel:<name>, a URL or a path in the
 	// app); hop3.toml's [build.nix] nixpkgs wins over it.
 	Nixpkgs string
@@ -131,7 +132,7 @@ func Run(in Input, target Target) (Result, error) {
 	if res, ok, err := runWithoutNix(in, app, run, target); ok || err != nil {
 		return res, err
 	}
-	if in.Settings, err = nixSettings(in, app); err != nil {
+	if in.NixConf, err = nixConf(in, app); err != nil {
 		return Result{}, err
 	}
 	nix, err := useNix(in)

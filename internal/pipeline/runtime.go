@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
@@ -67,4 +69,9 @@ func outside(nix Nix, output string, paths []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// readStoreFile reads a file under /nix/store from the on-disk store.
+func readStoreFile(nix Nix, path string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(nix.Dir(), strings.TrimPrefix(path, "/nix/store/")))
 }

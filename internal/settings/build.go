@@ -83,7 +83,7 @@ type Prune struct {
 
 // ParseBuild reads and validates every build setting from src. The first
 // bad value is returned as an *Error naming the variable.
-func ParseBuild(src Source) (BuildSettings, error) {
+func ParseBuild(src Vars) (BuildSettings, error) {
 	var b BuildSettings
 	r := reader{src: src}
 	b.Strategy = r.strategy(StrategyName)
@@ -110,7 +110,7 @@ func ParseBuild(src Source) (BuildSettings, error) {
 // reader reads settings from a source and keeps the first error, so that a
 // parse reads as a list of fields.
 type reader struct {
-	src Source
+	src Vars
 	err error
 }
 

@@ -188,7 +188,7 @@ func (r *reader) tarball() Tarball {
 
 // ParseCaches reads only the cache settings (and the trusted keys), for the
 // nixbp CLI, which works with the caches the build uses.
-func ParseCaches(src Source) (Caches, error) {
+func ParseCaches(src Vars) (Caches, error) {
 	r := reader{src: src}
 	c := r.caches(r.words(TrustedKeysName))
 	return c, r.err

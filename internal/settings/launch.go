@@ -22,7 +22,7 @@ type LaunchSettings struct {
 const RelocateStrategy nixmount.Strategy = "relocate"
 
 // ParseLaunch reads the launcher's settings from src.
-func ParseLaunch(src Source) (LaunchSettings, error) {
+func ParseLaunch(src Vars) (LaunchSettings, error) {
 	r := reader{src: src}
 	l := LaunchSettings{Quiet: r.bool(LaunchQuietName)}
 	v := r.value(LaunchStrategyName)

@@ -9,7 +9,7 @@ import (
 // Log writes the build settings a user set, one a line, secrets hidden and
 // cache URLs without credentials, then how many are at their defaults. It
 // replaces libpak's configuration table, which prints values as they are.
-func Log(w io.Writer, src Source) {
+func Log(w io.Writer, src Vars) {
 	defaults := 0
 	fmt.Fprintln(w, "Settings:")
 	for _, s := range All {

@@ -45,13 +45,13 @@ type Setting struct {
 	External bool
 }
 
-// Source looks a variable up: the process environment and ENV_DIR for the
+// Vars looks a variable up: the process environment and ENV_DIR for the
 // Heroku-style front-end, libpak's ConfigurationResolver for CNB. ok is
 // false when the variable is not set.
-type Source func(name string) (value string, ok bool)
+type Vars func(name string) (value string, ok bool)
 
-// Env is a Source over a map, for tests and callers that hold the values.
-func Env(vars map[string]string) Source {
+// Env is a Vars over a map, for tests and callers that hold the values.
+func Env(vars map[string]string) Vars {
 	return func(name string) (string, bool) {
 		v, ok := vars[name]
 		return v, ok
@@ -92,7 +92,7 @@ type value struct {
 func (v value) set() bool { return v.from != "" }
 
 // get reads the named setting from src.
-func get(src Source, name string) (value, error) {
+func get(src Vars, name string) (value, error) {
 	s, ok := Lookup(name)
 	if !ok {
 		panic("settings: undeclared setting " + name)

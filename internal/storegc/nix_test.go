@@ -52,9 +52,9 @@ var (
 	templateErr  error
 )
 
-func source(tarball string) nixinstall.Source {
+func source(tarball string) nixinstall.Tarball {
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
-	return nixinstall.Source{Version: version, Checksum: "test-" + version,
+	return nixinstall.Tarball{Version: version, Checksum: "test-" + version,
 		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}
 }
 
@@ -66,7 +66,7 @@ func newStore(t *testing.T) (nixinstall.Nix, string) {
 	testenv.Require(t, "cp")
 	templateOnce.Do(func() {
 		if templateDir, templateErr = os.MkdirTemp("", "storegc-nix-"); templateErr == nil {
-			_, templateErr = nixinstall.Ensure(filepath.Join(templateDir, "nix"), source(tarball), nixmount.Auto, nixinstall.Settings{})
+			_, templateErr = nixinstall.Ensure(filepath.Join(templateDir, "nix"), source(tarball), nixmount.Auto, nixinstall.Conf{})
 		}
 	})
 	if templateErr != nil {
@@ -76,7 +76,7 @@ func newStore(t *testing.T) (nixinstall.Nix, string) {
 	if out, err := exec.Command("cp", "-a", filepath.Join(templateDir, "nix"), dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
-	nix, err := nixinstall.Ensure(dir, source(tarball), nixmount.Auto, nixinstall.Settings{})
+	nix, err := nixinstall.Ensure(dir, source(tarball), nixmount.Auto, nixinstall.Conf{})
 	if err != nil || !nix.Reused {
 		t.Fatalf("Ensure on the copy = %+v, %v; want reuse", nix, err)
 	}

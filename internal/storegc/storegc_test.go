@@ -214,7 +214,7 @@ func TestRootsSurviveAMove(t *testing.T) {
 	if err := os.Rename(nix.Dir, moved); err != nil {
 		t.Fatal(err)
 	}
-	nix2, err := nixinstall.Ensure(moved, source(testTarball(t)), nix.View.Strategy, nixinstall.Settings{})
+	nix2, err := nixinstall.Ensure(moved, source(testTarball(t)), nix.View.Strategy, nixinstall.Conf{})
 	if err != nil || !nix2.Reused {
 		t.Fatalf("Ensure after the move = %+v, %v", nix2, err)
 	}

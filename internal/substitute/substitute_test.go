@@ -54,8 +54,8 @@ func installNix(t *testing.T) nixinstall.Nix {
 	t.Helper()
 	tarball := testenv.NixTarball(t)
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
-	nix, err := nixinstall.Ensure(filepath.Join(t.TempDir(), "nix"), nixinstall.Source{Version: version, Checksum: "test",
-		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Settings{})
+	nix, err := nixinstall.Ensure(filepath.Join(t.TempDir(), "nix"), nixinstall.Tarball{Version: version, Checksum: "test",
+		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}, nixmount.Auto, nixinstall.Conf{})
 	if err != nil {
 		t.Fatal(err)
 	}

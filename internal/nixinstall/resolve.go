@@ -34,23 +34,23 @@ type Dependency struct {
 // else a download checked against the pin), or a local tarball
 // (BP_NIX_TARBALL), checked here, before anything is installed, against
 // its given sha256 or the pin.
-func Resolve(d Dependency, version string, local settings.Tarball, logger log.Logger) (Source, error) {
+func Resolve(d Dependency, version string, local settings.Tarball, logger log.Logger) (Tarball, error) {
 	dr, err := libpak.NewDependencyResolver(d.Metadata, d.Stack)
 	if err != nil {
-		return Source{}, fmt.Errorf("unable to create dependency resolver\n%w", err)
+		return Tarball{}, fmt.Errorf("unable to create dependency resolver\n%w", err)
 	}
 	dep, err := dr.Resolve("nix", version)
 	if err != nil {
-		return Source{}, fmt.Errorf("unable to find the Nix dependency in buildpack.toml\n%w", err)
+		return Tarball{}, fmt.Errorf("unable to find the Nix dependency in buildpack.toml\n%w", err)
 	}
 	if local.Path != "" {
-		return localSource(local, dep, logger)
+		return localTarball(local, dep, logger)
 	}
 	dc, err := libpak.NewDependencyCache(d.Buildpack.Info.ID, d.Buildpack.Info.Version, d.Buildpack.Path, d.Bindings, logger)
 	if err != nil {
-		return Source{}, fmt.Errorf("unable to create dependency cache\n%w", err)
+		return Tarball{}, fmt.Errorf("unable to create dependency cache\n%w", err)
 	}
-	return Source{
+	return Tarball{
 		Version:  dep.Version,
 		Checksum: dep.GetChecksum().Hash(),
 		Open: func() (io.ReadCloser, error) {
@@ -62,10 +62,10 @@ func Resolve(d Dependency, version string, local settings.Tarball, logger log.Lo
 
 var tarballName = regexp.MustCompile(`^nix-([0-9][^-]*(?:-pre[^-]*)?)-[a-z0-9_]+-linux\.tar\.xz$`)
 
-func localSource(t settings.Tarball, pin libpak.BuildModuleDependency, logger log.Logger) (Source, error) {
+func localTarball(t settings.Tarball, pin libpak.BuildModuleDependency, logger log.Logger) (Tarball, error) {
 	sum, err := FileSHA256(t.Path)
 	if err != nil {
-		return Source{}, fmt.Errorf("%s: unable to read the Nix installer tarball %s\n%w\nput the tarball there, readable by the build user, or unset %s",
+		return Tarball{}, fmt.Errorf("%s: unable to read the Nix installer tarball %s\n%w\nput the tarball there, readable by the build user, or unset %s",
 			settings.TarballName, t.Path, err, settings.TarballName)
 	}
 	want, against := t.SHA256, settings.TarballSHA256
@@ -73,7 +73,7 @@ func localSource(t settings.Tarball, pin libpak.BuildModuleDependency, logger lo
 		want, against = pin.GetChecksum().Hash(), fmt.Sprintf("the buildpack.toml pin of Nix %s", pin.Version)
 	}
 	if sum != want {
-		return Source{}, fmt.Errorf("%s: %s has sha256 %s, which does not match %s (%s)\n"+
+		return Tarball{}, fmt.Errorf("%s: %s has sha256 %s, which does not match %s (%s)\n"+
 			"use the tarball the buildpack pins, or, for an offline or air-gapped build with another Nix, set %s=%s after checking the file",
 			settings.TarballName, t.Path, sum, against, want, settings.TarballSHA256, sum)
 	}
@@ -81,12 +81,12 @@ func localSource(t settings.Tarball, pin libpak.BuildModuleDependency, logger lo
 	if sum != pin.GetChecksum().Hash() {
 		m := tarballName.FindStringSubmatch(filepath.Base(t.Path))
 		if m == nil {
-			return Source{}, fmt.Errorf("%s: %s is not named like a Nix installer tarball (nix-<version>-<system>.tar.xz)\n"+
+			return Tarball{}, fmt.Errorf("%s: %s is not named like a Nix installer tarball (nix-<version>-<system>.tar.xz)\n"+
 				"keep the release's file name: the version in it finds Nix's store path in the tarball", settings.TarballName, t.Path)
 		}
 		version = m[1]
 	}
-	return Source{
+	return Tarball{
 		Version:  version,
 		Checksum: sum,
 		Open: func() (io.ReadCloser, error) {

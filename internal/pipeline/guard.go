@@ -1,0 +1,62 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+)
+
+// guard fails the build when pruning removed a path runtime.json names or
+// one that a kept path references.
+func guard(in Input, rep *slug.Report, refs map[string][]string, rt runtimejson.Runtime) error {
+	if rep == nil {
+		return nil
+	}
+	err := slug.Guard(rep, Needs(rt), refs)
+	var ge *slug.GuardError
+	if errors.As(err, &ge) && in.Prune.Unguarded {
+		in.Log.Bodyf("warning (guard off): %v", err)
+		return nil
+	}
+	return err
+}
+
+// Needs lists the store paths (or files inside them) that runtime.json's
+// workers, env and path name. A worker's command is read as the launcher's
+// shell reads it (quotes, escapes, ${VAR:-default}); a static directory,
+// env values and path entries are plain strings.
+func Needs(rt runtimejson.Runtime) []slug.Need {
+	var needs []slug.Need
+	add := func(paths []string, by string) {
+		for _, p := range paths {
+			needs = append(needs, slug.Need{Path: p, By: by})
+		}
+	}
+	for _, t := range rt.Types() {
+		w := rt.Workers[t]
+		by := "runtime.json workers." + t
+		if w.Static != "" {
+			if _, err := slug.StoreRel(w.Static); err == nil {
+				add([]string{path.Clean(w.Static)}, by) // the whole string: a directory name may hold spaces
+			}
+			continue
+		}
+		add(slug.CommandStorePaths(w.Command), by)
+	}
+	keys := make([]string, 0, len(rt.Env))
+	for k := range rt.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		add(slug.TextStorePaths(rt.Env[k]), "runtime.json env."+k)
+	}
+	for i, p := range rt.Path {
+		add(slug.TextStorePaths(p), fmt.Sprintf("runtime.json path[%d]", i))
+	}
+	return needs
+}
