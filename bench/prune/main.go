@@ -1,4 +1,4 @@
-// Command prune times `nixbp prune` (slug.Copy, in process) against
+// Command prune times `nixbp prune` (prune.Copy, in process) against
 // `rsync -a --exclude-from` on a generated Nix store, with the .slugexclude
 // example of the old Nix buildpacks, which keeps about half of it.
 //
@@ -31,7 +31,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 )
 
 const rules = `+ store/**/
@@ -47,7 +48,7 @@ func main() {
 	rounds := flag.Int("rounds", 5, "timed rounds")
 	files := flag.Int("files", 15000, "at least this many files in the store")
 	mb := flag.Int64("mb", 250, "at least this many MB (1e6 bytes) in the store")
-	workers := flag.Int("workers", 0, "slug.Options.Workers (0: default)")
+	workers := flag.Int("workers", 0, "prune.Options.Workers (0: default)")
 	keep := flag.Bool("keep", false, "keep the directory afterwards")
 	flush := flag.Bool("sync", true, "sync(2) before each timed run, untimed, so no run pays for the previous one's writeback")
 	flag.Parse()
@@ -81,11 +82,11 @@ func run(dir string, rounds, minFiles int, minBytes int64, workers int, keep, fl
 	if err := os.WriteFile(ruleFile, []byte(rules), 0o644); err != nil {
 		return err
 	}
-	parsed, err := slug.ParseRules(strings.NewReader(rules), ruleFile)
+	parsed, err := exclude.ParseRules(strings.NewReader(rules), ruleFile)
 	if err != nil {
 		return err
 	}
-	rep, err := slug.Plan(src, parsed, slug.Options{})
+	rep, err := prune.Plan(src, parsed, prune.Options{})
 	if err != nil {
 		return err
 	}
@@ -109,14 +110,14 @@ func run(dir string, rounds, minFiles int, minBytes int64, workers int, keep, fl
 		run  func(dst string) error
 	}{
 		{"ours copy", func(dst string) error {
-			_, err := slug.Copy(src, dst, parsed, slug.Options{Workers: workers})
+			_, err := prune.Copy(src, dst, parsed, prune.Options{Workers: workers})
 			return err
 		}},
 		{"rsync copy", func(dst string) error {
 			return command(rsync, "-a", "--exclude-from="+ruleFile, src+"/", dst+"/")
 		}},
 		{"ours --link", func(dst string) error {
-			_, err := slug.Copy(src, dst, parsed, slug.Options{Link: true, Workers: workers})
+			_, err := prune.Copy(src, dst, parsed, prune.Options{Link: true, Workers: workers})
 			return err
 		}},
 		{"rsync --link-dest", func(dst string) error {

@@ -8,7 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 )
 
 const pruneUsage = `usage: nixbp prune [--exclude-from FILE] [--prune-empty-dirs] [--link] [--dry-run] [--explain PATH] SRC [DST]
@@ -26,7 +27,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("nixbp prune", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	excludeFrom := fs.String("exclude-from", "", "")
-	prune := fs.Bool("prune-empty-dirs", false, "")
+	pruneEmpty := fs.Bool("prune-empty-dirs", false, "")
 	link := fs.Bool("link", false, "")
 	dryRun := fs.Bool("dry-run", false, "")
 	explain := fs.String("explain", "", "")
@@ -61,21 +62,21 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := slug.Options{PruneEmptyDirs: *prune, Link: *link}
+	opts := prune.Options{PruneEmptyDirs: *pruneEmpty, Link: *link}
 
 	if *explain != "" {
-		ex, err := slug.Explain(src, *explain, rules, opts)
+		ex, err := prune.Explain(src, *explain, rules, opts)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, strings.Join(ex.Lines(), "\n"))
 		return nil
 	}
-	var rep *slug.Report
+	var rep *prune.Report
 	if *dryRun {
-		rep, err = slug.Plan(src, rules, opts)
+		rep, err = prune.Plan(src, rules, opts)
 	} else {
-		rep, err = slug.Copy(src, paths[1], rules, opts)
+		rep, err = prune.Copy(src, paths[1], rules, opts)
 	}
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 }
 
 // readRules parses the rule file, logging its warnings; no file keeps all.
-func readRules(file string, stderr io.Writer) (*slug.Rules, error) {
+func readRules(file string, stderr io.Writer) (*exclude.Rules, error) {
 	if file == "" {
 		return nil, nil
 	}
@@ -104,7 +105,7 @@ func readRules(file string, stderr io.Writer) (*slug.Rules, error) {
 		return nil, fmt.Errorf("unable to open rule file %s\n%w", file, err)
 	}
 	defer f.Close()
-	rules, err := slug.ParseRules(f, file)
+	rules, err := exclude.ParseRules(f, file)
 	if err != nil {
 		return nil, err
 	}

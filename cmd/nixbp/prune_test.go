@@ -77,7 +77,7 @@ func listing(t *testing.T, root string) string {
 		line := fmt.Sprintf("%s %v %d.%d", rel, fi.Mode(), st.Mtim.Sec, st.Mtim.Nsec)
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			// rsync leaves a new symlink's time alone when the source's is in
-			// the same second (internal/slug TestRsyncDirTimeQuirk), and the
+			// the same second (internal/prune TestRsyncDirTimeQuirk), and the
 			// fixture's symlink is that new.
 			line = fmt.Sprintf("%s %v", rel, fi.Mode())
 			target, _ := os.Readlink(p)

@@ -6,18 +6,18 @@ import (
 	"path"
 	"sort"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
 
 // guard fails the build when pruning removed a path runtime.json names or
 // one that a kept path references.
-func guard(in Input, rep *slug.Report, refs map[string][]string, rt runtimejson.Runtime) error {
+func guard(in Input, rep *prune.Report, refs map[string][]string, rt runtimejson.Runtime) error {
 	if rep == nil {
 		return nil
 	}
-	err := slug.Guard(rep, Needs(rt), refs)
-	var ge *slug.GuardError
+	err := prune.Guard(rep, Needs(rt), refs)
+	var ge *prune.GuardError
 	if errors.As(err, &ge) && in.Prune.Unguarded {
 		in.Log.Bodyf("warning (guard off): %v", err)
 		return nil
@@ -29,23 +29,23 @@ func guard(in Input, rep *slug.Report, refs map[string][]string, rt runtimejson.
 // workers, env and path name. A worker's command is read as the launcher's
 // shell reads it (quotes, escapes, ${VAR:-default}); a static directory,
 // env values and path entries are plain strings.
-func Needs(rt runtimejson.Runtime) []slug.Need {
-	var needs []slug.Need
+func Needs(rt runtimejson.Runtime) []prune.Need {
+	var needs []prune.Need
 	add := func(paths []string, by string) {
 		for _, p := range paths {
-			needs = append(needs, slug.Need{Path: p, By: by})
+			needs = append(needs, prune.Need{Path: p, By: by})
 		}
 	}
 	for _, t := range rt.Types() {
 		w := rt.Workers[t]
 		by := "runtime.json workers." + t
 		if w.Static != "" {
-			if _, err := slug.StoreRel(w.Static); err == nil {
+			if _, err := prune.StoreRel(w.Static); err == nil {
 				add([]string{path.Clean(w.Static)}, by) // the whole string: a directory name may hold spaces
 			}
 			continue
 		}
-		add(slug.CommandStorePaths(w.Command), by)
+		add(prune.CommandStorePaths(w.Command), by)
 	}
 	keys := make([]string, 0, len(rt.Env))
 	for k := range rt.Env {
@@ -53,10 +53,10 @@ func Needs(rt runtimejson.Runtime) []slug.Need {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		add(slug.TextStorePaths(rt.Env[k]), "runtime.json env."+k)
+		add(prune.TextStorePaths(rt.Env[k]), "runtime.json env."+k)
 	}
 	for i, p := range rt.Path {
-		add(slug.TextStorePaths(p), fmt.Sprintf("runtime.json path[%d]", i))
+		add(prune.TextStorePaths(p), fmt.Sprintf("runtime.json path[%d]", i))
 	}
 	return needs
 }

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
 )
 
 func TestNeeds(t *testing.T) {
@@ -21,7 +21,7 @@ func TestNeeds(t *testing.T) {
 		Env:  map[string]string{"CONF": app + "/etc/app.conf", "PLAIN": "x", "PATHS": bb + "/bin:" + app + "/bin"},
 		Path: []string{bb + "/bin", "/usr/bin"},
 	}
-	want := []slug.Need{
+	want := []prune.Need{
 		{Path: app + "/www", By: "runtime.json workers.web"},
 		{Path: app + "/docs", By: "runtime.json workers.docs"},
 		{Path: app + "/etc/app.conf", By: "runtime.json env.CONF"},

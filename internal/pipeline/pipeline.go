@@ -196,7 +196,7 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	copied, err := prune(in, d.root, d.paths, strings.Join(append([]string{d.output}, d.extra...), " "), rules, target)
+	copied, err := pruneClosure(in, d.root, d.paths, strings.Join(append([]string{d.output}, d.extra...), " "), rules, target)
 	if err != nil {
 		return Result{}, err
 	}

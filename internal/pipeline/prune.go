@@ -9,17 +9,18 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 )
 
 // ExcludeFile is the app's pruning rules, in rsync's --exclude-from syntax.
 const ExcludeFile = ".slugexclude"
 
-// prune copies the runtime closure from root (the directory holding
+// pruneClosure copies the runtime closure from root (the directory holding
 // store/) into the target through the app's
 // .slugexclude rules. It returns nil when the target kept an earlier copy
 // of the same closure and rules.
-func prune(in Input, root string, paths []string, output string, rules rules, target Target) (*slug.Report, error) {
+func pruneClosure(in Input, root string, paths []string, output string, rules rules, target Target) (*prune.Report, error) {
 	dir, reused, err := target.ClosureDir(output + " " + rules.digest)
 	if err != nil {
 		return nil, err
@@ -28,14 +29,14 @@ func prune(in Input, root string, paths []string, output string, rules rules, ta
 		in.Log.Bodyf("Reusing the runtime closure of %s", output)
 		return nil, nil
 	}
-	for _, w := range slug.Summarize(rules.Warnings()) {
+	for _, w := range exclude.Summarize(rules.Warnings()) {
 		in.Log.Bodyf("warning: %s", w)
 	}
-	rep, err := slug.Copy(root, dir, rules.Rules, copyOptions(in, paths))
+	rep, err := prune.Copy(root, dir, rules.Rules, copyOptions(in, paths))
 	if err != nil {
 		return nil, fmt.Errorf("unable to copy the runtime closure into %s\n%w", dir, err)
 	}
-	for _, w := range slug.Summarize(rep.Warnings) {
+	for _, w := range exclude.Summarize(rep.Warnings) {
 		in.Log.Bodyf("warning: %s", w)
 	}
 	in.Log.Bodyf("Copied %d store paths: %d files hard-linked, %d copied, %d paths pruned by %s",
@@ -43,8 +44,8 @@ func prune(in Input, root string, paths []string, output string, rules rules, ta
 	return rep, nil
 }
 
-func copyOptions(in Input, paths []string) slug.Options {
-	opts := slug.Options{Link: true, PruneEmptyDirs: in.Prune.PruneEmptyDirs}
+func copyOptions(in Input, paths []string) prune.Options {
+	opts := prune.Options{Link: true, PruneEmptyDirs: in.Prune.PruneEmptyDirs}
 	for _, p := range paths {
 		opts.Selected = append(opts.Selected, "store/"+filepath.Base(p))
 	}
@@ -53,11 +54,11 @@ func copyOptions(in Input, paths []string) slug.Options {
 
 // measure logs the closure's size before and after pruning, and warns
 // above the size limit.
-func measure(in Input, root string, paths []string, rep *slug.Report) error {
+func measure(in Input, root string, paths []string, rep *prune.Report) error {
 	if rep == nil {
 		return nil
 	}
-	sizes, err := slug.MeasureSizes(root, rep, copyOptions(in, paths), in.Prune.SizeLimit)
+	sizes, err := prune.MeasureSizes(root, rep, copyOptions(in, paths), in.Prune.SizeLimit)
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,7 @@ func measure(in Input, root string, paths []string, rep *slug.Report) error {
 // rules are the app's .slugexclude rules and a digest of the file, for
 // cache keys.
 type rules struct {
-	*slug.Rules
+	*exclude.Rules
 	digest string
 }
 
@@ -83,7 +84,7 @@ func readRules(appDir string) (rules, error) {
 	} else if err != nil {
 		return rules{}, fmt.Errorf("unable to read %s\n%w", p, err)
 	}
-	r, err := slug.ParseRules(strings.NewReader(string(data)), ExcludeFile)
+	r, err := exclude.ParseRules(strings.NewReader(string(data)), ExcludeFile)
 	if err != nil {
 		return rules{}, err
 	}

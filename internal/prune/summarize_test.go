@@ -1,4 +1,4 @@
-package slug_test
+package prune_test
 
 import (
 	"fmt"
@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/slug"
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 )
 
 // TestManyUnusedRulesSummarized: a rule file of thousands of rules that
@@ -21,23 +23,23 @@ func TestManyUnusedRulesSummarized(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		fmt.Fprintf(&rules, "- store/nothing-%d/**\n", i)
 	}
-	rs, err := slug.ParseRules(strings.NewReader(rules.String()), ".slugexclude")
+	rs, err := exclude.ParseRules(strings.NewReader(rules.String()), ".slugexclude")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := slug.Copy(src, filepath.Join(t.TempDir(), "dst"), rs, slug.Options{})
+	rep, err := prune.Copy(src, filepath.Join(t.TempDir(), "dst"), rs, prune.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rep.Warnings) != 5000 {
 		t.Fatalf("%d warnings, want 5000", len(rep.Warnings))
 	}
-	lines := slug.Summarize(rep.Warnings)
-	if len(lines) != slug.MaxWarnings+1 || !strings.HasPrefix(lines[0], ".slugexclude:1: rule") ||
-		!strings.Contains(lines[slug.MaxWarnings], "... and 4990 more warnings (.slugexclude:11 to .slugexclude:5000)") {
+	lines := exclude.Summarize(rep.Warnings)
+	if len(lines) != exclude.MaxWarnings+1 || !strings.HasPrefix(lines[0], ".slugexclude:1: rule") ||
+		!strings.Contains(lines[exclude.MaxWarnings], "... and 4990 more warnings (.slugexclude:11 to .slugexclude:5000)") {
 		t.Fatalf("summary:\n%s", strings.Join(lines, "\n"))
 	}
-	if got := slug.Summarize(rep.Warnings[:3]); len(got) != 3 {
+	if got := exclude.Summarize(rep.Warnings[:3]); len(got) != 3 {
 		t.Fatalf("three warnings summarized as %q", got)
 	}
 }

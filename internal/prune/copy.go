@@ -1,4 +1,10 @@
-package slug
+// Package prune is the pruning step: it copies a runtime closure into a
+// Heroku-style slug or an image's layers through the app's .slugexclude
+// rules (package exclude), as `rsync -a --prune-empty-dirs
+// --exclude-from=FILE` would and without rsync, explains any path's fate,
+// refuses to remove what the app needs (Guard) and measures what pruning
+// saved. It runs on Linux (stat fields, utimensat, mknod).
+package prune
 
 import (
 	"errors"
@@ -12,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 )
 
 // Copy copies SRC to DST applying the rules, producing what
@@ -20,7 +28,7 @@ import (
 // symlink targets (never followed) and modification times, directories' and
 // DST's own included. DST is created when missing; entries already in DST are
 // replaced or merged into, never deleted.
-func Copy(src, dst string, rules *Rules, opts Options) (*Report, error) {
+func Copy(src, dst string, rules *exclude.Rules, opts Options) (*Report, error) {
 	c := &copier{src: src, dst: dst, opts: opts, root: os.Geteuid() == 0, gid: uint32(os.Getegid()), uid: uint32(os.Geteuid())}
 	var (
 		rep *Report

@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 )
 
 // StoreDir is where store paths live at run time; under the rule root the
@@ -38,8 +40,8 @@ type Need struct {
 // Removal is a needed path that pruning left out.
 type Removal struct {
 	Need    Need
-	Removed string // the store form of what was left out: the path or a parent of it
-	Rule    *Rule  // the rule that left it out; nil when --prune-empty-dirs did, or it was never there
+	Removed string        // the store form of what was left out: the path or a parent of it
+	Rule    *exclude.Rule // the rule that left it out; nil when --prune-empty-dirs did, or it was never there
 	Reason  string
 }
 
@@ -64,7 +66,7 @@ func (e *GuardError) Error() string {
 // symlink on the way to a needed file is followed within the store. It
 // returns a *GuardError naming the rule that removed each missing path.
 func Guard(rep *Report, needs []Need, refs map[string][]string) error {
-	g := &guard{kept: map[string]*Entry{}, dropped: map[string]*Rule{}, pruned: map[string]bool{}}
+	g := &guard{kept: map[string]*Entry{}, dropped: map[string]*exclude.Rule{}, pruned: map[string]bool{}}
 	for i := range rep.Kept {
 		g.kept[rep.Kept[i].Path] = &rep.Kept[i]
 	}
@@ -118,7 +120,7 @@ func Guard(rep *Report, needs []Need, refs map[string][]string) error {
 
 type guard struct {
 	kept    map[string]*Entry
-	dropped map[string]*Rule
+	dropped map[string]*exclude.Rule
 	pruned  map[string]bool
 }
 
@@ -160,7 +162,7 @@ func (g *guard) check(rel string, n Need, depth int) (Removal, bool) {
 
 // removal describes what removed a needed path: a rule, or else the format
 // (what, needed by).
-func removal(n Need, removed string, rule *Rule, format string) Removal {
+func removal(n Need, removed string, rule *exclude.Rule, format string) Removal {
 	abs := path.Join(path.Dir(StoreDir), removed)
 	r := Removal{Need: n, Removed: abs, Rule: rule}
 	what := abs
@@ -172,7 +174,7 @@ func removal(n Need, removed string, rule *Rule, format string) Removal {
 		return r
 	}
 	r.Reason = fmt.Sprintf("%s: rule %q removes %s, needed by %s; add a rule such as %q above line %d",
-		rule.Where(), ruleText(rule), what, n.By, "+ "+includeHint(removed), rule.Line)
+		rule.Where(), rule.Text(), what, n.By, "+ "+includeHint(removed), rule.Line)
 	return r
 }
 

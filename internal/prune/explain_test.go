@@ -1,8 +1,10 @@
-package slug
+package prune
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 )
 
 func TestExplain(t *testing.T) {
@@ -10,7 +12,7 @@ func TestExplain(t *testing.T) {
 	example := parse(t, exampleRules)
 	tests := []struct {
 		name  string
-		rules *Rules
+		rules *exclude.Rules
 		opts  Options
 		path  string
 		kept  bool

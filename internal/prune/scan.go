@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +17,7 @@ import (
 // judged by the rules, and only kept directories are read. Directories are
 // read by several goroutines at once.
 type scanner struct {
-	rules *Rules
+	rules *exclude.Rules
 	opts  Options
 	slots chan struct{} // free goroutines for reading directories
 	// create, when set, makes each kept entry in DST as soon as it is
@@ -29,16 +31,16 @@ type scanner struct {
 
 	mu      sync.Mutex // guards what follows
 	hits    []int
-	kept    int // entries kept in the directories read
-	dropped int // entries dropped there
+	list    []*exclude.Rule // the rules, in order
+	kept    int             // entries kept in the directories read
+	dropped int             // entries dropped there
 	rep     *Report
 }
 
-func newScanner(rules *Rules, opts Options) *scanner {
+func newScanner(rules *exclude.Rules, opts Options) *scanner {
 	s := &scanner{rules: rules, opts: opts, rep: &Report{}, slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
-	if rules != nil {
-		s.hits = make([]int, len(rules.list))
-	}
+	s.list = rules.List()
+	s.hits = make([]int, len(s.list))
 	return s
 }
 
@@ -171,11 +173,11 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst *des
 			fail(fmt.Errorf("unable to select below %s/%s: not a directory", abs, name))
 			break
 		}
-		i := s.rules.index(childRel, isDir)
-		dec := Decision{Keep: true}
+		i := s.rules.Match(childRel, isDir)
+		dec := exclude.Decision{Keep: true}
 		if i >= 0 {
 			hits = append(hits, i)
-			dec = Decision{Keep: s.rules.list[i].Include, Rule: s.rules.list[i]}
+			dec = exclude.Decision{Keep: s.list[i].Include, Rule: s.list[i]}
 		}
 		if !dec.Keep {
 			drops = append(drops, Drop{Path: childRel, IsDir: isDir, Decision: dec})

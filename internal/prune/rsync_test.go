@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"fmt"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
@@ -96,7 +98,7 @@ func checkPlan(rsync, tmp, src string, lines []string, k int) error {
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		return err
 	}
-	rules, err := ParseRules(strings.NewReader(text), file)
+	rules, err := exclude.ParseRules(strings.NewReader(text), file)
 	if err != nil {
 		return fmt.Errorf("generated rules do not parse: %v", err)
 	}
@@ -159,7 +161,7 @@ func checkRuleFile(rsync, tmp, src string, lines []string, k int) error {
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		return err
 	}
-	rules, err := ParseRules(strings.NewReader(text), file)
+	rules, err := exclude.ParseRules(strings.NewReader(text), file)
 	if err != nil {
 		return fmt.Errorf("generated rules do not parse: %v", err)
 	}
@@ -226,7 +228,7 @@ func genRuleFile(rng *rand.Rand, paths []string) []string {
 		default:
 			line = genRuleLine(rng, paths)
 		}
-		if _, err := ParseRules(strings.NewReader(line), "gen"); err != nil {
+		if _, err := exclude.ParseRules(strings.NewReader(line), "gen"); err != nil {
 			continue
 		}
 		lines = append(lines, line)

@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"os"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
@@ -95,9 +97,9 @@ func makeStore(t *testing.T) string {
 	return root
 }
 
-func parse(t *testing.T, text string) *Rules {
+func parse(t *testing.T, text string) *exclude.Rules {
 	t.Helper()
-	rs, err := ParseRules(strings.NewReader(text), ".slugexclude")
+	rs, err := exclude.ParseRules(strings.NewReader(text), ".slugexclude")
 	if err != nil {
 		t.Fatal(err)
 	}

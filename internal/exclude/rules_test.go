@@ -1,4 +1,4 @@
-package slug
+package exclude
 
 import (
 	"errors"
@@ -76,7 +76,7 @@ func TestParseRules(t *testing.T) {
 			}
 			var got []string
 			for _, r := range rs.List() {
-				got = append(got, fmt.Sprintf("%d:%s", r.Line, ruleText(r)))
+				got = append(got, fmt.Sprintf("%d:%s", r.Line, r.Text()))
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("rules = %q, want %q", got, tt.want)

@@ -1,8 +1,9 @@
-// Package slug prunes the Nix store that goes into a slug or image, with the
-// rules of a .slugexclude file read exactly as `rsync --exclude-from` reads
-// them, and copies what is kept the way `rsync -a` would, without rsync.
-// It runs on Linux (stat fields, utimensat, mknod).
-package slug
+// Package exclude reads the rules of a .slugexclude file exactly as
+// `rsync --exclude-from` reads them (prefixes, clears, the whitespace
+// quirks, rsync's wildcard patterns compiled to a shift-and automaton) and
+// decides each path as rsync's exclude.c would; package prune walks and
+// copies a tree with them.
+package exclude
 
 import (
 	"bytes"
@@ -28,14 +29,16 @@ type Rule struct {
 // Where is the rule's "file:line", for messages.
 func (r *Rule) Where() string { return fmt.Sprintf("%s:%d", r.File, r.Line) }
 
-// String is the rule as written in its file, with its place: `f:3: + store/**/`.
-func (r *Rule) String() string {
-	sign := "-"
+// Text is the rule as written in its file: `+ store/**/`.
+func (r *Rule) Text() string {
 	if r.Include {
-		sign = "+"
+		return "+ " + r.Pattern
 	}
-	return fmt.Sprintf("%s: %s %s", r.Where(), sign, r.Pattern)
+	return "- " + r.Pattern
 }
+
+// String is the rule as written in its file, with its place: `f:3: + store/**/`.
+func (r *Rule) String() string { return r.Where() + ": " + r.Text() }
 
 // Rules is an ordered rule list: the first rule that matches a path decides
 // it, and a path no rule matches is kept. The nil *Rules keeps everything.
@@ -204,14 +207,16 @@ func (rs *Rules) List() []*Rule {
 // and Explain).
 func (rs *Rules) Decide(rel string, isDir bool) Decision {
 	rel = strings.TrimLeft(strings.TrimPrefix(rel, "./"), "/")
-	if i := rs.index(rel, isDir); i >= 0 {
+	if i := rs.Match(rel, isDir); i >= 0 {
 		return Decision{Keep: rs.list[i].Include, Rule: rs.list[i]}
 	}
 	return Decision{Keep: true}
 }
 
-// index is the position of the first rule matching rel, or -1.
-func (rs *Rules) index(rel string, isDir bool) int {
+// Match is the position in List of the first rule that matches rel (a
+// '/'-separated path below the rule root, as given: not cleaned), or -1:
+// the walker decides each entry with it, keeping per-rule counts.
+func (rs *Rules) Match(rel string, isDir bool) int {
 	if rs == nil {
 		return -1
 	}

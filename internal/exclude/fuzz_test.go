@@ -1,4 +1,4 @@
-package slug
+package exclude
 
 import (
 	"strings"
@@ -7,7 +7,7 @@ import (
 
 // FuzzRules feeds arbitrary rule files and paths to the parser and matcher:
 // nothing may panic, and the automaton must agree with a plain backtracking
-// matcher on every rule. Run: go test -fuzz FuzzRules ./internal/slug/
+// matcher on every rule. Run: go test -fuzz FuzzRules ./internal/exclude/
 func FuzzRules(f *testing.F) {
 	f.Add(exampleRules, "store/abc-foo/lib/libfoo.so.1", false)
 	f.Add("+ */\n- *[._so*\n! \n", "a/b", true)

@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"io/fs"
@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 )
 
 // TestReportOrder checks the report's lists on random trees (names with
@@ -26,7 +28,7 @@ func TestReportOrder(t *testing.T) {
 			must(t, os.WriteFile(filepath.Join(src, d+"f"), nil, 0o644))
 		}
 		text := strings.Join(genRuleFile(rng, g.paths), "\n") + "\n"
-		rules, err := ParseRules(strings.NewReader(text), "rules")
+		rules, err := exclude.ParseRules(strings.NewReader(text), "rules")
 		if err != nil {
 			t.Fatalf("seed %d: generated rules do not parse: %v", seed, err)
 		}

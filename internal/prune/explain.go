@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 )
 
 // Explanation says why one path is kept or not: the decision on the path and
@@ -24,13 +26,13 @@ type Step struct {
 	Path     string
 	IsDir    bool
 	Exists   bool
-	Decision Decision
+	Decision exclude.Decision
 }
 
 // Explain says which rule decides rel (relative to SRC; a trailing '/' says
 // it is a directory when it does not exist), taking into account the parents
 // rsync must descend through, Options.Selected, and Options.PruneEmptyDirs.
-func Explain(src, rel string, rules *Rules, opts Options) (*Explanation, error) {
+func Explain(src, rel string, rules *exclude.Rules, opts Options) (*Explanation, error) {
 	isDirHint := strings.HasSuffix(rel, "/")
 	clean := path.Clean("/" + filepath.ToSlash(rel))[1:]
 	if clean == "" {

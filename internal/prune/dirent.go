@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"encoding/binary"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 
 	"golang.org/x/sys/unix"
 )
@@ -139,7 +141,7 @@ func modeOf(raw uint32) fs.FileMode {
 
 // entryAt stats the kept entry name of the directory at (and reads a
 // symlink's target); dir is the directory's path, for messages.
-func entryAt(at int, name, dir, rel string, dec Decision) (Entry, error) {
+func entryAt(at int, name, dir, rel string, dec exclude.Decision) (Entry, error) {
 	st, err := statAt(at, name)
 	if err != nil {
 		return Entry{}, fmt.Errorf("unable to stat %s/%s\n%w", dir, name, err)

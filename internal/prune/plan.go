@@ -1,4 +1,4 @@
-package slug
+package prune
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,11 +36,11 @@ type Options struct {
 
 // Entry is one path that the rules keep.
 type Entry struct {
-	Path     string      // relative to SRC, '/'-separated
-	Mode     fs.FileMode // type and permission bits, from lstat
-	Size     int64       // apparent size: a file's bytes, a symlink's target length, 0 for a directory
-	Target   string      // a symlink's target
-	Decision Decision    // the rule that kept it, or the default
+	Path     string           // relative to SRC, '/'-separated
+	Mode     fs.FileMode      // type and permission bits, from lstat
+	Size     int64            // apparent size: a file's bytes, a symlink's target length, 0 for a directory
+	Target   string           // a symlink's target
+	Decision exclude.Decision // the rule that kept it, or the default
 	meta     meta
 }
 
@@ -55,18 +57,18 @@ type meta struct {
 type Drop struct {
 	Path     string
 	IsDir    bool
-	Decision Decision
+	Decision exclude.Decision
 }
 
 // Report is what a Plan or Copy kept and left out.
 type Report struct {
-	Kept     []Entry   // sorted by Path; the root itself is not listed
-	Dropped  []Drop    // sorted by Path
-	Pruned   []string  // empty directories dropped by PruneEmptyDirs, sorted
-	Warnings []Warning // rules that decided nothing in this tree
-	Linked   int       // files Copy hard-linked
-	Copied   int       // files Copy copied
-	Bytes    int64     // bytes Copy copied (not linked)
+	Kept     []Entry           // sorted by Path; the root itself is not listed
+	Dropped  []Drop            // sorted by Path
+	Pruned   []string          // empty directories dropped by PruneEmptyDirs, sorted
+	Warnings []exclude.Warning // rules that decided nothing in this tree
+	Linked   int               // files Copy hard-linked
+	Copied   int               // files Copy copied
+	Bytes    int64             // bytes Copy copied (not linked)
 	root     meta
 	rootMode fs.FileMode
 }
@@ -82,13 +84,13 @@ func (r *Report) KeptPaths() []string {
 
 // Plan walks SRC and applies the rules as `rsync -a --exclude-from` does,
 // without writing anything: the report lists what Copy would create.
-func Plan(src string, rules *Rules, opts Options) (*Report, error) {
+func Plan(src string, rules *exclude.Rules, opts Options) (*Report, error) {
 	return plan(src, rules, opts, nil)
 }
 
 // plan is Plan; with a copier, each kept entry is also created in DST as
 // soon as it is judged, a directory before anything below it is read.
-func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
+func plan(src string, rules *exclude.Rules, opts Options, c *copier) (*Report, error) {
 	sel, err := newSelection(opts.Selected)
 	if err != nil {
 		return nil, err
@@ -122,15 +124,15 @@ func plan(src string, rules *Rules, opts Options, c *copier) (*Report, error) {
 	sort.Strings(s.rep.Pruned)
 	for i, n := range s.hits {
 		if n == 0 {
-			r := rules.list[i]
-			s.rep.Warnings = append(s.rep.Warnings, Warning{File: r.File, Line: r.Line, Message: fmt.Sprintf(
-				"rule %q decided nothing in %s: no path matches it, or an earlier rule always matches first", ruleText(r), src)})
+			r := s.list[i]
+			s.rep.Warnings = append(s.rep.Warnings, exclude.Warning{File: r.File, Line: r.Line, Message: fmt.Sprintf(
+				"rule %q decided nothing in %s: no path matches it, or an earlier rule always matches first", r.Text(), src)})
 		}
 	}
 	return s.rep, nil
 }
 
-func ruleText(r *Rule) string {
+func ruleText(r *exclude.Rule) string {
 	if r.Include {
 		return "+ " + r.Pattern
 	}
