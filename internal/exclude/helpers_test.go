@@ -4,7 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -17,15 +16,6 @@ const exampleRules = `+ store/**/
 + store/*my-awesome-app*/**
 - store/**
 `
-
-func parse(t *testing.T, text string) *Rules {
-	t.Helper()
-	rs, err := ParseRules(strings.NewReader(text), ".slugexclude")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rs
-}
 
 // tempDir is a temporary directory whose read-only subdirectories are
 // made writable for its removal.

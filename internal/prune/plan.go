@@ -132,13 +132,6 @@ func plan(src string, rules *exclude.Rules, opts Options, c *copier) (*Report, e
 	return s.rep, nil
 }
 
-func ruleText(r *exclude.Rule) string {
-	if r.Include {
-		return "+ " + r.Pattern
-	}
-	return "- " + r.Pattern
-}
-
 func metaOf(fi fs.FileInfo) meta {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
