@@ -6,18 +6,19 @@ import (
 	"path"
 	"sort"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/guard"
 	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 )
 
-// guard fails the build when pruning removed a path runtime.json names or
+// guardClosure fails the build when pruning removed a path runtime.json names or
 // one that a kept path references.
-func guard(in Input, rep *prune.Report, refs map[string][]string, rt runtimejson.Runtime) error {
+func guardClosure(in Input, rep *prune.Report, refs map[string][]string, rt runtimejson.Runtime) error {
 	if rep == nil {
 		return nil
 	}
-	err := prune.Guard(rep, Needs(rt), refs)
-	var ge *prune.GuardError
+	err := guard.Guard(rep, Needs(rt), refs)
+	var ge *guard.Error
 	if errors.As(err, &ge) && in.Prune.Unguarded {
 		in.Log.Bodyf("warning (guard off): %v", err)
 		return nil
@@ -29,11 +30,11 @@ func guard(in Input, rep *prune.Report, refs map[string][]string, rt runtimejson
 // workers, env and path name. A worker's command is read as the launcher's
 // shell reads it (quotes, escapes, ${VAR:-default}); a static directory,
 // env values and path entries are plain strings.
-func Needs(rt runtimejson.Runtime) []prune.Need {
-	var needs []prune.Need
+func Needs(rt runtimejson.Runtime) []guard.Need {
+	var needs []guard.Need
 	add := func(paths []string, by string) {
 		for _, p := range paths {
-			needs = append(needs, prune.Need{Path: p, By: by})
+			needs = append(needs, guard.Need{Path: p, By: by})
 		}
 	}
 	for _, t := range rt.Types() {
@@ -45,7 +46,7 @@ func Needs(rt runtimejson.Runtime) []prune.Need {
 			}
 			continue
 		}
-		add(prune.CommandStorePaths(w.Command), by)
+		add(guard.CommandStorePaths(w.Command), by)
 	}
 	keys := make([]string, 0, len(rt.Env))
 	for k := range rt.Env {
@@ -53,10 +54,10 @@ func Needs(rt runtimejson.Runtime) []prune.Need {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		add(prune.TextStorePaths(rt.Env[k]), "runtime.json env."+k)
+		add(guard.TextStorePaths(rt.Env[k]), "runtime.json env."+k)
 	}
 	for i, p := range rt.Path {
-		add(prune.TextStorePaths(p), fmt.Sprintf("runtime.json path[%d]", i))
+		add(guard.TextStorePaths(p), fmt.Sprintf("runtime.json path[%d]", i))
 	}
 	return needs
 }

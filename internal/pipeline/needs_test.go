@@ -4,8 +4,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/guard"
 	"github.com/nix-buildpack/nix-buildpack/internal/pipeline"
-	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
 )
 
@@ -21,7 +21,7 @@ func TestNeeds(t *testing.T) {
 		Env:  map[string]string{"CONF": app + "/etc/app.conf", "PLAIN": "x", "PATHS": bb + "/bin:" + app + "/bin"},
 		Path: []string{bb + "/bin", "/usr/bin"},
 	}
-	want := []prune.Need{
+	want := []guard.Need{
 		{Path: app + "/www", By: "runtime.json workers.web"},
 		{Path: app + "/docs", By: "runtime.json workers.docs"},
 		{Path: app + "/etc/app.conf", By: "runtime.json env.CONF"},

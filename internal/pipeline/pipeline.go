@@ -200,7 +200,7 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := guard(in, copied, d.graph.References, d.rt); err != nil {
+	if err := guardClosure(in, copied, d.graph.References, d.rt); err != nil {
 		return Result{}, err
 	}
 	if err := measure(in, d.root, d.paths, copied); err != nil {

@@ -1,4 +1,8 @@
-package prune
+// Package guard is the pruning guard: after the pruning step, it fails the
+// build when the rules removed a path the app needs (runtime.json's
+// workers, env and path name it) or one that a kept store path references,
+// naming the rule (file:line) that removed it.
+package guard
 
 import (
 	"fmt"
@@ -8,28 +12,8 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 )
-
-// StoreDir is where store paths live at run time; under the rule root the
-// store is the directory "store".
-const StoreDir = "/nix/store"
-
-const nixBase32 = "0123456789abcdfghijklmnpqrsvwxyz"
-
-// StoreRel turns a store path, or a path inside one, into a path relative to
-// the rule root: "/nix/store/<hash>-name/bin/web" becomes
-// "store/<hash>-name/bin/web". It is how a closure becomes Options.Selected.
-func StoreRel(storePath string) (string, error) {
-	rest, ok := strings.CutPrefix(path.Clean(storePath), StoreDir+"/")
-	if !ok {
-		return "", fmt.Errorf("unable to use %q: not a path under %s", storePath, StoreDir)
-	}
-	top, _, _ := strings.Cut(rest, "/")
-	if len(top) < 34 || top[32] != '-' || strings.Trim(top[:32], nixBase32) != "" {
-		return "", fmt.Errorf("unable to use %q: %q is not a store path name (<32 nixbase32 characters>-<name>)", storePath, top)
-	}
-	return "store/" + rest, nil
-}
 
 // Need is a store path, or a file inside one, that the app needs at run time.
 type Need struct {
@@ -45,14 +29,14 @@ type Removal struct {
 	Reason  string
 }
 
-// GuardError lists every needed path that pruning left out.
-type GuardError struct {
+// Error lists every needed path that pruning left out.
+type Error struct {
 	Removals []Removal
 }
 
 // Error names, for each removal, the rule (file:line), what it removed and
 // what needed it.
-func (e *GuardError) Error() string {
+func (e *Error) Error() string {
 	lines := []string{"unable to prune the store: the rules remove paths the app needs"}
 	for _, r := range e.Removals {
 		lines = append(lines, "  "+r.Reason)
@@ -64,9 +48,9 @@ func (e *GuardError) Error() string {
 // store path that a kept store path references (refs maps a store path to
 // the store paths it references, as the Nix database records them). A
 // symlink on the way to a needed file is followed within the store. It
-// returns a *GuardError naming the rule that removed each missing path.
-func Guard(rep *Report, needs []Need, refs map[string][]string) error {
-	g := &guard{kept: map[string]*Entry{}, dropped: map[string]*exclude.Rule{}, pruned: map[string]bool{}}
+// returns a *Error naming the rule that removed each missing path.
+func Guard(rep *prune.Report, needs []Need, refs map[string][]string) error {
+	g := &guard{kept: map[string]*prune.Entry{}, dropped: map[string]*exclude.Rule{}, pruned: map[string]bool{}}
 	for i := range rep.Kept {
 		g.kept[rep.Kept[i].Path] = &rep.Kept[i]
 	}
@@ -78,7 +62,7 @@ func Guard(rep *Report, needs []Need, refs map[string][]string) error {
 	}
 	var removals []Removal
 	for _, n := range needs {
-		rel, err := StoreRel(n.Path)
+		rel, err := prune.StoreRel(n.Path)
 		if err != nil {
 			return err
 		}
@@ -92,7 +76,7 @@ func Guard(rep *Report, needs []Need, refs map[string][]string) error {
 	}
 	sort.Strings(users)
 	for _, user := range users {
-		rel, err := StoreRel(user)
+		rel, err := prune.StoreRel(user)
 		if err != nil {
 			return err
 		}
@@ -103,7 +87,7 @@ func Guard(rep *Report, needs []Need, refs map[string][]string) error {
 			if ref == user {
 				continue
 			}
-			refRel, err := StoreRel(ref)
+			refRel, err := prune.StoreRel(ref)
 			if err != nil {
 				return err
 			}
@@ -113,13 +97,13 @@ func Guard(rep *Report, needs []Need, refs map[string][]string) error {
 		}
 	}
 	if len(removals) > 0 {
-		return &GuardError{Removals: removals}
+		return &Error{Removals: removals}
 	}
 	return nil
 }
 
 type guard struct {
-	kept    map[string]*Entry
+	kept    map[string]*prune.Entry
 	dropped map[string]*exclude.Rule
 	pruned  map[string]bool
 }
@@ -163,7 +147,7 @@ func (g *guard) check(rel string, n Need, depth int) (Removal, bool) {
 // removal describes what removed a needed path: a rule, or else the format
 // (what, needed by).
 func removal(n Need, removed string, rule *exclude.Rule, format string) Removal {
-	abs := path.Join(path.Dir(StoreDir), removed)
+	abs := path.Join(path.Dir(prune.StoreDir), removed)
 	r := Removal{Need: n, Removed: abs, Rule: rule}
 	what := abs
 	if abs != path.Clean(n.Path) {
@@ -192,7 +176,7 @@ func includeHint(rel string) string {
 // inside the tree.
 func resolve(rel, target string) (string, bool) {
 	if path.IsAbs(target) {
-		r, err := StoreRel(target)
+		r, err := prune.StoreRel(target)
 		return r, err == nil
 	}
 	p := path.Clean(path.Join(path.Dir(rel), target))

@@ -1,9 +1,10 @@
-package prune_test
+package guard_test
 
 import (
 	"reflect"
 	"testing"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/guard"
 	"github.com/nix-buildpack/nix-buildpack/internal/prune"
 )
 
@@ -31,7 +32,7 @@ func TestCommandStorePaths(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := prune.CommandStorePaths(tt.in); !reflect.DeepEqual(got, tt.want) {
+			if got := guard.CommandStorePaths(tt.in); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("CommandStorePaths(%q) =\n%q\nwant\n%q", tt.in, got, tt.want)
 			}
 		})
@@ -44,18 +45,18 @@ func TestCommandStorePaths(t *testing.T) {
 func TestGuardQuotedWorker(t *testing.T) {
 	const x = "/nix/store/wq3v0j1ljw665pm8i3g7gx2744sp03py-x"
 	cmd := `busybox httpd -f -h '` + x + `/my www'`
-	var needs []prune.Need
-	for _, p := range prune.CommandStorePaths(cmd) {
-		needs = append(needs, prune.Need{Path: p, By: "runtime.json workers.web"})
+	var needs []guard.Need
+	for _, p := range guard.CommandStorePaths(cmd) {
+		needs = append(needs, guard.Need{Path: p, By: "runtime.json workers.web"})
 	}
 	entry := func(rel string) prune.Entry { return prune.Entry{Path: rel, Mode: 0o755 | 1<<31} }
 	kept := &prune.Report{Kept: []prune.Entry{entry("store"), entry("store/wq3v0j1ljw665pm8i3g7gx2744sp03py-x"),
 		entry("store/wq3v0j1ljw665pm8i3g7gx2744sp03py-x/my www")}}
-	if err := prune.Guard(kept, needs, nil); err != nil {
+	if err := guard.Guard(kept, needs, nil); err != nil {
 		t.Fatalf("Guard() with the directory kept = %v", err)
 	}
 	dropped := &prune.Report{Kept: kept.Kept[:2]}
-	if err := prune.Guard(dropped, needs, nil); err == nil {
+	if err := guard.Guard(dropped, needs, nil); err == nil {
 		t.Fatal("Guard() with the directory left out = nil; want an error naming it")
 	}
 }
