@@ -28,6 +28,9 @@ type Export struct {
 	// PlatformAPI is the platform API the creator is run with; "" is
 	// PlatformAPI (Tekton's buildpacks task 0.7 pins 0.9).
 	PlatformAPI string
+	// RegistryAuth is the creator's CNB_REGISTRY_AUTH ("" for none), as
+	// kpack and pack give the lifecycle the registry's credentials.
+	RegistryAuth string
 }
 
 // Create runs the lifecycle's creator as kpack runs it in a pod with no
@@ -57,6 +60,9 @@ func (w *Workspace) Create(e Export) (string, error) {
 		api = PlatformAPI
 	}
 	cmd.Env = append(w.env(), "CNB_PLATFORM_API="+api, "CNB_INSECURE_REGISTRIES="+e.InsecureRegistry)
+	if e.RegistryAuth != "" {
+		cmd.Env = append(cmd.Env, "CNB_REGISTRY_AUTH="+e.RegistryAuth)
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("lifecycle creator: %w", err)

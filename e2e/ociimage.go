@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -55,7 +56,7 @@ func PushRunImage(ref, busybox string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(r, img); err != nil {
+	if err := remote.Write(r, img, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
 		return "", fmt.Errorf("unable to push the run image %s\n%w", ref, err)
 	}
 	d, err := img.Digest()
@@ -117,7 +118,7 @@ func Pull(ref string) (*Pulled, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := remote.Image(r)
+	img, err := remote.Image(r, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
 		return nil, fmt.Errorf("unable to pull %s\n%w", ref, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Registry is a real OCI registry (CNCF distribution) on loopback, its
@@ -30,7 +32,8 @@ type Registry struct {
 }
 
 // registryConfig is distribution's configuration: filesystem storage, the
-// access log on, no auth (as a registry inside a cluster or CI runner).
+// access log on, no auth (as a registry inside a cluster or CI runner)
+// unless an htpasswd section is appended.
 const registryConfig = `version: 0.1
 log:
   level: info
@@ -49,6 +52,24 @@ http:
 // StartRegistry writes a configuration under dir and starts the registry
 // binary on a free loopback port, waiting until /v2/ answers.
 func StartRegistry(bin, dir string) (*Registry, error) {
+	return StartRegistryAuth(bin, dir, "", "")
+}
+
+// StartRegistryAuth is StartRegistry with htpasswd auth: only user and
+// password are let in (none when user is empty).
+func StartRegistryAuth(bin, dir, user, password string) (*Registry, error) {
+	auth := ""
+	if user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+		if err != nil {
+			return nil, err
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(user+":"+string(hash)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: nixbp-e2e\n    path: %s\n", htpasswd)
+	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -56,7 +77,7 @@ func StartRegistry(bin, dir string) (*Registry, error) {
 	r := &Registry{Host: "127.0.0.1:" + strconv.Itoa(port), Storage: filepath.Join(dir, "storage"),
 		Log: filepath.Join(dir, "registry.log")}
 	conf := filepath.Join(dir, "config.yml")
-	if err := write(conf, fmt.Sprintf(registryConfig, r.Storage, r.Host)); err != nil {
+	if err := write(conf, fmt.Sprintf(registryConfig, r.Storage, r.Host)+auth); err != nil {
 		return nil, err
 	}
 	logFile, err := os.Create(r.Log)
@@ -74,7 +95,7 @@ func StartRegistry(bin, dir string) (*Registry, error) {
 		resp, err := http.Get("http://" + r.Host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized && user != "" {
 				return r, nil
 			}
 		}
@@ -120,6 +141,9 @@ type Traffic struct {
 	// when the registry already stored the blob: the client sent its bytes
 	// again.
 	Uploaded []string
+	// ByCache are those of Uploaded the buildpack's OCI cache sent (its
+	// user agent names nix-buildpack); the rest are the lifecycle's.
+	ByCache []string
 	// Mounted are blobs linked from another repository without a transfer.
 	Mounted int
 	// Downloaded are blob GETs answered 200, and their bytes.
@@ -133,7 +157,7 @@ type Traffic struct {
 
 // accessLine is one line of the combined access log distribution writes:
 // 127.0.0.1 - - [date] "METHOD URI HTTP/1.1" STATUS SIZE "referer" "agent".
-var accessLine = regexp.MustCompile(`"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[0-9.]+" (\d+) (\d+|-)`)
+var accessLine = regexp.MustCompile(`"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[0-9.]+" (\d+) (\d+|-)(?: "[^"]*" "([^"]*)")?`)
 
 var uploadDigest = regexp.MustCompile(`[?&]digest=(sha256(?::|%3A)[0-9a-f]{64})`)
 
@@ -162,7 +186,11 @@ func (r *Registry) Traffic(from int) (Traffic, error) {
 		case (method == "PUT" || method == "POST") && status == "201" && strings.Contains(uri, "/blobs/uploads/") &&
 			!strings.Contains(uri, "mount="):
 			if d := uploadDigest.FindStringSubmatch(uri); d != nil {
-				t.Uploaded = append(t.Uploaded, strings.Replace(d[1], "%3A", ":", 1))
+				digest := strings.Replace(d[1], "%3A", ":", 1)
+				t.Uploaded = append(t.Uploaded, digest)
+				if strings.Contains(m[5], "nix-buildpack") {
+					t.ByCache = append(t.ByCache, digest)
+				}
 			}
 		case method == "POST" && status == "201" && strings.Contains(uri, "mount="):
 			t.Mounted++

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -25,19 +26,40 @@ type registryEnv struct {
 	bindings    map[string]map[string]string
 	// platformAPI is the creator's platform API ("": e2e.PlatformAPI).
 	platformAPI string
+	// registryAuth is the creator's CNB_REGISTRY_AUTH ("": none).
+	registryAuth string
 }
 
 func startRegistryEnv(t *testing.T) *registryEnv {
 	t.Helper()
+	return startRegistryEnvAuth(t, "", "")
+}
+
+// startRegistryEnvAuth is startRegistryEnv with a registry that lets in
+// only user and password (htpasswd): the creator gets them as
+// CNB_REGISTRY_AUTH, the test's own pushes and pulls from a docker config
+// (DOCKER_CONFIG).
+func startRegistryEnvAuth(t *testing.T, user, password string) *registryEnv {
+	t.Helper()
 	en := registrySetup(t)
 	bin := testenv.Require(t, "registry")
 	testenv.Require(t, "bwrap")
-	reg, err := e2e.StartRegistry(bin, t.TempDir())
+	reg, err := e2e.StartRegistryAuth(bin, t.TempDir(), user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
+	auth := ""
+	if user != "" {
+		basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+		docker := t.TempDir()
+		if err := os.WriteFile(filepath.Join(docker, "config.json"), []byte(`{"auths":{"`+reg.Host+`":{"auth":"`+basic+`"}}}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("DOCKER_CONFIG", docker)
+		auth = `{"` + reg.Host + `":"Basic ` + basic + `"}`
+	}
 	t.Cleanup(reg.Stop)
-	r := &registryEnv{env: en, reg: reg, runImage: reg.Host + "/run:busybox", cacheDir: filepath.Join(openTempDir(t), "nixcache")}
+	r := &registryEnv{env: en, reg: reg, runImage: reg.Host + "/run:busybox", cacheDir: filepath.Join(openTempDir(t), "nixcache"), registryAuth: auth}
 	if _, err := e2e.PushRunImage(r.runImage, en.busybox); err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +101,8 @@ type step struct {
 	// names are the app image's and the cache image's layers.
 	names  map[string]e2e.Layer
 	pulled *e2e.Pulled
+	// s3Bytes is what an S3 cache stored during the build (0 without one).
+	s3Bytes int64
 }
 
 // build runs the creator for the app source src in a fresh workspace, as
@@ -115,7 +139,7 @@ func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 	}
 	start := time.Now()
 	s.log, err = w.Create(e2e.Export{Image: s.image, RunImage: r.runImage, CacheImage: cacheImage,
-		PreviousImage: s.image, InsecureRegistry: r.reg.Host, PlatformAPI: r.platformAPI})
+		PreviousImage: s.image, InsecureRegistry: r.reg.Host, PlatformAPI: r.platformAPI, RegistryAuth: r.registryAuth})
 	s.elapsed = time.Since(start)
 	if err != nil {
 		t.Fatalf("%s: %v\n%s", label, err, s.log)
