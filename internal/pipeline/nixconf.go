@@ -43,6 +43,8 @@ func nixConf(in Input, app config.App) (nixinstall.Conf, error) {
 			in.Log.Bodyf("%s is not a substituter for nix-build: Nix takes only signed paths, and no key is trusted (%s)", c, settings.TrustedKeysName)
 		case u.Scheme == "s3":
 			in.Log.Bodyf("%s is not a substituter for nix-build: this Nix has no S3 support (the restore still reads it)", c)
+		case u.Scheme == "oci":
+			in.Log.Bodyf("%s is not a substituter for nix-build: Nix cannot read an OCI registry (the restore still reads it)", c)
 		case u.User != nil:
 			in.Log.Bodyf("%s is not a substituter for nix-build: Nix reads credentials from netrc, not from the URL", c)
 		case u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "file":
