@@ -23,12 +23,59 @@ import (
 // forgedMarker is the content of the forged runtime's busybox.
 const forgedMarker = "forged-by-the-e2e-test-7d1c"
 
-// forgeEntries tampers with a cache repository as someone with push rights
-// could: the shared runtime's narinfo (its signature kept, valid: it covers
-// the path, NAR hash, size and references, not where the file is) now
-// points at a forged layer, and bb's narinfo claims another NAR hash (its
-// signature no longer matches).
-func forgeEntries(t *testing.T, r *registryEnv, repo string, a *step) {
+// forgeBlob tampers with a cache repository as someone with push rights
+// could: the shared runtime's narinfo, its signature kept and still valid
+// (it covers the path, NAR hash, size and references, not where the file
+// is), now points at a forged layer.
+func forgeBlob(t *testing.T, r *registryEnv, repo string, a *step) {
+	t.Helper()
+	repoRef, opt, tag := runtimeTag(t, r, repo, a)
+	forged := forgedLayer(t, runtimeName(t, a))
+	layer := static.NewLayer(forged, types.OCILayer)
+	if err := remote.WriteLayer(repoRef, layer, opt); err != nil {
+		t.Fatal(err)
+	}
+	d, err := layer.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := hex.DecodeString(d.Hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b32 := nixbase32.EncodeToString(sum)
+	text := readNarinfo(t, repoRef, tag, opt)
+	text = replaceField(text, "URL", "nar/"+b32+".tar.gz")
+	text = replaceField(text, "Compression", "oci-layer+gzip")
+	text = replaceField(text, "FileHash", "sha256:"+b32)
+	text = replaceField(text, "FileSize", itoa(len(forged)))
+	putNarinfo(t, repoRef, tag, text, v1.Descriptor{MediaType: types.OCILayer, Digest: d, Size: int64(len(forged))}, opt)
+}
+
+// forgeNarinfo restores the runtime's narinfo to its true layer but with
+// another NAR hash: its signature no longer matches.
+func forgeNarinfo(t *testing.T, r *registryEnv, repo string, a *step, text string, layer v1.Descriptor) {
+	t.Helper()
+	repoRef, opt, tag := runtimeTag(t, r, repo, a)
+	m := regexp.MustCompile(`NarHash: sha256:([0-9a-z]+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("the runtime's narinfo has no NarHash:\n%s", text)
+	}
+	other := "0" + m[1][1:]
+	if other == m[1] {
+		other = "1" + m[1][1:]
+	}
+	putNarinfo(t, repoRef, tag, strings.Replace(text, m[1], other, 1), layer, opt)
+}
+
+// runtimeEntry is the runtime's narinfo text and NAR layer in repo.
+func runtimeEntry(t *testing.T, r *registryEnv, repo string, a *step) (string, v1.Descriptor) {
+	t.Helper()
+	repoRef, opt, tag := runtimeTag(t, r, repo, a)
+	return readNarinfo(t, repoRef, tag, opt), manifestOfTag(t, repoRef, tag, opt).Layers[0]
+}
+
+func runtimeTag(t *testing.T, r *registryEnv, repo string, a *step) (name.Repository, remote.Option, string) {
 	t.Helper()
 	repoRef, err := name.NewRepository(r.reg.Host + "/" + repo)
 	if err != nil {
@@ -36,53 +83,11 @@ func forgeEntries(t *testing.T, r *registryEnv, repo string, a *step) {
 	}
 	opt := remote.WithAuthFromKeychain(authn.DefaultKeychain)
 	tags := narinfoTags(t, repoRef, opt)
-	runtime := runtimeName(t, a)
-	bb := ""
-	for p := range tags {
-		if strings.HasSuffix(p, "-bb") {
-			bb = p
-		}
+	tag := tags[runtimeName(t, a)]
+	if tag == "" {
+		t.Fatalf("the cache %s lacks the runtime's narinfo: %v", repo, tags)
 	}
-	if tags[runtime] == "" || bb == "" {
-		t.Fatalf("the cache %s lacks the runtime's or bb's narinfo: %v", repo, tags)
-	}
-
-	// The runtime: a forged layer under the same store path name.
-	forged := forgedLayer(t, runtime)
-	layer := static.NewLayer(forged, types.OCILayer)
-	if err := remote.WriteLayer(repoRef, layer, opt); err != nil {
-		t.Fatal(err)
-	}
-	d, _ := layer.Digest()
-	sum, err := v1.NewHash(d.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hashBytes, err := hex.DecodeString(sum.Hex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b32 := nixbase32.EncodeToString(hashBytes)
-	text := readNarinfo(t, repoRef, tags[runtime], opt)
-	text = replaceField(text, "URL", "nar/"+b32+".tar.gz")
-	text = replaceField(text, "Compression", "oci-layer+gzip")
-	text = replaceField(text, "FileHash", "sha256:"+b32)
-	text = replaceField(text, "FileSize", itoa(len(forged)))
-	putNarinfo(t, repoRef, tags[runtime], text, v1.Descriptor{MediaType: types.OCILayer, Digest: sum, Size: int64(len(forged))}, opt)
-
-	// bb: another NAR hash, same signature.
-	text = readNarinfo(t, repoRef, tags[bb], opt)
-	m := regexp.MustCompile(`NarHash: sha256:([0-9a-z]+)`).FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("bb's narinfo has no NarHash:\n%s", text)
-	}
-	other := "0" + m[1][1:]
-	if other == m[1] {
-		other = "1" + m[1][1:]
-	}
-	text = strings.Replace(text, m[1], other, 1)
-	desc := manifestOfTag(t, repoRef, tags[bb], opt).Layers[0]
-	putNarinfo(t, repoRef, tags[bb], text, desc, opt)
+	return repoRef, opt, tag
 }
 
 // narinfoTags maps store path names to their narinfo tags in repo.

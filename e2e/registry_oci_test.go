@@ -82,26 +82,17 @@ func TestRegistryOCICache(t *testing.T) {
 		t.Errorf("(b) the cache did not push shared-b's own path as its layer")
 	}
 
-	forgeEntries(t, r, "apps/shared-a", a)
+	text, layer := runtimeEntry(t, r, "apps/shared-a", a)
+	forgeBlob(t, r, "apps/shared-a", a)
 	r.platformEnv = ociEnv("apps/shared-c", "apps/shared-a")
-	c := r.build(t, "(c) shared-b, fresh pod, shared-a's entries tampered", "apps/shared-c", filepath.Join(apps, "shared-b"))
-	r.serve(t, c, "Hello from shared-b, on "+runtimeName(t, a)+"\n")
-	if built := nixBuilt(c.log); !slices.Contains(built, "shared-runtime") {
-		t.Errorf("(c) Nix built %v; the tampered runtime must be built here\n%s", built, c.log)
-	}
-	for _, want := range []string{`-shared-runtime: .*NAR (size|hash) mismatch`, `-bb: .*not signed by any trusted key`} {
-		if !regexp.MustCompile(want).MatchString(c.log) {
-			t.Errorf("(c) the build log does not say %q:\n%s", want, c.log)
-		}
-	}
-	if c.storeLayer("-shared-runtime") != runtimeLayer {
-		t.Errorf("(c) the runtime's layer is %s, not the true one %s", c.storeLayer("-shared-runtime"), runtimeLayer)
-	}
-	if found, _ := c.pulled.Contains(forgedMarker); len(found) > 0 {
-		t.Errorf("(c) the image holds the forged layer's content in %v", found)
-	}
+	c := r.build(t, "(c) shared-b, fresh pod, the runtime's blob forged", "apps/shared-c", filepath.Join(apps, "shared-b"))
+	checkRebuilt(t, r, c, a, runtimeLayer, `-shared-runtime: .*NAR (size|hash) mismatch`)
+	forgeNarinfo(t, r, "apps/shared-a", a, text, layer)
+	r.platformEnv = ociEnv("apps/shared-d", "apps/shared-a")
+	c2 := r.build(t, "(c') shared-b, fresh pod, the runtime's narinfo forged", "apps/shared-d", filepath.Join(apps, "shared-b"))
+	checkRebuilt(t, r, c2, a, runtimeLayer, `-shared-runtime: .*not signed by any trusted key`)
 
-	steps := []*step{a, b, c}
+	steps := []*step{a, b, c, c2}
 	for _, secret := range []string{password, basic, strings.SplitN(sk, ":", 2)[1]} {
 		for _, s := range steps {
 			if strings.Contains(s.log, secret) {
@@ -114,7 +105,29 @@ func TestRegistryOCICache(t *testing.T) {
 	}
 
 	s3 := s3Comparison(t, apps)
+	for _, s := range append(steps, s3...) {
+		t.Logf("%s sent: %s", s.label, strings.Join(uploads(s), ", "))
+	}
 	t.Logf("what each build sent (registry, and the S3 server for the S3 cache):\n%s", bytesTable(append(steps[:2], s3...)))
+}
+
+// checkRebuilt: the build refused the runtime from the cache (the log says
+// why), built it, and its image holds the runtime's true layer and answers.
+func checkRebuilt(t *testing.T, r *registryEnv, s, a *step, runtimeLayer, why string) {
+	t.Helper()
+	r.serve(t, s, "Hello from shared-b, on "+runtimeName(t, a)+"\n")
+	if built := nixBuilt(s.log); !slices.Contains(built, "shared-runtime") {
+		t.Errorf("%s: Nix built %v; the refused runtime must be built here\n%s", s.label, built, s.log)
+	}
+	if !regexp.MustCompile(why).MatchString(s.log) {
+		t.Errorf("%s: the build log does not say %q:\n%s", s.label, why, s.log)
+	}
+	if got := s.storeLayer("-shared-runtime"); got != runtimeLayer {
+		t.Errorf("%s: the runtime's layer is %s, not the true one %s", s.label, got, runtimeLayer)
+	}
+	if found, _ := s.pulled.Contains(forgedMarker); len(found) > 0 {
+		t.Errorf("%s: the image holds the forged layer's content in %v", s.label, found)
+	}
 }
 
 // signingKey makes a Nix signing key pair (name:base64), as
@@ -163,6 +176,28 @@ func nixBuilt(log string) []string {
 	var out []string
 	for _, m := range building.FindAllStringSubmatch(log, -1) {
 		out = append(out, m[1])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// uploads lists what a build sent the registry: layer name (or "cache"
+// for the cache's own blobs: narinfos, NARs of build-time paths) and size.
+func uploads(s *step) []string {
+	cache := map[string]bool{}
+	for _, d := range s.traffic.ByCache {
+		cache[d] = true
+	}
+	var out []string
+	for _, d := range s.traffic.Uploaded {
+		n := s.names[d].Name
+		if n == "" {
+			n = "(not a layer)"
+		}
+		if cache[d] {
+			n = "cache: " + n
+		}
+		out = append(out, fmt.Sprintf("%s %s", n, mb(s.sizes[d])))
 	}
 	slices.Sort(out)
 	return out

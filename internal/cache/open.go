@@ -140,6 +140,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 	return c, nil
 }
 
+// TakesLayers reports whether the cache can store paths as image layers
+// (PushOptions.AsLayer): an oci:// cache.
+func (c *Cache) TakesLayers() bool { return c.layers }
+
 // Redacted is the cache URL without its secrets (Options.Name), for
 // messages.
 func (c *Cache) Redacted() string { return c.redacted }

@@ -133,7 +133,17 @@ func (p *push) upload(ctx context.Context, todo []narinfo.PathInfo) {
 	for _, info := range todo {
 		narTotal += int64(info.NarSize)
 	}
-	p.c.logf("Pushing %d store paths (%s unpacked) to %s; %d already there", len(todo), mib(narTotal), p.c, p.res.Skipped)
+	layered := 0
+	for _, info := range todo {
+		if _, ok := p.layerOf(info.StorePath); ok {
+			layered++
+		}
+	}
+	as := ""
+	if layered > 0 {
+		as = fmt.Sprintf(", %d of them as their image layers", layered)
+	}
+	p.c.logf("Pushing %d store paths (%s unpacked) to %s%s; %d already there", len(todo), mib(narTotal), p.c, as, p.res.Skipped)
 	p.t.addTotal(len(todo), narTotal)
 	p.t.run()
 

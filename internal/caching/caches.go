@@ -10,6 +10,7 @@ import (
 	"io"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/nar"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
@@ -22,6 +23,11 @@ type Caches struct {
 	Write *cache.Cache
 	// Policy says when to build.
 	Policy settings.Policy
+	// AsLayer, when set, says how Write stores a runtime store path as its
+	// image layer (cache.PushOptions.AsLayer): the CNB front-end's store
+	// layers, so that an oci:// cache in the image's repository already
+	// holds the blobs the exporter makes.
+	AsLayer func(storePath string) (nar.Layer, bool)
 }
 
 // Any reports whether a cache is configured.

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/nar"
 )
 
 // StoreEntries lists the store's entries on disk (a snapshot taken before a
@@ -64,7 +65,7 @@ func (c Caches) Push(ctx context.Context, s Store, b Built, digest string, log i
 	if err != nil {
 		return err
 	}
-	pr, err := c.Write.Push(ctx, infos, s.Dir())
+	pr, err := c.Write.PushWith(ctx, infos, s.Dir(), cache.PushOptions{AsLayer: runtimeLayers(c.AsLayer, b.Runtime)})
 	if err != nil {
 		fmt.Fprintf(log, "warning: pushing to %s: %v\n", c.Write, err)
 		return nil
@@ -98,4 +99,22 @@ func made(s cache.Store, b Built) ([]string, error) {
 		seen[p] = true
 	}
 	return paths, nil
+}
+
+// runtimeLayers narrows asLayer to the runtime closure: only its paths
+// become image layers; build-time paths stay NARs.
+func runtimeLayers(asLayer func(string) (nar.Layer, bool), runtime []string) func(string) (nar.Layer, bool) {
+	if asLayer == nil {
+		return nil
+	}
+	in := make(map[string]bool, len(runtime))
+	for _, p := range runtime {
+		in[p] = true
+	}
+	return func(p string) (nar.Layer, bool) {
+		if !in[p] {
+			return nar.Layer{}, false
+		}
+		return asLayer(p)
+	}
 }

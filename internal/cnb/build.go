@@ -47,6 +47,7 @@ func NewBuild(logger log.Logger) libcnb.BuildFunc {
 		if err != nil {
 			return result, err
 		}
+		in.Caches.AsLayer = cacheLayers(in.Caches.Write, ctx.Layers.Path, reloc.wanted, logger)
 		target := &launchTarget{layers: ctx.Layers, logger: logger, buildpackDir: ctx.Buildpack.Path,
 			buildpackVersion: ctx.Buildpack.Info.Version, maxLayers: b.MaxLayers, settings: settingsDigest(in, b.MaxLayers, reloc),
 			appDir: ctx.ApplicationPath, reloc: reloc, source: in.SourceDigest}

@@ -65,6 +65,13 @@ func fillStoreLayer(dir, staged string, names []string) error {
 	if err := os.MkdirAll(store, 0o755); err != nil {
 		return fmt.Errorf("unable to create %s\n%w", store, err)
 	}
+	// 0755 whatever the umask: an oci:// cache wrote this layer's blob
+	// with these modes (nar.PackLayer) before the layer existed.
+	for _, d := range []string{dir, store} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			return fmt.Errorf("unable to set the mode of %s\n%w", d, err)
+		}
+	}
 	for _, n := range names {
 		if err := move(filepath.Join(staged, n), filepath.Join(store, n)); err != nil {
 			return err

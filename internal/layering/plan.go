@@ -56,7 +56,7 @@ func Plan(paths []string, refs map[string][]string, sizes map[string]int64, max 
 	var layers []Layer
 	for _, p := range ranked[:singles] {
 		name := path.Base(p)
-		layers = append(layers, Layer{Name: "store-" + hashPart(name), Paths: []string{name}})
+		layers = append(layers, Layer{Name: StoreLayerName(name), Paths: []string{name}})
 	}
 	if rest := ranked[singles:]; len(rest) > 0 {
 		names := make([]string, len(rest))
@@ -95,6 +95,10 @@ func popularity(paths []string, refs map[string][]string) map[string]int {
 	}
 	return pop
 }
+
+// StoreLayerName is the name of the layer holding only the store path
+// named name (its base name): store-<hash>, the same in every app.
+func StoreLayerName(name string) string { return "store-" + hashPart(name) }
 
 // hashPart is the 32-character hash that starts a store path's base name.
 func hashPart(name string) string {
