@@ -189,7 +189,7 @@ func (b *ociBackend) putEntry(ctx context.Context, key string, k ociKey, text []
 	if err := b.upload(ctx, key, config); err != nil {
 		return err
 	}
-	m := ociManifest{SchemaVersion: 2, MediaType: ociManifestType, ArtifactType: k.configType,
+	m := ociManifest{SchemaVersion: 2, MediaType: ociManifestType,
 		Config: descriptor{MediaType: k.configType, Digest: config.digest, Size: config.size}}
 	if k.configType == narinfoMediaType {
 		storePath, u, compression, size, err := narinfoFields(string(text))
@@ -258,11 +258,13 @@ func (b *ociBackend) List(ctx context.Context, fn func(key string) error) error 
 	return nil
 }
 
-// ociManifest is an OCI image manifest as the cache writes it.
+// ociManifest is an OCI image manifest as the cache writes it: an
+// artifact named by its config's media type (the OCI image spec's artifact
+// guidance), without the 1.1 artifactType field, which older registries
+// may not take.
 type ociManifest struct {
 	SchemaVersion int               `json:"schemaVersion"`
 	MediaType     string            `json:"mediaType"`
-	ArtifactType  string            `json:"artifactType,omitempty"`
 	Config        descriptor        `json:"config"`
 	Layers        []descriptor      `json:"layers"`
 	Annotations   map[string]string `json:"annotations,omitempty"`

@@ -23,8 +23,8 @@ import (
 // removes it) and the NAR is a blob like any layer, which a registry can
 // mount into another repository.
 
-// OCI media types of the cache's manifests' config blobs (also their
-// artifactType), and of NARs.
+// OCI media types of the cache's manifests' config blobs (their artifact
+// type), and of NARs.
 const (
 	narinfoMediaType   = "application/vnd.nix-buildpack.narinfo.v1"
 	cacheInfoMediaType = "application/vnd.nix-buildpack.nix-cache-info.v1"
