@@ -203,11 +203,14 @@ func uploads(s *step) []string {
 	return out
 }
 
+// fetched is the cache's line saying what a restore downloaded.
+var fetched = regexp.MustCompile(`Fetched (\d+) store paths \(([0-9.]+ [KM]iB),`)
+
 // bytesTable is docs/oci-cache.md's table.
 func bytesTable(steps []*step) string {
 	var b strings.Builder
-	b.WriteString("| build | sent to the registry | of which by the cache | store layers sent by the exporter | blobs mounted | sent to S3 | total sent | new bytes stored | Nix builds | time |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	b.WriteString("| build | sent to the registry | of which by the cache | store layers sent by the exporter | blobs mounted | sent to S3 | total sent | new bytes stored | restored from the cache | Nix builds | time |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, s := range steps {
 		var byCache, exporterStore int64
 		cache := map[string]bool{}
@@ -224,8 +227,12 @@ func bytesTable(steps []*step) string {
 		for d := range s.stored {
 			stored += s.sizes[d]
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", s.label, mb(s.uploadedBytes()), mb(byCache), mb(exporterStore),
-			s.traffic.Mounted, mb(s.s3Bytes), mb(s.uploadedBytes()+s.s3Bytes), mb(stored+s.s3Bytes), strings.Join(nixBuilt(s.log), " "), s.elapsed.Round(100e6))
+		restored := "none"
+		if m := fetched.FindStringSubmatch(s.log); m != nil {
+			restored = m[1] + " paths, " + m[2]
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", s.label, mb(s.uploadedBytes()), mb(byCache), mb(exporterStore),
+			s.traffic.Mounted, mb(s.s3Bytes), mb(s.uploadedBytes()+s.s3Bytes), mb(stored+s.s3Bytes), restored, strings.Join(nixBuilt(s.log), " "), s.elapsed.Round(100e6))
 	}
 	return b.String()
 }
