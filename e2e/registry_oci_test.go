@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,7 +205,7 @@ func uploads(s *step) []string {
 }
 
 // fetched is the cache's line saying what a restore downloaded.
-var fetched = regexp.MustCompile(`Fetched (\d+) store paths \(([0-9.]+ [KM]iB),`)
+var fetched = regexp.MustCompile(`Fetched (\d+) store paths \(([0-9.]+) MiB,`)
 
 // bytesTable is docs/oci-cache.md's table.
 func bytesTable(steps []*step) string {
@@ -227,10 +228,13 @@ func bytesTable(steps []*step) string {
 		for d := range s.stored {
 			stored += s.sizes[d]
 		}
-		restored := "none"
-		if m := fetched.FindStringSubmatch(s.log); m != nil {
-			restored = m[1] + " paths, " + m[2]
+		paths, mib := 0, 0.0
+		for _, m := range fetched.FindAllStringSubmatch(s.log, -1) {
+			n, _ := strconv.Atoi(m[1])
+			x, _ := strconv.ParseFloat(m[2], 64)
+			paths, mib = paths+n, mib+x
 		}
+		restored := fmt.Sprintf("%d paths, %.2f MiB", paths, mib)
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", s.label, mb(s.uploadedBytes()), mb(byCache), mb(exporterStore),
 			s.traffic.Mounted, mb(s.s3Bytes), mb(s.uploadedBytes()+s.s3Bytes), mb(stored+s.s3Bytes), restored, strings.Join(nixBuilt(s.log), " "), s.elapsed.Round(100e6))
 	}
