@@ -52,27 +52,74 @@ from CNB_REGISTRY_AUTH, else the docker config (docker login). The variables are
 // runCache is `nixbp cache`: push, pull, list and verify store paths in a
 // binary cache, for operators and for debugging the build's cache.
 func runCache(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("nixbp cache", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	cs, err := settings.ParseCaches(os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	url := fs.String("cache", cs.Write, "")
-	root := fs.String("store", "", "")
-	keyFile := fs.String("secret-key-file", "", "")
-	jobs := fs.Int("jobs", 0, "")
-	appDir := fs.String("app", "", "")
+	a, err := parseCacheArgs(args, cs)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, cacheUsage)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	opts := cache.Options{Name: settings.RedactURL(a.url), Credentials: cs.Credentials, TrustedKeys: a.trusted, Log: stderr, Jobs: a.jobs}
+	if a.cmd == "push" {
+		if opts.SecretKey, err = secretKey(a.keyFile, cs.SecretKey); err != nil {
+			return err
+		}
+	}
+	ctx := context.Background()
+	c, err := cache.Open(ctx, a.url, opts)
+	if err != nil {
+		return err
+	}
+	st := nixstore.Host(a.root, stderr)
+	switch a.cmd {
+	case "push":
+		if err := cachePush(ctx, c, st, a.paths, stdout); err != nil || a.appDir == "" {
+			return err
+		}
+		return pushPointer(ctx, c, a.appDir, a.paths, stdout)
+	case "pull":
+		return cachePull(ctx, c, st, a.paths, stdout)
+	case "ls":
+		return cacheList(ctx, c, stdout)
+	default:
+		return cacheVerify(ctx, c, stdout)
+	}
+}
+
+// cacheArgs is a `nixbp cache` command line.
+type cacheArgs struct {
+	cmd, url, root, keyFile, appDir string
+	jobs                            int
+	trusted                         []string
+	paths                           []string
+}
+
+// parseCacheArgs reads the flags (anywhere on the line), the command and
+// its store paths, with the build's settings as defaults; flag.ErrHelp asks
+// for the usage.
+func parseCacheArgs(args []string, cs settings.Caches) (cacheArgs, error) {
+	fs := flag.NewFlagSet("nixbp cache", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var a cacheArgs
+	fs.StringVar(&a.url, "cache", cs.Write, "")
+	fs.StringVar(&a.root, "store", "", "")
+	fs.StringVar(&a.keyFile, "secret-key-file", "", "")
+	fs.IntVar(&a.jobs, "jobs", 0, "")
+	fs.StringVar(&a.appDir, "app", "", "")
 	var trusted stringList
 	fs.Var(&trusted, "trusted-public-key", "")
 	var words []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, cacheUsage)
-				return nil
+				return a, err
 			}
-			return fmt.Errorf("%v\n%s", err, cacheUsage)
+			return a, fmt.Errorf("%w\n%s", err, cacheUsage)
 		}
 		if fs.NArg() == 0 {
 			break
@@ -81,53 +128,24 @@ func runCache(args []string, stdout, stderr io.Writer) error {
 		args = fs.Args()[1:]
 	}
 	if len(words) == 0 {
-		return fmt.Errorf("nixbp cache needs a command: push, pull, ls or verify\n%s", cacheUsage)
+		return a, fmt.Errorf("nixbp cache needs a command: push, pull, ls or verify\n%s", cacheUsage)
 	}
-	cmd, paths := words[0], words[1:]
-	if *url == "" {
-		return fmt.Errorf("nixbp cache %s: no cache; pass --cache URL or set %s (or the old %s and %s)",
-			cmd, settings.CacheName, settings.S3BucketName, settings.AppNameName)
+	a.cmd, a.paths = words[0], words[1:]
+	if a.trusted = trusted; len(a.trusted) == 0 {
+		a.trusted = cs.TrustedKeys
 	}
-	if len(trusted) == 0 {
-		trusted = cs.TrustedKeys
+	switch {
+	case a.cmd != "push" && a.cmd != "pull" && a.cmd != "ls" && a.cmd != "verify":
+		return a, fmt.Errorf("nixbp cache: unknown command %q; expected push, pull, ls or verify\n%s", a.cmd, cacheUsage)
+	case a.url == "":
+		return a, fmt.Errorf("nixbp cache %s: no cache; pass --cache URL or set %s (or the old %s and %s)",
+			a.cmd, settings.CacheName, settings.S3BucketName, settings.AppNameName)
+	case (a.cmd == "push" || a.cmd == "pull") && len(a.paths) == 0:
+		return a, fmt.Errorf("nixbp cache %s needs store paths\n%s", a.cmd, cacheUsage)
+	case (a.cmd == "ls" || a.cmd == "verify") && len(a.paths) != 0:
+		return a, fmt.Errorf("nixbp cache %s takes no arguments, got %q\n%s", a.cmd, a.paths, cacheUsage)
 	}
-	opts := cache.Options{Name: settings.RedactURL(*url), Credentials: cs.Credentials, TrustedKeys: trusted, Log: stderr, Jobs: *jobs}
-	if cmd == "push" {
-		key, err := secretKey(*keyFile, cs.SecretKey)
-		if err != nil {
-			return err
-		}
-		opts.SecretKey = key
-	}
-	ctx := context.Background()
-	c, err := cache.Open(ctx, *url, opts)
-	if err != nil {
-		return err
-	}
-	st := nixstore.Host(*root, stderr)
-	switch cmd {
-	case "push", "pull":
-		if len(paths) == 0 {
-			return fmt.Errorf("nixbp cache %s needs store paths\n%s", cmd, cacheUsage)
-		}
-		if cmd == "push" {
-			if err := cachePush(ctx, c, st, paths, stdout); err != nil || *appDir == "" {
-				return err
-			}
-			return pushPointer(ctx, c, *appDir, paths, stdout)
-		}
-		return cachePull(ctx, c, st, paths, stdout)
-	case "ls", "verify":
-		if len(paths) != 0 {
-			return fmt.Errorf("nixbp cache %s takes no arguments, got %q\n%s", cmd, paths, cacheUsage)
-		}
-		if cmd == "ls" {
-			return cacheList(ctx, c, stdout)
-		}
-		return cacheVerify(ctx, c, stdout)
-	default:
-		return fmt.Errorf("nixbp cache: unknown command %q; expected push, pull, ls or verify\n%s", cmd, cacheUsage)
-	}
+	return a, nil
 }
 
 func cachePush(ctx context.Context, c *cache.Cache, st nixstore.Store, paths []string, stdout io.Writer) error {

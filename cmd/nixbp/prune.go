@@ -38,7 +38,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprint(stdout, pruneUsage)
 				return nil
 			}
-			return fmt.Errorf("%v\n%s", err, pruneUsage)
+			return fmt.Errorf("%w\n%s", err, pruneUsage)
 		}
 		if fs.NArg() == 0 {
 			break

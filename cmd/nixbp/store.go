@@ -42,7 +42,7 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 				fmt.Fprint(stdout, storeUsage)
 				return nil
 			}
-			return fmt.Errorf("%v\n%s", err, storeUsage)
+			return fmt.Errorf("%w\n%s", err, storeUsage)
 		}
 		if fs.NArg() == 0 {
 			break

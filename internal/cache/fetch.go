@@ -171,35 +171,42 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 		}
 		return nil, err
 	}
+	if err := f.installAll(res, tmps); err != nil {
+		return nil, err
+	}
+	f.c.logf("Fetched %d store paths (%s, %s unpacked) in %.2f s, %s/s; %d of %d wanted paths missing",
+		len(res.Installed), mib(res.DownloadedBytes), mib(res.NarBytes), p.Elapsed.Seconds(),
+		mib(int64(float64(res.DownloadedBytes)/max(p.Elapsed.Seconds(), 1e-9))), len(res.Missing), len(f.wanted))
+	return res, nil
+}
+
+// installAll installs the downloaded paths whose references are all there
+// (closed, install) and fills res: what was installed, its sizes, and the
+// wanted paths still missing.
+func (f *fetch) installAll(res *FetchResult, tmps map[string]string) error {
 	got := map[string]*narinfo.NarInfo{}
 	for sp := range tmps {
 		got[sp] = f.entries[sp]
 	}
-	final := f.closed(got)
-	installed, err := f.install(tmps, final)
+	installed, err := f.install(tmps, f.closed(got))
 	if err != nil {
-		return nil, err
+		return err
 	}
+	installedSet := map[string]bool{}
 	for _, info := range installed {
 		e := f.entries[info.StorePath]
 		res.DownloadedBytes += int64(e.FileSize)
 		res.NarBytes += int64(e.NarSize)
+		installedSet[info.StorePath] = true
 	}
 	res.Installed = installed
-	installedSet := map[string]bool{}
-	for _, i := range res.Installed {
-		installedSet[i.StorePath] = true
-	}
 	for _, w := range f.wanted {
 		if !installedSet[w] && !f.isPresent(w) {
 			res.Missing = append(res.Missing, w)
 		}
 	}
 	sort.Strings(res.Missing)
-	f.c.logf("Fetched %d store paths (%s, %s unpacked) in %.2f s, %s/s; %d of %d wanted paths missing",
-		len(res.Installed), mib(res.DownloadedBytes), mib(res.NarBytes), p.Elapsed.Seconds(),
-		mib(int64(float64(res.DownloadedBytes)/max(p.Elapsed.Seconds(), 1e-9))), len(res.Missing), len(f.wanted))
-	return res, nil
+	return nil
 }
 
 // resolve looks up the narinfos of level and, breadth first, of every path

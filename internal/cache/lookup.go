@@ -129,7 +129,7 @@ func (c *Cache) Has(ctx context.Context, storePath string) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("unable to look up %s in %s: %w", storePath, c, err)
+		return false, fmt.Errorf("unable to look up %s in %s\n%w", storePath, c, err)
 	}
 	return true, nil
 }

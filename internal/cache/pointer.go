@@ -54,15 +54,15 @@ func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("unable to read the source pointer from %s: %v", c, err)
+		return nil, fmt.Errorf("unable to read the source pointer from %s\n%w", c, err)
 	}
 	key := pointerKey(digest)
 	var p Pointer
 	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("the source pointer %s in %s is not JSON: %v", key, c, err)
+		return nil, fmt.Errorf("the source pointer %s in %s is not JSON: %w", key, c, err)
 	}
 	if err := narinfo.CheckStorePath(p.Output); err != nil {
-		return nil, fmt.Errorf("the source pointer %s in %s: output: %v", key, c, err)
+		return nil, fmt.Errorf("the source pointer %s in %s: output: %w", key, c, err)
 	}
 	if p.Digest != digest {
 		return nil, fmt.Errorf("the source pointer %s in %s answers source digest %q, not this one; "+
@@ -101,7 +101,7 @@ func (c *Cache) WritePointer(ctx context.Context, digest, output string) error {
 		return c.b.Put(ctx, pointerKey(digest), bytes.NewReader(data), int64(len(data)), "application/json")
 	})
 	if err != nil {
-		return fmt.Errorf("unable to write the source pointer to %s: %v", c, err)
+		return fmt.Errorf("unable to write the source pointer to %s\n%w", c, err)
 	}
 	return nil
 }

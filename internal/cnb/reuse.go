@@ -115,43 +115,61 @@ func (t *launchTarget) previous(caches caching.Caches) (previousImage, string, e
 		return prev, strings.Join(why, "; "), nil
 	}
 	prev.keep = []libcnb.Layer{view, launcher}
-	for _, name := range strings.Fields(prev.view.StoreLayers) {
-		l, err := t.layers.Layer(name)
-		if err != nil {
-			return prev, "", fmt.Errorf("unable to read the layer %s's metadata\n%w", name, err)
-		}
-		var m storeMetadata
-		readMetadata(l.Metadata, &m)
-		if m.Paths == "" {
-			return prev, fmt.Sprintf("store layer %s has no metadata", name), nil
-		}
-		if m.SlugExclude != prev.view.SlugExclude {
-			return prev, fmt.Sprintf("store layer %s was pruned by another .slugexclude (%s, the view's %s)", name, short(m.SlugExclude), short(prev.view.SlugExclude)), nil
-		}
-		prev.keep = append(prev.keep, l)
+	if why, err := t.previousStoreLayers(&prev); why != "" || err != nil {
+		return prev, why, err
 	}
-	var rt runtimejson.Runtime
-	if err := json.Unmarshal([]byte(prev.view.Runtime), &rt); err != nil {
-		return prev, fmt.Sprintf("the view layer records no readable runtime (an older buildpack): %v", err), nil
-	}
-	// The processes as the pipeline describes them: the Procfile and
-	// hop3.toml are in the source, unchanged with its digest.
-	if prev.run, err = config.ReadRun(t.appDir); err != nil {
-		return prev, "", err
-	}
-	if prev.plan, err = pipeline.Describe(rt, prev.run, t.Launcher()); err != nil {
-		return prev, fmt.Sprintf("its processes cannot be described: %v", err), nil
-	}
-	if len(prev.plan.Processes) == 0 {
-		return prev, "it declares no process", nil
-	}
-	if p := prev.view.Relocated; p != "" {
-		prev.plan.Processes = relocatedProcesses(prev.plan.Processes, relocate.Prefix(p))
+	if why, err := t.previousProcesses(&prev); why != "" || err != nil {
+		return prev, why, err
 	}
 	if prev.from = t.pointerFor(caches, prev.view.Output); prev.from == "" {
 		return prev, fmt.Sprintf("no cache's source pointer for this source names its output %s", prev.view.Output), nil
 	}
 	return prev, "", nil
+}
+
+// previousStoreLayers adds the store layers the view lists to prev.keep,
+// or says why they cannot be reused.
+func (t *launchTarget) previousStoreLayers(prev *previousImage) (string, error) {
+	for _, name := range strings.Fields(prev.view.StoreLayers) {
+		l, err := t.layers.Layer(name)
+		if err != nil {
+			return "", fmt.Errorf("unable to read the layer %s's metadata\n%w", name, err)
+		}
+		var m storeMetadata
+		readMetadata(l.Metadata, &m)
+		if m.Paths == "" {
+			return fmt.Sprintf("store layer %s has no metadata", name), nil
+		}
+		if m.SlugExclude != prev.view.SlugExclude {
+			return fmt.Sprintf("store layer %s was pruned by another .slugexclude (%s, the view's %s)", name, short(m.SlugExclude), short(prev.view.SlugExclude)), nil
+		}
+		prev.keep = append(prev.keep, l)
+	}
+	return "", nil
+}
+
+// previousProcesses describes the previous image's processes as the
+// pipeline would (the Procfile and hop3.toml are in the source, unchanged
+// with its digest), or says why it cannot.
+func (t *launchTarget) previousProcesses(prev *previousImage) (string, error) {
+	var rt runtimejson.Runtime
+	if err := json.Unmarshal([]byte(prev.view.Runtime), &rt); err != nil {
+		return fmt.Sprintf("the view layer records no readable runtime (an older buildpack): %v", err), nil
+	}
+	var err error
+	if prev.run, err = config.ReadRun(t.appDir); err != nil {
+		return "", err
+	}
+	if prev.plan, err = pipeline.Describe(rt, prev.run, t.Launcher()); err != nil {
+		return fmt.Sprintf("its processes cannot be described: %v", err), nil
+	}
+	if len(prev.plan.Processes) == 0 {
+		return "it declares no process", nil
+	}
+	if p := prev.view.Relocated; p != "" {
+		prev.plan.Processes = relocatedProcesses(prev.plan.Processes, relocate.Prefix(p))
+	}
+	return "", nil
 }
 
 // pointerFor returns the first cache whose pointer for the source digest

@@ -106,7 +106,7 @@ func (r *Run) readRunTable(doc map[string]any, data []byte) error {
 	if v, ok := run["start"]; ok {
 		s, err := commandValue(v)
 		if err != nil {
-			return fmt.Errorf("%s:%d: [run] start %v\nwrite e.g. start = \"gunicorn app:app -b $BIND_ADDRESS:$PORT\"", r.TOML, lineOf(data, "run", "start"), err)
+			return fmt.Errorf("%s:%d: [run] start %w\nwrite e.g. start = \"gunicorn app:app -b $BIND_ADDRESS:$PORT\"", r.TOML, lineOf(data, "run", "start"), err)
 		}
 		r.Start = s
 	}

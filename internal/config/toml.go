@@ -36,25 +36,53 @@ func readBuild(path, place string) (buildTable, error) {
 	if err != nil {
 		return buildTable{}, err
 	}
-	var b buildTable
-	if nix, ok := doc["nix"].(map[string]any); ok {
-		if t, ok := nix["template"]; ok {
-			b.templateLine = lineOf(data, "nix", "template")
-			if b.template, ok = t.(string); !ok || strings.TrimSpace(b.template) == "" {
-				return b, fmt.Errorf("%s:%d: [nix] template must be a template name, got %s\nwrite e.g. template = \"prebuilt-binary\"",
-					place, b.templateLine, typeName(t))
-			}
-		}
+	r := tableReader{data: data, place: place}
+	if err := r.template(doc); err != nil {
+		return r.b, err
 	}
 	rawBuild, ok := doc["build"]
 	if !ok {
-		return b, nil
+		return r.b, nil
 	}
 	build, ok := rawBuild.(map[string]any)
 	if !ok {
-		return b, fmt.Errorf("%s:%d: build must be a table, got %s\nwrite it as a [build] section",
+		return r.b, fmt.Errorf("%s:%d: build must be a table, got %s\nwrite it as a [build] section",
 			place, lineOf(data, "", "build"), typeName(rawBuild))
 	}
+	if err := r.builder(build); err != nil {
+		return r.b, err
+	}
+	return r.b, r.buildNix(build)
+}
+
+// tableReader fills a buildTable from hop3.toml's tables, naming the
+// file (place) and line of anything malformed.
+type tableReader struct {
+	data  []byte
+	place string
+	b     buildTable
+}
+
+// template reads [nix] template.
+func (r *tableReader) template(doc map[string]any) error {
+	nix, ok := doc["nix"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	t, ok := nix["template"]
+	if !ok {
+		return nil
+	}
+	r.b.templateLine = lineOf(r.data, "nix", "template")
+	if r.b.template, ok = t.(string); !ok || strings.TrimSpace(r.b.template) == "" {
+		return fmt.Errorf("%s:%d: [nix] template must be a template name, got %s\nwrite e.g. template = \"prebuilt-binary\"",
+			r.place, r.b.templateLine, typeName(t))
+	}
+	return nil
+}
+
+// builder reads [build] builder and method (ADR 006's name for it).
+func (r *tableReader) builder(build map[string]any) error {
 	for _, key := range []string{"builder", "method"} {
 		v, ok := build[key]
 		if !ok {
@@ -62,35 +90,40 @@ func readBuild(path, place string) (buildTable, error) {
 		}
 		s, ok := v.(string)
 		if !ok {
-			return b, fmt.Errorf("%s:%d: [build] %s must be a string, got %s\nwrite e.g. %s = \"nix\"",
-				place, lineOf(data, "build", key), key, typeName(v), key)
+			return fmt.Errorf("%s:%d: [build] %s must be a string, got %s\nwrite e.g. %s = \"nix\"",
+				r.place, lineOf(r.data, "build", key), key, typeName(v), key)
 		}
-		if b.selected != "" && !strings.EqualFold(s, b.selected) {
-			return b, fmt.Errorf("%s:%d: [build] builder and method conflict: one says %q, the other %q\n"+
-				"keep one of them (method is ADR 006's name for builder)", place, lineOf(data, "build", key), b.selected, s)
+		if r.b.selected != "" && !strings.EqualFold(s, r.b.selected) {
+			return fmt.Errorf("%s:%d: [build] builder and method conflict: one says %q, the other %q\n"+
+				"keep one of them (method is ADR 006's name for builder)", r.place, lineOf(r.data, "build", key), r.b.selected, s)
 		}
-		if b.selected == "" || strings.EqualFold(s, "nix") {
-			b.selected, b.selectedLine = strings.ToLower(s), lineOf(data, "build", key)
+		if r.b.selected == "" || strings.EqualFold(s, "nix") {
+			r.b.selected, r.b.selectedLine = strings.ToLower(s), lineOf(r.data, "build", key)
 		}
 	}
+	return nil
+}
+
+// buildNix reads [build.nix] file, nixpkgs and attr.
+func (r *tableReader) buildNix(build map[string]any) error {
 	rawNix, ok := build["nix"]
 	if !ok {
-		return b, nil
+		return nil
 	}
 	nix, ok := rawNix.(map[string]any)
 	if !ok {
-		return b, fmt.Errorf("%s:%d: [build] nix must be a table, got %s\nwrite it as a [build.nix] section",
-			place, lineOf(data, "build", "nix"), typeName(rawNix))
+		return fmt.Errorf("%s:%d: [build] nix must be a table, got %s\nwrite it as a [build.nix] section",
+			r.place, lineOf(r.data, "build", "nix"), typeName(rawNix))
 	}
 	if v, ok := nix["file"]; ok {
 		s, ok := v.(string)
 		if !ok || s == "" {
-			return b, fmt.Errorf("%s:%d: [build.nix] file must be a non-empty string, got %s\nwrite e.g. file = \"hop3.nix\"",
-				place, lineOf(data, "build.nix", "file"), typeName(v))
+			return fmt.Errorf("%s:%d: [build.nix] file must be a non-empty string, got %s\nwrite e.g. file = \"hop3.nix\"",
+				r.place, lineOf(r.data, "build.nix", "file"), typeName(v))
 		}
-		b.file, b.fileLine = s, lineOf(data, "build.nix", "file")
-		if b.selected == "" {
-			b.selected, b.selectedLine = "nix", b.fileLine
+		r.b.file, r.b.fileLine = s, lineOf(r.data, "build.nix", "file")
+		if r.b.selected == "" {
+			r.b.selected, r.b.selectedLine = "nix", r.b.fileLine
 		}
 	}
 	for _, k := range []struct {
@@ -98,22 +131,22 @@ func readBuild(path, place string) (buildTable, error) {
 		value        *string
 		line         *int
 	}{
-		{"nixpkgs", `nixpkgs = "channel:nixos-24.11"`, &b.nixpkgs, &b.nixpkgsLine},
-		{"attr", `attr = "packages.x86_64-linux.default"`, &b.attr, &b.attrLine},
+		{"nixpkgs", `nixpkgs = "channel:nixos-24.11"`, &r.b.nixpkgs, &r.b.nixpkgsLine},
+		{"attr", `attr = "packages.x86_64-linux.default"`, &r.b.attr, &r.b.attrLine},
 	} {
 		v, ok := nix[k.key]
 		if !ok {
 			continue
 		}
 		s, ok := v.(string)
-		*k.line = lineOf(data, "build.nix", k.key)
+		*k.line = lineOf(r.data, "build.nix", k.key)
 		if !ok || strings.TrimSpace(s) == "" {
-			return b, fmt.Errorf("%s:%d: [build.nix] %s must be a non-empty string, got %s\nwrite e.g. %s",
-				place, *k.line, k.key, typeName(v), k.example)
+			return fmt.Errorf("%s:%d: [build.nix] %s must be a non-empty string, got %s\nwrite e.g. %s",
+				r.place, *k.line, k.key, typeName(v), k.example)
 		}
 		*k.value = strings.TrimSpace(s)
 	}
-	return b, nil
+	return nil
 }
 
 var headerRE = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]`) // [table] and [[array.of.tables]]

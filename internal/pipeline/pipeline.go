@@ -111,18 +111,9 @@ type Result struct {
 // Run builds the app and hands its runtime closure and processes to
 // target. Each line is one step; each step lives in its own package.
 func Run(in Input, target Target) (Result, error) {
-	app, err := loadApp(in)
+	app, run, err := readConfig(in)
 	if err != nil {
 		return Result{}, err
-	}
-	in.Log.Headerf("Nix expression: %s (%s)", app.NixFile, app.Source)
-	app = withFlakeAttr(in, app)
-	run, err := config.ReadRun(in.AppDir)
-	if err != nil {
-		return Result{}, err
-	}
-	for _, n := range run.Notes {
-		in.Log.Body(n)
 	}
 	lock, err := storelock.Acquire(in.NixDir, in.Log.BodyWriter())
 	if err != nil {
@@ -161,16 +152,44 @@ func Run(in Input, target Target) (Result, error) {
 	if err := push(in, nix, caching.Built{Output: output, Runtime: paths, Before: before, Restored: restored.Installed}); err != nil {
 		return Result{}, err
 	}
-	if err := lock.Root(append([]string{output}, extra...)...); err != nil {
+	if err := keepForNextBuild(in, nix, lock, output, extra); err != nil {
 		return Result{}, err
 	}
-	lock.ReleaseGC() // for the build's own collection
-	nix.Collect(in.Log, output, in.StoreGC)
 	graph, err := closure.ReadGraph(nix, paths)
 	if err != nil {
 		return Result{}, err
 	}
 	return deliver(in, delivery{root: filepath.Dir(nix.Dir()), app: app, run: run, output: output, extra: extra, paths: paths, rt: rt, graph: graph}, target)
+}
+
+// readConfig is the config step: the app's expression (generated from a
+// [nix] template first), and hop3.toml's [run] and the Procfile.
+func readConfig(in Input) (config.App, config.Run, error) {
+	app, err := loadApp(in)
+	if err != nil {
+		return app, config.Run{}, err
+	}
+	in.Log.Headerf("Nix expression: %s (%s)", app.NixFile, app.Source)
+	app = withFlakeAttr(in, app)
+	run, err := config.ReadRun(in.AppDir)
+	if err != nil {
+		return app, run, err
+	}
+	for _, n := range run.Notes {
+		in.Log.Body(n)
+	}
+	return app, run, nil
+}
+
+// keepForNextBuild roots what the build made (the output and the paths its
+// attributes name), lets collections run again, and collects the store.
+func keepForNextBuild(in Input, nix Nix, lock *storelock.Lock, output string, extra []string) error {
+	if err := lock.Root(append([]string{output}, extra...)...); err != nil {
+		return err
+	}
+	lock.ReleaseGC() // for the build's own collection
+	nix.Collect(in.Log, output, in.StoreGC)
+	return nil
 }
 
 // delivery is what is handed to the target: the closure (its store under

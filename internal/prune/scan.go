@@ -125,128 +125,174 @@ func (s *scanner) scan(abs, rel string, sel *selection) (*dirScan, error) {
 // created while reading, or nil. Only a directory named by its
 // path (at is unix.AT_FDCWD) may be reached through a symlink.
 func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst *destDir) (*dirScan, error) {
-	fd, err := openDir(at, name, at == unix.AT_FDCWD)
-	if err == nil {
-		defer unix.Close(fd)
-	}
-	var des []dirent
-	if err == nil {
-		des, err = readDirents(fd)
-	}
+	fd, des, err := readDir(at, name, abs)
 	if err != nil {
-		return nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
+		return nil, err
 	}
+	defer unix.Close(fd)
 	sel.visit()
 	// Sized for every entry, so that an entry keeps its address while the
 	// scans below it run.
-	kept, subs := make([]Entry, len(des)), make([]*dirScan, len(des))
-	n := 0
-	var (
-		drops []Drop
-		hits  []int
-		wg    sync.WaitGroup
-		errs  []error
-		errMu sync.Mutex
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		errs = append(errs, err)
-		errMu.Unlock()
-	}
+	w := &dirWalk{s: s, fd: fd, abs: abs, rel: rel, dst: dst, kept: make([]Entry, len(des)), subs: make([]*dirScan, len(des))}
 	for _, de := range des {
-		name := de.name
-		child, present := sel.child(name)
-		if !present {
-			continue
-		}
-		childRel := name
-		if rel != "" {
-			childRel = rel + "/" + name
-		}
-		isDir := de.typ == unix.DT_DIR
-		if de.typ == unix.DT_UNKNOWN {
-			// The filesystem does not say: ask (a failure shows in entryAt).
-			st, err := statAt(fd, name)
-			isDir = err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
-		}
-		if child != nil && !child.all && !isDir {
-			fail(fmt.Errorf("unable to select below %s/%s: not a directory", abs, name))
+		if !w.entry(de, sel) {
 			break
 		}
-		i := s.rules.Match(childRel, isDir)
-		dec := exclude.Decision{Keep: true}
-		if i >= 0 {
-			hits = append(hits, i)
-			dec = exclude.Decision{Keep: s.list[i].Include, Rule: s.list[i]}
+	}
+	w.wg.Wait()
+	if len(w.errs) > 0 {
+		return nil, errors.Join(w.errs...)
+	}
+	d := w.result()
+	s.prune(d)
+	return d, nil
+}
+
+// readDir opens the directory name (relative to at) and reads its entries.
+func readDir(at int, name, abs string) (int, []dirent, error) {
+	fd, err := openDir(at, name, at == unix.AT_FDCWD)
+	if err != nil {
+		return -1, nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
+	}
+	des, err := readDirents(fd)
+	if err != nil {
+		unix.Close(fd)
+		return -1, nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
+	}
+	return fd, des, nil
+}
+
+// dirWalk is the scan of one directory: its entries are judged in order,
+// and its subdirectories scanned, some at once on other goroutines.
+type dirWalk struct {
+	s        *scanner
+	fd       int
+	abs, rel string
+	dst      *destDir
+
+	kept  []Entry
+	subs  []*dirScan
+	n     int // entries kept so far
+	drops []Drop
+	hits  []int
+	wg    sync.WaitGroup
+	errMu sync.Mutex
+	errs  []error
+}
+
+func (w *dirWalk) fail(err error) {
+	w.errMu.Lock()
+	w.errs = append(w.errs, err)
+	w.errMu.Unlock()
+}
+
+// entry judges one entry of the directory: dropped by a rule, or kept (and
+// created in the destination, and scanned when a directory). It returns
+// false when the scan must stop.
+func (w *dirWalk) entry(de dirent, sel *selection) bool {
+	name := de.name
+	child, present := sel.child(name)
+	if !present {
+		return true
+	}
+	childRel := name
+	if w.rel != "" {
+		childRel = w.rel + "/" + name
+	}
+	isDir := de.typ == unix.DT_DIR
+	if de.typ == unix.DT_UNKNOWN {
+		// The filesystem does not say: ask (a failure shows in entryAt).
+		st, err := statAt(w.fd, name)
+		isDir = err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
+	}
+	if child != nil && !child.all && !isDir {
+		w.fail(fmt.Errorf("unable to select below %s/%s: not a directory", w.abs, name))
+		return false
+	}
+	dec := w.decide(childRel, isDir)
+	if !dec.Keep {
+		w.drops = append(w.drops, Drop{Path: childRel, IsDir: isDir, Decision: dec})
+		return true
+	}
+	e, k := &w.kept[w.n], w.n
+	var err error
+	if *e, err = entryAt(w.fd, name, w.abs, childRel, dec); err != nil {
+		w.fail(err)
+		return false
+	}
+	var childDst *destDir
+	if w.s.create != nil {
+		if childDst, err = w.s.create(e, w.fd, w.dst, name); err != nil {
+			w.fail(err)
+			return false
 		}
-		if !dec.Keep {
-			drops = append(drops, Drop{Path: childRel, IsDir: isDir, Decision: dec})
-			continue
+	}
+	w.n++
+	if e.Mode.IsDir() {
+		w.descend(e, k, name, childRel, child, childDst)
+	}
+	return true
+}
+
+// decide applies the rules to one entry, counting the rule that decided.
+func (w *dirWalk) decide(rel string, isDir bool) exclude.Decision {
+	i := w.s.rules.Match(rel, isDir)
+	if i < 0 {
+		return exclude.Decision{Keep: true}
+	}
+	w.hits = append(w.hits, i)
+	return exclude.Decision{Keep: w.s.list[i].Include, Rule: w.s.list[i]}
+}
+
+// descend scans the kept directory e (the k-th kept entry), on another
+// goroutine when a slot is free.
+func (w *dirWalk) descend(e *Entry, k int, name, rel string, sel *selection, dst *destDir) {
+	read := func() {
+		if dst != nil {
+			defer dst.close()
 		}
-		e, k := &kept[n], n
-		var err error
-		if *e, err = entryAt(fd, name, abs, childRel, dec); err != nil {
-			fail(err)
-			break
+		sub, err := w.s.scanAt(w.fd, name, w.abs+"/"+name, rel, sel, dst)
+		if err != nil {
+			w.fail(err)
+			return
 		}
-		var childDst *destDir
-		if s.create != nil {
-			if childDst, err = s.create(e, fd, dst, name); err != nil {
-				fail(err)
-				break
+		w.subs[k] = sub
+		if w.s.done != nil {
+			if err := w.s.done(e, dst); err != nil {
+				w.fail(err)
 			}
 		}
-		n++
-		if !e.Mode.IsDir() {
-			continue
-		}
-		read := func() {
-			if childDst != nil {
-				defer childDst.close()
-			}
-			sub, err := s.scanAt(fd, name, abs+"/"+name, childRel, child, childDst)
-			if err != nil {
-				fail(err)
-				return
-			}
-			subs[k] = sub
-			if s.done != nil {
-				if err := s.done(e, childDst); err != nil {
-					fail(err)
-				}
-			}
-		}
-		select {
-		case s.slots <- struct{}{}:
-			wg.Add(1)
-			go func() {
-				defer func() { <-s.slots; wg.Done() }()
-				read()
-			}()
-		default:
+	}
+	select {
+	case w.s.slots <- struct{}{}:
+		w.wg.Add(1)
+		go func() {
+			defer func() { <-w.s.slots; w.wg.Done() }()
 			read()
-		}
+		}()
+	default:
+		read()
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	d := &dirScan{kept: kept[:n:n], subs: subs[:n:n], drops: drops}
+}
+
+// result is the directory's scan, its counts added to the scanner's.
+func (w *dirWalk) result() *dirScan {
+	d := &dirScan{kept: w.kept[:w.n:w.n], subs: w.subs[:w.n:w.n], drops: w.drops}
 	for _, e := range d.kept {
 		if !e.Mode.IsDir() {
 			d.hasNonDir = true
 			break
 		}
 	}
+	s := w.s
 	s.mu.Lock()
-	for _, i := range hits {
+	for _, i := range w.hits {
 		s.hits[i]++
 	}
-	s.dropped += len(drops)
-	s.kept += n
+	s.dropped += len(w.drops)
+	s.kept += w.n
 	s.mu.Unlock()
-	s.prune(d)
-	return d, nil
+	return d
 }
 
 // prune drops the kept directories of d that hold nothing but directories,

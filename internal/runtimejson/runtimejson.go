@@ -92,7 +92,7 @@ func Parse(data []byte, file string) (Runtime, error) {
 			w = Worker{Static: w.Command}
 		}
 		if err != nil {
-			return Runtime{}, fmt.Errorf("%s: workers.%s %v", file, name, err)
+			return Runtime{}, fmt.Errorf("%s: workers.%s %w", file, name, err)
 		}
 		if !validType(name) {
 			return Runtime{}, fmt.Errorf("%s: workers.%s: a process type may hold only letters, digits, '-' and '_'", file, name)
