@@ -31,21 +31,6 @@ func (s Store) Valid(paths []string) (map[string]bool, error) {
 	return valid, nil
 }
 
-// Invalid keeps the paths the database does not hold as valid, in order.
-func (s Store) Invalid(paths []string) ([]string, error) {
-	valid, err := s.Valid(paths)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, p := range paths {
-		if !valid[p] {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
-
 // Infos are the database's records of paths (one nix-store --dump-db);
 // none for no paths.
 func (s Store) Infos(paths []string) ([]narinfo.PathInfo, error) {

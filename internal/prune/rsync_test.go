@@ -9,11 +9,9 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
-
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -63,33 +61,7 @@ func TestCopyMatchesRsync(t *testing.T) {
 	runAll(t, 8, cases)
 }
 
-// runAll runs the cases n at a time: a local rsync run mostly waits for its
-// children to exit, so running them side by side keeps the test short.
-func runAll(t *testing.T, n int, cases []func() error) {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, n)
-	errs := make([]error, len(cases))
-	for i, c := range cases {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = c()
-		}()
-	}
-	wg.Wait()
-	failed := 0
-	for _, err := range errs {
-		if err != nil {
-			if failed++; failed <= 5 {
-				t.Error(err)
-			}
-		}
-	}
-	if failed > 5 {
-		t.Errorf("... and %d more failures", failed-5)
-	}
-}
+func runAll(t *testing.T, n int, cases []func() error) { testenv.RunAll(t, n, cases) }
 
 // checkPlan compares Plan with rsync's dry-run listing for one rule file.
 func checkPlan(rsync, tmp, src string, lines []string, k int) error {

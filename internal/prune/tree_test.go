@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 // Helpers shared by the tests: random trees, tree snapshots, and real rsync.
@@ -97,21 +99,8 @@ func lutimes(path string, t time.Time) error {
 	return setTimes(path, syscall.NsecToTimespec(t.UnixNano()), true)
 }
 
-// tempDir is t.TempDir, made removable when the test leaves read-only
-// directories in it (as a copied Nix store has) and does not run as root.
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	t.Cleanup(func() {
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o700)
-			}
-			return nil
-		})
-	})
-	return dir
-}
+// tempDir is testenv.TempDir.
+func tempDir(t testing.TB) string { t.Helper(); return testenv.TempDir(t) }
 
 func must(t testing.TB, err error) {
 	t.Helper()

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -44,4 +45,48 @@ func DescribeTree(t testing.TB, root string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TempDir is t.TempDir, made removable when the test leaves read-only
+// directories in it (as a copied Nix store has) and does not run as root.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+	})
+	return dir
+}
+
+// RunAll runs cases n at a time and reports the first five failures (and
+// how many more), for differential tests of thousands of cases.
+func RunAll(t *testing.T, n int, cases []func() error) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, n)
+	errs := make([]error, len(cases))
+	for i, c := range cases {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = c()
+		}()
+	}
+	wg.Wait()
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			if failed++; failed <= 5 {
+				t.Error(err)
+			}
+		}
+	}
+	if failed > 5 {
+		t.Errorf("... and %d more failures", failed-5)
+	}
 }

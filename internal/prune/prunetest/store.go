@@ -3,7 +3,6 @@
 package prunetest
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
 // ExampleRules is the .slugexclude of the old Nix buildpacks' documentation.
@@ -44,7 +45,7 @@ func Abs(rel string) string { return "/nix/" + rel }
 // beside the store.
 func Store(t testing.TB) string {
 	t.Helper()
-	root := filepath.Join(tempDir(t), "nix")
+	root := filepath.Join(testenv.TempDir(t), "nix")
 	files := map[string]int{
 		Glibc + "/lib/libc.so.6":                              2000,
 		Glibc + "/lib/libm.so.6":                              900,
@@ -97,22 +98,6 @@ func Store(t testing.TB) string {
 		must(t, lutimes(all[i], time.Unix(1, 0)))
 	}
 	return root
-}
-
-// tempDir is t.TempDir, made removable although the store's directories
-// are read-only.
-func tempDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	t.Cleanup(func() {
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				os.Chmod(p, 0o700)
-			}
-			return nil
-		})
-	})
-	return dir
 }
 
 func must(t testing.TB, err error) {
