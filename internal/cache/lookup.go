@@ -134,6 +134,11 @@ func (c *Cache) Has(ctx context.Context, storePath string) (bool, error) {
 	return true, nil
 }
 
+// ErrUnreachable marks a Query error that retries could not get past (a
+// dead or unreachable server), unlike a refusal (access denied, a bad
+// nix-cache-info), which another client with other credentials may not get.
+var ErrUnreachable = errors.New("unreachable after retries")
+
 // Query looks up which of storePaths the cache holds, as Nix asks its
 // substituters before it builds: a narinfo that parses, names the path and
 // is trusted (checkTrust). The answers are kept for the Cache's lifetime,
@@ -144,7 +149,11 @@ func (c *Cache) Has(ctx context.Context, storePath string) (bool, error) {
 func (c *Cache) Query(ctx context.Context, storePaths []string) (map[string]bool, error) {
 	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
 	if err := c.checkCacheInfo(ctx, r); err != nil {
-		return nil, fmt.Errorf("cache %s is not usable: %w", c, err)
+		var p *backend.PermanentError
+		if errors.As(err, &p) {
+			return nil, fmt.Errorf("cache %s is not usable: %w", c, err)
+		}
+		return nil, fmt.Errorf("cache %s is not usable: %w (%w)", c, err, ErrUnreachable)
 	}
 	found := make(map[string]bool, len(storePaths))
 	var mu sync.Mutex
@@ -168,7 +177,7 @@ func (c *Cache) Query(ctx context.Context, storePaths []string) (map[string]bool
 		return nil, err
 	}
 	if down != nil {
-		return found, fmt.Errorf("cache %s failed: %w", c, down)
+		return found, fmt.Errorf("cache %s failed: %w (%w)", c, down, ErrUnreachable)
 	}
 	return found, nil
 }

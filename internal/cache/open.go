@@ -49,6 +49,9 @@ type Options struct {
 	// connection, then its path counts as missing. 0 means
 	// backend.DefaultStallTimeout, a negative value no limit.
 	StallTimeout time.Duration
+	// ConnectTimeout bounds each connection attempt to an http(s) cache
+	// (0: 10 s); substituters take nix.conf's connect-timeout.
+	ConnectTimeout time.Duration
 }
 
 // Cache is one binary cache, opened from a URL.
@@ -130,7 +133,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Cache, error) {
 		}
 	}
 	c.layers = u.Scheme == "oci"
-	cfg := backend.Config{Credentials: opts.Credentials, StallTimeout: c.opts.StallTimeout}
+	cfg := backend.Config{Credentials: opts.Credentials, StallTimeout: c.opts.StallTimeout, ConnectTimeout: opts.ConnectTimeout}
 	if c.b, err = backend.Open(ctx, u, c.redacted, params, cfg); err != nil {
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type Restored struct {
 	Output string
 	// ByPointer says the output was found without evaluating Nix.
 	ByPointer bool
+	// Drv is the app's derivation when Restore evaluated the app ("" when
+	// it did not), so that a build step after it need not evaluate again.
+	Drv string
 	// Installed are the store paths installed from caches.
 	Installed map[string]bool
 	// Bytes is what was downloaded.
@@ -63,6 +66,7 @@ func (c Caches) Restore(ctx context.Context, nix Nix, app config.App, digest str
 	if err != nil {
 		return nil, err
 	}
+	r.res.Drv = drv
 	if ok, err := r.byOutput(ctx, drv, digest); ok || err != nil {
 		return r.res, err
 	}

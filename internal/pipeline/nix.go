@@ -10,6 +10,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
@@ -26,6 +27,8 @@ type Nix interface {
 	// Attributes evaluates the workers/env/path attributes and realises
 	// the store paths they refer to.
 	Attributes(app config.App, opts nixbuild.Options, log io.Writer) (nixbuild.Attrs, error)
+	// Strategy is how Nix sees its store at /nix.
+	Strategy() nixmount.Strategy
 	// Collect keeps what the next build wants (<nixpkgs>, the output's
 	// closure) and collects the rest of the store, as opts say; a failure
 	// is a warning.
@@ -64,6 +67,8 @@ func (n installedNix) Instantiate(app config.App) (string, error) {
 func (n installedNix) Build(app config.App, opts nixbuild.Options, log io.Writer) (string, error) {
 	return nixbuild.Build(n.nix, app, opts, log)
 }
+
+func (n installedNix) Strategy() nixmount.Strategy { return n.nix.View.Strategy }
 
 func (n installedNix) Attributes(app config.App, opts nixbuild.Options, log io.Writer) (nixbuild.Attrs, error) {
 	return nixbuild.Attributes(n.nix, app, opts, log)

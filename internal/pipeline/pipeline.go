@@ -276,6 +276,9 @@ func buildUnlessRestored(in Input, nix Nix, app config.App, restored *caching.Re
 	if err != nil {
 		return "", nil, err
 	}
+	if in.Build, err = substituteNatively(in, nix, app, restored); err != nil {
+		return "", nil, err
+	}
 	output, err := build(in, nix, app)
 	return output, before, err
 }

@@ -3,6 +3,7 @@ package substitute
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,7 +38,8 @@ type planner struct {
 	store    Store
 	subs     []*cache.Cache
 	log      func(format string, args ...any)
-	// down are substituters that failed: not asked again.
+	// down are substituters that failed, true for those unreachable: not
+	// asked again.
 	down map[*cache.Cache]bool
 	// unavailable are paths a substituter holds that could not be
 	// installed (a refused reference, a corrupt NAR): not held.
@@ -52,9 +54,9 @@ type planner struct {
 // makePlan decides, level by level from drv, what to substitute and what
 // Nix must build. Each level costs one validity query (only for paths on
 // disk) and one narinfo lookup per missing path and substituter.
-func makePlan(ctx context.Context, storeDir string, store Store, subs []*cache.Cache, drv string,
+func makePlan(ctx context.Context, store Store, subs []*cache.Cache, drv string,
 	unavailable map[string]bool, down map[*cache.Cache]bool, logf func(string, ...any)) (*Plan, error) {
-	p := &planner{storeDir: storeDir, store: store, subs: subs, log: logf, down: down, unavailable: unavailable,
+	p := &planner{storeDir: store.Dir(), store: store, subs: subs, log: logf, down: down, unavailable: unavailable,
 		wanted: map[string]map[string]bool{}, done: map[string]map[string]bool{},
 		plan: Plan{Substitute: map[string]*cache.Cache{}, Skipped: map[string]string{}}}
 	level := []request{{drv: drv}} // no outputs named: all of them, as nix-build realises
@@ -234,7 +236,7 @@ func (p *planner) query(ctx context.Context, paths map[string]bool) (map[string]
 		if len(ask) == 0 {
 			break
 		}
-		if p.down[c] {
+		if _, ok := p.down[c]; ok {
 			continue
 		}
 		found, err := c.Query(ctx, ask)
@@ -243,7 +245,7 @@ func (p *planner) query(ctx context.Context, paths map[string]bool) (map[string]
 		}
 		if err != nil {
 			p.log("warning: %v; not asking it again in this build", err)
-			p.down[c] = true
+			p.down[c] = errors.Is(err, cache.ErrUnreachable)
 		}
 		var rest []string
 		for _, o := range ask {

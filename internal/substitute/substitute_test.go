@@ -191,7 +191,7 @@ func TestUntrustedNeverInstalled(t *testing.T) {
 				t.Fatalf("Open: %v", notes)
 			}
 			storeDir := filepath.Join(nix.Dir, "store")
-			res, err := substitute.Run(t.Context(), storeDir, nix.Store(), subs, drv, &log)
+			res, err := substitute.Run(t.Context(), nix.Store(), subs, drv, &log)
 			if err != nil {
 				t.Fatal(err)
 			}

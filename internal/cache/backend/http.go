@@ -18,7 +18,7 @@ type httpBackend struct {
 	client *http.Client
 }
 
-func newHTTPBackend(u *url.URL) *httpBackend {
+func newHTTPBackend(u *url.URL, connectTimeout time.Duration) *httpBackend {
 	base := *u
 	base.RawQuery, base.Fragment = "", ""
 	if !strings.HasSuffix(base.Path, "/") {
@@ -27,7 +27,10 @@ func newHTTPBackend(u *url.URL) *httpBackend {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = time.Minute
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	if connectTimeout <= 0 {
+		connectTimeout = 10 * time.Second
+	}
+	t.DialContext = (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.ReadBufferSize = 256 << 10
 	// A NAR is already compressed; asking for gzip would only cost CPU.
 	t.DisableCompression = true

@@ -22,6 +22,9 @@ type Config struct {
 	// StallTimeout abandons a download that receives nothing for this long
 	// (Nix's stalled-download-timeout); 0 or less is no limit.
 	StallTimeout time.Duration
+	// ConnectTimeout bounds each connection attempt of an http(s) cache
+	// (0: 10 s).
+	ConnectTimeout time.Duration
 }
 
 // Open returns the backend for a cache URL (its name, redacted, is for
@@ -46,7 +49,7 @@ func Open(ctx context.Context, u *url.URL, name string, params *Params, cfg Conf
 			return nil, err
 		}
 	case "http", "https":
-		b = newHTTPBackend(u)
+		b = newHTTPBackend(u, cfg.ConnectTimeout)
 		params.TakeAll() // a substituter URL may carry parameters meant for Nix
 	case "oci":
 		o, err := newOCIBackend(u, name, params, cfg.Credentials)

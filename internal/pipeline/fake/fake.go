@@ -23,6 +23,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nar"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
+	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
@@ -138,6 +139,9 @@ func (r registration) Finish(infos []narinfo.PathInfo) error {
 	}
 	return nil
 }
+
+// Strategy is native: the fake's store is a plain directory.
+func (n *Nix) Strategy() nixmount.Strategy { return nixmount.Native }
 
 // Instantiate "evaluates" the app: Derivation.
 func (n *Nix) Instantiate(config.App) (string, error) {
