@@ -43,7 +43,7 @@ func nativeSubstitution(t *testing.T, en herokuEnv) {
 	substituted := regexp.MustCompile(`Substituted ([0-9]+) store paths natively`)
 	for _, tc := range []struct {
 		name, strategy, key string
-		native          bool
+		native              bool
 	}{
 		{name: "proot", strategy: "proot", key: read("pub"), native: true},
 		{name: "userns", strategy: "userns", key: read("pub"), native: true},
