@@ -1,10 +1,10 @@
 // Command relocate times relocate.Copy (copying a closure while rewriting
 // /nix/store/ to a same-length prefix) against `cp -a` of the same tree,
-// and relocate.Check on the result, on a synthetic store shaped like
-// bench/cache's closure: about 200 store paths of log-uniform sizes, files
-// from bytes to tens of MiB, a third random (compressed assets), a third
-// text naming other store paths, a third machine code (slices of busybox),
-// plus symlinks into other paths.
+// and the relocatability check (relocate/check's Closure) on the result,
+// on a synthetic store shaped like bench/cache's closure: about 200 store
+// paths of log-uniform sizes, files from bytes to tens of MiB, a third
+// random (compressed assets), a third text naming other store paths, a
+// third machine code (slices of busybox), plus symlinks into other paths.
 //
 //	go run ./bench/relocate [-mib 200] [-rounds 5] [-dir /tmp/...]
 //
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/relocate"
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate/check"
 )
 
 func main() {
@@ -70,16 +71,16 @@ func run(dir string, mib, rounds int) error {
 		rel = append(rel, time.Since(start))
 
 		start = time.Now()
-		c, err := relocate.Check(store, dst, p)
+		c, err := check.Closure(store, dst, string(p))
 		if err != nil {
 			return err
 		}
 		chk = append(chk, time.Since(start))
-		fmt.Printf("round %d: cp -a %s, relocate.Copy %s (%d references rewritten), relocate.Check %s (%d findings)\n",
+		fmt.Printf("round %d: cp -a %s, relocate.Copy %s (%d references rewritten), check.Closure %s (%d findings)\n",
 			r+1, cp[r].Round(time.Millisecond), rel[r].Round(time.Millisecond), rep.Rewritten, chk[r].Round(time.Millisecond), len(c.Broken))
 	}
 	mb := float64(bytes) / 1e6
-	fmt.Printf("medians: cp -a %s (%.0f MB/s), relocate.Copy %s (%.0f MB/s, %.2fx cp -a), relocate.Check %s (%.0f MB/s)\n",
+	fmt.Printf("medians: cp -a %s (%.0f MB/s), relocate.Copy %s (%.0f MB/s, %.2fx cp -a), check.Closure %s (%.0f MB/s)\n",
 		median(cp).Round(time.Millisecond), mb/median(cp).Seconds(), median(rel).Round(time.Millisecond), mb/median(rel).Seconds(),
 		median(rel).Seconds()/median(cp).Seconds(), median(chk).Round(time.Millisecond), mb/median(chk).Seconds())
 	fmt.Printf("work directory %s (delete it when done)\n", dir)

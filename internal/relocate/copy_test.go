@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate/check"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -138,12 +139,12 @@ func TestRelocatedELFRuns(t *testing.T) {
 	if _, err := os.Stat("/nix/store/" + libs); err == nil {
 		t.Fatal("the libraries are in /nix/store: the test would not show relocation")
 	}
-	rep, err := Check(orig, dst, p)
+	rep, err := check.Closure(orig, dst, string(p))
 	if err != nil || len(rep.Broken) != 0 {
 		t.Fatalf("check: %v %v", rep.Broken, err)
 	}
 	// The same tree unrewritten still points into /nix.
-	rep, err = Check(orig, orig, p)
+	rep, err = check.Closure(orig, orig, string(p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func elfClosure(t *testing.T) (store, libs, prog string) {
 	return store, libs, prog
 }
 
-func findingsText(fs []Finding) string {
+func findingsText(fs []check.Finding) string {
 	var b strings.Builder
 	for _, f := range fs {
 		b.WriteString(f.String() + "\n")
@@ -206,7 +207,7 @@ func findingsText(fs []Finding) string {
 // TestSymlinkSpellingsRelocated is issue 21, row 12: a symlink into the
 // store spelled /nix//store, /nix/./store or //nix/store resolves there
 // as the kernel reads it, so it is normalised and relocated; one into /nix
-// outside the store is reported.
+// outside the store is reported, however spelled.
 func TestSymlinkSpellingsRelocated(t *testing.T) {
 	orig := t.TempDir()
 	name, dep := storeName(t, "links"), storeName(t, "dep")
@@ -227,8 +228,10 @@ func TestSymlinkSpellingsRelocated(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Symlink("/nix/var/nix/profiles/default", filepath.Join(orig, name, "profile")); err != nil {
-		t.Fatal(err)
+	for l, target := range map[string]string{"profile": "/nix/var/nix/profiles/default", "profile-spelled": "//nix/./var/nix/profiles/default"} {
+		if err := os.Symlink(target, filepath.Join(orig, name, l)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dst := filepath.Join(t.TempDir(), ".nixs")
 	p := Prefix("/app/.nixs")
@@ -245,11 +248,12 @@ func TestSymlinkSpellingsRelocated(t *testing.T) {
 			t.Errorf("%s -> %s relocated to %q, want %q", l, target, got, want)
 		}
 	}
-	rep, err := Check(orig, dst, p)
+	rep, err := check.Closure(orig, dst, string(p))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "/nix/store/" + name + "/profile: symlink to /nix/var/nix/profiles/default points into /nix, which is absent at run time\n"
+	want := "/nix/store/" + name + "/profile-spelled: symlink to //nix/./var/nix/profiles/default points into /nix, which is absent at run time\n" +
+		"/nix/store/" + name + "/profile: symlink to /nix/var/nix/profiles/default points into /nix, which is absent at run time\n"
 	if got := findingsText(rep.Broken); got != want {
 		t.Errorf("findings:\n%swant\n%s", got, want)
 	}

@@ -14,10 +14,10 @@ type Mode string
 
 // The modes.
 const (
-	// Auto relocates when the run directory is known and Check finds
+	// Auto relocates when the run directory is known and the check finds
 	// nothing; otherwise the closure is copied as is, with a warning.
 	Auto Mode = "auto"
-	// Always relocates, and fails the build when Check finds something
+	// Always relocates, and fails the build when the check finds something
 	// (unless Options.Warn).
 	Always Mode = "always"
 	// Never copies the closure as is.

@@ -6,9 +6,11 @@
 // self-references the same way: a substitution of equal length keeps ELF
 // offsets, string lengths and file sizes valid.
 //
-// Check then compares the relocated copy with the original and reports
-// what the substitution could not reach: store paths inside compressed
-// data, other encodings of the store directory, broken checksums.
+// relocate/check then compares the relocated copy with the original and
+// reports what the substitution could not reach: store paths inside
+// compressed data, other encodings of the store directory, broken
+// checksums. Slug and CopyAndCheck with Judge are the step the front-ends
+// run: copy, check, and decide by Options whether the relocated copy ships.
 package relocate
 
 import (

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate/check"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -53,7 +54,7 @@ sys.exit(0 if got == want else 1)`
 	if out, err := exec.Command(python, "-c", verify, filepath.Join(dst, name, "lib", "mod.py"), moved).CombinedOutput(); err != nil {
 		t.Errorf("Python does not accept the relocated .pyc: %s %v", out, err)
 	}
-	if rep, err := Check(orig, dst, p); err != nil || len(rep.Broken) != 0 {
+	if rep, err := check.Closure(orig, dst, string(p)); err != nil || len(rep.Broken) != 0 {
 		t.Errorf("check after the fix: %v %v", rep.Broken, err)
 	}
 	// Put the original header back: the check must see the stale hash.
@@ -62,7 +63,7 @@ sys.exit(0 if got == want else 1)`
 	mine, _ := os.ReadFile(moved)
 	copy(mine[8:16], data[8:16])
 	write(t, moved, string(mine), 0o444)
-	rep2, err := Check(orig, dst, p)
+	rep2, err := check.Closure(orig, dst, string(p))
 	if err != nil {
 		t.Fatal(err)
 	}

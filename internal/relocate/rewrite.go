@@ -3,6 +3,9 @@ package relocate
 import (
 	"bytes"
 	"io"
+	"os"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate/pyc"
 )
 
 // rewriter replaces storePrefix by a prefix of the same length in a
@@ -68,4 +71,22 @@ func replaceFrom(b []byte, from int, old, new []byte, count *int) int {
 // sources whose hash must be recomputed.
 func rewriteBytes(b []byte, p Prefix) []byte {
 	return bytes.ReplaceAll(b, []byte(storePrefix), []byte(string(p)+"/"))
+}
+
+// fixPyc writes into out, the relocated copy of the .pyc at src, the hash
+// of its relocated source, when src was a checked hash-based .pyc
+// matching its source and relocation changed that source.
+func fixPyc(out *os.File, src string, p Prefix) (bool, error) {
+	header, source, ok := pyc.Read(src)
+	if !ok {
+		return false, nil
+	}
+	v := pyc.Variant(header, source)
+	moved := rewriteBytes(source, p)
+	if v < 0 || bytes.Equal(moved, source) {
+		return false, nil
+	}
+	h := pyc.Hash(header, moved, v)
+	_, err := out.WriteAt(h[:], pyc.HashOffset)
+	return err == nil, err
 }

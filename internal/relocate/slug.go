@@ -8,6 +8,7 @@ import (
 
 	"github.com/paketo-buildpacks/libpak/v2/log"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate/check"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
@@ -93,9 +94,9 @@ func Slug(store, dst string, o Options, id string, logger log.Logger) (Outcome, 
 }
 
 // CopyAndCheck copies the named store paths from store to dst for p
-// (Copy), then checks the copy against them (Check), logging what each
+// (Copy), then checks the copy against them (check.Closure), logging what each
 // did and how long it took.
-func CopyAndCheck(store, dst string, names []string, p Prefix, logger log.Logger) (*CheckReport, error) {
+func CopyAndCheck(store, dst string, names []string, p Prefix, logger log.Logger) (*check.Report, error) {
 	start := time.Now()
 	rep, err := Copy(store, dst, names, p)
 	if err != nil {
@@ -104,7 +105,7 @@ func CopyAndCheck(store, dst string, names []string, p Prefix, logger log.Logger
 	logger.Bodyf("Copied %d store paths (%d files, %.1f MiB) in %s: %d store path references rewritten in %d files, %d checked .pyc fixed",
 		rep.Paths, rep.Files, float64(rep.Bytes)/(1<<20), time.Since(start).Round(time.Millisecond), rep.Rewritten, rep.RewrittenFiles, len(rep.PycFixed))
 	start = time.Now()
-	chk, err := Check(store, dst, p)
+	chk, err := check.Closure(store, dst, string(p))
 	if err != nil {
 		return nil, err
 	}
@@ -113,13 +114,13 @@ func CopyAndCheck(store, dst string, names []string, p Prefix, logger log.Logger
 	return chk, nil
 }
 
-// Judge applies o's rules to what Check found in a closure relocated to
+// Judge applies o's rules to what check.Closure found in a closure relocated to
 // p: no findings is a pass (""); under Auto findings are the reason to
 // keep the store as is (skipped), unless o.StoreRuns says the store could
 // not run either (then a warning, and a pass); under Always they fail the
 // build unless o.Warn, which logs them as a warning and passes. Files
-// Check could not inspect are logged in every case.
-func Judge(chk *CheckReport, o Options, p Prefix, logger log.Logger) (skipped string, err error) {
+// the check could not inspect are logged in every case.
+func Judge(chk *check.Report, o Options, p Prefix, logger log.Logger) (skipped string, err error) {
 	for _, f := range chk.NotInspected {
 		logger.Bodyf("not inspected: %s", f)
 	}
@@ -152,7 +153,7 @@ func Judge(chk *CheckReport, o Options, p Prefix, logger log.Logger) (skipped st
 func indent(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n  ") }
 
 // findingList lists the first 20 findings, one a line, indented.
-func findingList(fs []Finding) string {
+func findingList(fs []check.Finding) string {
 	var b strings.Builder
 	for i, f := range fs {
 		if i == 20 {

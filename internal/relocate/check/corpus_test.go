@@ -1,4 +1,4 @@
-package relocate
+package check_test
 
 import (
 	"archive/tar"
@@ -22,6 +22,7 @@ import (
 	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz/lzma"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/relocate/check"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -248,10 +249,10 @@ func TestCheckCorpus(t *testing.T) {
 			return map[string]string{"etc/u": "file=%2Fnix%2fstore%2F" + strings.Repeat("a", 32) + "-dep"}
 		}, "a URL-encoded store path (%2Fnix%2fstore)", ""},
 		{"UTF-32LE", func(t *testing.T) map[string]string {
-			return map[string]string{"share/w.dat": "\xff\xfe\x00\x00" + string(utf32(sp, false))}
+			return map[string]string{"share/w.dat": "\xff\xfe\x00\x00" + wide(sp, 4, false)}
 		}, "share/w.dat: a UTF-32LE store path at byte 4", ""},
 		{"UTF-32BE", func(t *testing.T) map[string]string {
-			return map[string]string{"share/w.dat": string(utf32(sp, true))}
+			return map[string]string{"share/w.dat": wide(sp, 4, true)}
 		}, "a UTF-32BE store path at byte 0", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkOne(t, tc.files(t), tc.broken, tc.skipd) })
@@ -277,18 +278,10 @@ func checkOne(t *testing.T, files map[string]string, broken, skipped string) {
 	for rel, content := range files {
 		write(t, filepath.Join(orig, name, rel), content, 0o444)
 	}
-	dst := filepath.Join(t.TempDir(), ".nixs")
-	p := Prefix("/app/.nixs")
-	if _, err := Copy(orig, dst, []string{name}, p); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := Check(orig, dst, p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, _ := relocateAndCheck(t, orig, name)
 	for _, c := range []struct {
 		what, want string
-		got        []Finding
+		got        []check.Finding
 	}{{"broken", broken, rep.Broken}, {"not inspected", skipped, rep.NotInspected}} {
 		text := findingsText(c.got)
 		switch {

@@ -1,9 +1,10 @@
-package relocate
+package check
 
 import (
 	"bytes"
 	"debug/elf"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -30,7 +31,7 @@ func (fc *fileCheck) elf(rel, path string, head []byte) {
 		}
 		interp := string(bytes.TrimRight(data, "\x00"))
 		fc.inPrefix(rel, "ELF interpreter", interp)
-		if in, ok := strings.CutPrefix(interp, string(fc.p)+"/"); ok {
+		if in, ok := strings.CutPrefix(interp, fc.prefix+"/"); ok {
 			if _, err := os.Lstat(filepath.Join(fc.dir, in)); err != nil {
 				fc.report(rel, "ELF interpreter %s is not in the relocated closure", interp)
 			}
@@ -49,6 +50,6 @@ func (fc *fileCheck) elf(rel, path string, head []byte) {
 // inPrefix reports a path that is still under /nix.
 func (fc *fileCheck) inPrefix(rel, what, p string) {
 	if p == "/nix" || strings.HasPrefix(p, "/nix/") {
-		fc.report(rel, "%s %s is outside the relocated closure (%s)", what, p, fc.p.Dir())
+		fc.report(rel, "%s %s is outside the relocated closure (%s)", what, p, path.Clean(fc.prefix))
 	}
 }

@@ -1,4 +1,4 @@
-package relocate
+package check
 
 import (
 	"bytes"
@@ -60,14 +60,14 @@ func base64Forms(s string) [][]byte {
 // stream): after the rewrite, any of them still points into /nix.
 var forms = func() []form {
 	fs := []form{
-		{"the store directory " + StoreDir + " (without a trailing slash, or not rewritten)", []byte(StoreDir)},
+		{"the store directory " + storeDir + " (without a trailing slash, or not rewritten)", []byte(storeDir)},
 		{"the store directory spelled /nix//store", []byte("/nix//store")},
 		{"the store directory spelled /nix/./store", []byte("/nix/./store")},
 		{`a JSON-escaped store path (\/nix\/store)`, []byte(`\/nix\/store`)},
-		{"a UTF-16LE store path", utf16(StoreDir, false)},
-		{"a UTF-16BE store path", utf16(StoreDir, true)},
-		{"a UTF-32LE store path", utf32(StoreDir, false)},
-		{"a UTF-32BE store path", utf32(StoreDir, true)},
+		{"a UTF-16LE store path", utf16(storeDir, false)},
+		{"a UTF-16BE store path", utf16(storeDir, true)},
+		{"a UTF-32LE store path", utf32(storeDir, false)},
+		{"a UTF-32BE store path", utf32(storeDir, true)},
 	}
 	for _, a := range []string{"%2F", "%2f"} {
 		for _, b := range []string{"%2F", "%2f"} {
@@ -75,7 +75,7 @@ var forms = func() []form {
 			fs = append(fs, form{"a URL-encoded store path (" + u + ")", []byte(u)})
 		}
 	}
-	for _, b := range base64Forms(StoreDir + "/") {
+	for _, b := range base64Forms(storeDir + "/") {
 		fs = append(fs, form{"a base64-encoded store path (" + string(b) + ", as in a data: URL or a source map)", b})
 	}
 	return fs

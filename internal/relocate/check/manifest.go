@@ -1,4 +1,4 @@
-package relocate
+package check
 
 import (
 	"bufio"
@@ -124,23 +124,5 @@ func (fc *fileCheck) manifest(rel string) {
 			stale = stale[:3]
 		}
 		fc.report(rel, "%d checksums no longer verify (%s%s): the rewrite changed those files", n, strings.Join(stale, ", "), more)
-	}
-}
-
-// pyc reports a checked hash-based .pyc that matched its source in the
-// original and no longer does (Copy fixes those; a copy made otherwise
-// would make Python recompile on every start in a read-only slug).
-func (fc *fileCheck) pyc(rel string) {
-	if filepath.Ext(rel) != ".pyc" {
-		return
-	}
-	oh, osrc, ok := pycState(filepath.Join(fc.orig, rel))
-	if !ok {
-		return
-	}
-	v := pycVariant(oh, osrc)
-	nh, nsrc, ok := pycState(filepath.Join(fc.dir, rel))
-	if v >= 0 && (!ok || pycVariant(nh, nsrc) != v) {
-		fc.report(rel, "hash-checked .pyc no longer matches its source %s", filepath.Base(pycSource(rel)))
 	}
 }

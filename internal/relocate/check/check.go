@@ -1,10 +1,20 @@
-package relocate
+// Package check reads a closure relocated by relocate.Copy beside the
+// original and reports what the byte rewrite of /nix/store/ could not
+// reach or broke: store paths inside compressed data and archive members
+// (nested up to maxDepth), other encodings of the store directory (UTF-16,
+// JSON-escaped, URL-encoded, base64), symlinks and ELF interpreters or
+// RUNPATHs still in /nix, checksums that no longer verify (zip members,
+// gzip/xz/zstd frames, tar headers, PNG chunks, wheel RECORDs and *SUMS,
+// hash-checked .pyc), SQLite indexes over rewritten text, setuid files.
+// A problem the original already had is not reported.
+package check
 
 import (
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -28,8 +38,8 @@ func (f Finding) String() string {
 	return f.StorePath + "/" + f.File + ": " + f.Problem
 }
 
-// CheckReport is what Check found.
-type CheckReport struct {
+// Report is what Closure found.
+type Report struct {
 	// Broken are the problems relocation caused: a relocated program may
 	// not find what it needs, or may refuse its own files.
 	Broken []Finding
@@ -41,12 +51,14 @@ type CheckReport struct {
 	Bytes int64
 }
 
-// Check reads the relocated closure in dir (entries "<hash>-name", as
-// Copy wrote them for p) beside the original in origStore, and reports
+// Closure reads the relocated closure in dir (entries "<hash>-name", as
+// relocate.Copy wrote them) beside the original in origStore, and reports
 // only what the relocation broke: a problem the original already had
-// (a stale checksum, a corrupt archive) is not reported.
-func Check(origStore, dir string, p Prefix) (*CheckReport, error) {
-	rep := &CheckReport{}
+// (a stale checksum, a corrupt archive) is not reported. prefix is the
+// directory that replaced /nix/store in the copy, as written in its files
+// (a relocate.Prefix, padded to the store directory's length).
+func Closure(origStore, dir, prefix string) (*Report, error) {
+	rep := &Report{}
 	var (
 		mu   sync.Mutex
 		wg   sync.WaitGroup
@@ -56,7 +68,7 @@ func Check(origStore, dir string, p Prefix) (*CheckReport, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fc := &fileCheck{orig: origStore, dir: dir, p: p, buf: make([]byte, 1<<20)}
+			fc := &fileCheck{orig: origStore, dir: dir, prefix: prefix, buf: make([]byte, 1<<20)}
 			for rel := range jobs {
 				fc.check(rel)
 			}
@@ -99,10 +111,10 @@ func Check(origStore, dir string, p Prefix) (*CheckReport, error) {
 	return rep, nil
 }
 
-// fileCheck checks files; each worker of Check has one.
+// fileCheck checks files; each worker of Closure has one.
 type fileCheck struct {
 	orig, dir    string
-	p            Prefix
+	prefix       string
 	buf          []byte
 	broken       []Finding
 	notInspected []Finding
@@ -113,7 +125,7 @@ type fileCheck struct {
 // finding names rel ("<hash>-name/sub/file") by store path and file.
 func finding(rel, problem string) Finding {
 	name, file, _ := strings.Cut(filepath.ToSlash(rel), "/")
-	return Finding{StorePath: StoreDir + "/" + name, File: file, Problem: problem}
+	return Finding{StorePath: storeDir + "/" + name, File: file, Problem: problem}
 }
 
 func (fc *fileCheck) report(rel, format string, args ...any) {
@@ -148,8 +160,20 @@ func (fc *fileCheck) check(rel string) {
 	fc.formats(rel, path, head)
 	fc.elf(rel, path, head)
 	fc.manifest(rel)
-	fc.pyc(rel)
+	fc.checkedPyc(rel)
 }
+
+// storeDir is the store directory every closure is built for, and
+// storePrefix what the rewrite replaces.
+const (
+	storeDir    = "/nix/store"
+	storePrefix = storeDir + "/"
+)
+
+// intoNix is an absolute path into /nix, however spelled: extra slashes
+// and "." components ("//nix/", "/./nix/store"), which the kernel resolves
+// into /nix.
+var intoNix = regexp.MustCompile(`^(/+\.)*/+nix(/|$)`)
 
 // checkSymlink reports a relocated symlink that still leads into /nix.
 func checkSymlink(path, rel string) (Finding, bool) {
@@ -157,7 +181,7 @@ func checkSymlink(path, rel string) (Finding, bool) {
 	if err != nil {
 		return finding(rel, "unreadable symlink: "+err.Error()), false
 	}
-	if target == "/nix" || strings.HasPrefix(target, "/nix/") || storeSpelling.MatchString(target) {
+	if intoNix.MatchString(target) {
 		return finding(rel, "symlink to "+target+" points into /nix, which is absent at run time"), false
 	}
 	return Finding{}, true
@@ -214,7 +238,7 @@ func (fc *fileCheck) inner(rel string, in *inner) {
 // checkSetuid reports setuid and setgid files of the original: a copy
 // made without root cannot keep the bit (the store never has them; a
 // closure copied from elsewhere might).
-func checkSetuid(origStore, dir string, rep *CheckReport) error {
+func checkSetuid(origStore, dir string, rep *Report) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("unable to read %s\n%w", dir, err)

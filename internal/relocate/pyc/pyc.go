@@ -1,4 +1,10 @@
-package relocate
+// Package pyc reads the header of CPython's compiled files (.pyc) that
+// relocation has to keep true: a checked hash-based .pyc (PEP 552) holds a
+// SipHash of its source, and Python recompiles when the source no longer
+// matches it (in a read-only slug, on every start). relocate fixes the
+// hash of those whose source it rewrote; relocate/check reports those it
+// did not.
+package pyc
 
 import (
 	"bytes"
@@ -17,15 +23,17 @@ import (
 // on every start. Relocation changes sources that name store paths, so
 // their checked .pyc files get the new source's hash.
 const (
-	pycHeaderSize    = 16
-	pycHashBased     = 1
-	pycCheckedSource = 2
+	headerSize    = 16
+	hashBased     = 1
+	checkedSource = 2
+	// HashOffset is where the source's hash is in a hash-based .pyc.
+	HashOffset = 8
 )
 
-// pycSource is the source a .pyc was compiled from:
+// Source is the source a .pyc was compiled from:
 // dir/__pycache__/name.<tag>.pyc comes from dir/name.py, a legacy
 // dir/name.pyc from dir/name.py.
-func pycSource(pyc string) string {
+func Source(pyc string) string {
 	dir, base := filepath.Split(pyc)
 	if filepath.Base(dir) == "__pycache__" {
 		name, _, _ := strings.Cut(base, ".")
@@ -34,11 +42,11 @@ func pycSource(pyc string) string {
 	return strings.TrimSuffix(pyc, "c")
 }
 
-// pycHashes is the source hash under each SipHash variant CPython has
+// hashes is the source hash under each SipHash variant CPython has
 // used: SipHash-2-4 up to 3.10, SipHash-1-3 from 3.11 (pyhash.c,
 // _Py_KeyedHash). Which one a .pyc used is found by trying both against
 // its original source, so no table of magic numbers is needed.
-func pycHashes(magic []byte, source []byte) [2][8]byte {
+func hashes(magic []byte, source []byte) [2][8]byte {
 	key := uint64(binary.LittleEndian.Uint32(magic))
 	var h [2][8]byte
 	binary.LittleEndian.PutUint64(h[0][:], sipHash(2, 4, key, 0, source))
@@ -46,52 +54,40 @@ func pycHashes(magic []byte, source []byte) [2][8]byte {
 	return h
 }
 
-// pycState reads a .pyc's header and its source; ok is false when the
-// file is not a checked hash-based .pyc or its source is missing.
-func pycState(pyc string) (header []byte, source []byte, ok bool) {
+// Read reads a .pyc's header and its source; ok is false when the file is
+// not a checked hash-based .pyc or its source is missing.
+func Read(pyc string) (header []byte, source []byte, ok bool) {
 	f, err := os.Open(pyc)
 	if err != nil {
 		return nil, nil, false
 	}
 	defer f.Close()
-	header = make([]byte, pycHeaderSize)
+	header = make([]byte, headerSize)
 	if _, err := f.ReadAt(header, 0); err != nil || header[2] != '\r' || header[3] != '\n' {
 		return nil, nil, false
 	}
-	if flags := binary.LittleEndian.Uint32(header[4:8]); flags&pycHashBased == 0 || flags&pycCheckedSource == 0 {
+	if flags := binary.LittleEndian.Uint32(header[4:8]); flags&hashBased == 0 || flags&checkedSource == 0 {
 		return nil, nil, false
 	}
-	source, err = os.ReadFile(pycSource(pyc))
+	source, err = os.ReadFile(Source(pyc))
 	return header, source, err == nil
 }
 
-// pycVariant says which hash of the .pyc's source its header holds (0 or
-// 1, an index of pycHashes), or -1 when neither does (already stale).
-func pycVariant(header, source []byte) int {
-	for i, h := range pycHashes(header[:4], source) {
-		if bytes.Equal(h[:], header[8:16]) {
+// Variant says which SipHash variant of source the header holds (0 or
+// 1), or -1 when neither matches (the .pyc is stale already).
+func Variant(header, source []byte) int {
+	for i, h := range hashes(header[:4], source) {
+		if bytes.Equal(h[:], header[HashOffset:headerSize]) {
 			return i
 		}
 	}
 	return -1
 }
 
-// fixPyc writes into out, the relocated copy of the .pyc at src, the hash
-// of its relocated source, when src was a checked hash-based .pyc
-// matching its source and relocation changed that source.
-func fixPyc(out *os.File, src string, p Prefix) (bool, error) {
-	header, source, ok := pycState(src)
-	if !ok {
-		return false, nil
-	}
-	v := pycVariant(header, source)
-	moved := rewriteBytes(source, p)
-	if v < 0 || bytes.Equal(moved, source) {
-		return false, nil
-	}
-	h := pycHashes(header[:4], moved)[v]
-	_, err := out.WriteAt(h[:], 8)
-	return err == nil, err
+// Hash is the hash a .pyc with this header holds for source, under the
+// variant Variant found for its original source.
+func Hash(header, source []byte, variant int) [8]byte {
+	return hashes(header[:4], source)[variant]
 }
 
 // sipHash is SipHash-c-d of msg with the key (k0, k1).

@@ -1,4 +1,4 @@
-package relocate
+package check_test
 
 import (
 	"archive/zip"
@@ -72,7 +72,7 @@ func zipped(t *testing.T, members map[string]string) string {
 	return b.String()
 }
 
-func utf16le(s string) string { return string(utf16(s, false)) }
+func utf16le(s string) string { return wide(s, 2, false) }
 
 func sha256hex(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
 
@@ -130,7 +130,7 @@ func TestCheckFindsWhatTheRewriteBroke(t *testing.T) {
 			return map[string]string{"share/w.dat": "\xff\xfe" + utf16le(sp)}
 		}, "share/w.dat: a UTF-16LE store path at byte 2"},
 		{"UTF-16BE", func(t *testing.T) map[string]string {
-			return map[string]string{"share/w.dat": string(utf16(sp, true))}
+			return map[string]string{"share/w.dat": wide(sp, 2, true)}
 		}, "a UTF-16BE store path"},
 		{"JSON-escaped", func(t *testing.T) map[string]string {
 			return map[string]string{"etc/c.json": `{"tool": "` + strings.ReplaceAll(sp, "/", `\/`) + `"}`}
@@ -161,15 +161,7 @@ func TestCheckFindsWhatTheRewriteBroke(t *testing.T) {
 			for rel, content := range tc.files(t) {
 				write(t, filepath.Join(orig, name, rel), content, 0o444)
 			}
-			dst := filepath.Join(t.TempDir(), ".nixs")
-			p := Prefix("/app/.nixs")
-			if _, err := Copy(orig, dst, []string{name}, p); err != nil {
-				t.Fatal(err)
-			}
-			rep, err := Check(orig, dst, p)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep, _ := relocateAndCheck(t, orig, name)
 			got := findingsText(rep.Broken)
 			switch {
 			case tc.want == "" && got != "":
@@ -190,17 +182,9 @@ func TestCheckReportsSetuid(t *testing.T) {
 	if err := os.Chmod(filepath.Join(orig, name, "bin", "su"), os.ModeSetuid|0o755); err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(t.TempDir(), "r")
-	p := Prefix("/app/.nixs")
-	if _, err := Copy(orig, dst, []string{name}, p); err != nil {
-		t.Fatal(err)
-	}
+	rep, dst := relocateAndCheck(t, orig, name)
 	if fi, _ := os.Stat(filepath.Join(dst, name, "bin", "su")); fi.Mode()&os.ModeSetuid != 0 {
 		t.Error("the copy kept the setuid bit")
-	}
-	rep, err := Check(orig, dst, p)
-	if err != nil {
-		t.Fatal(err)
 	}
 	want := fmt.Sprintf("/nix/store/%s/bin/su: setuid or setgid file", name)
 	if got := findingsText(rep.Broken); !strings.HasPrefix(got, want) {

@@ -1,4 +1,4 @@
-package relocate
+package check
 
 import (
 	"archive/zip"
