@@ -26,24 +26,11 @@ func newShiftAnd(toks []token) *shiftAnd {
 	for i, t := range toks {
 		bit := uint64(1) << i
 		for c := 0; c < 256; c++ {
-			switch t.kind {
-			case tokLiteral:
-				if byte(c) == t.b {
-					a.take[c] |= bit
-				}
-			case tokAny:
-				if c != '/' {
-					a.take[c] |= bit
-				}
-			case tokClass:
-				if t.set[c] {
-					a.take[c] |= bit
-				}
-			case tokStar:
-				if c != '/' {
-					a.stay[c] |= bit
-				}
-			case tokStarStar:
+			move, stay := t.accepts(byte(c))
+			if move {
+				a.take[c] |= bit
+			}
+			if stay {
 				a.stay[c] |= bit
 			}
 		}
@@ -52,6 +39,24 @@ func newShiftAnd(toks []token) *shiftAnd {
 		}
 	}
 	return a
+}
+
+// accepts says what token t does with the byte c: take it and move on to
+// the next token (a literal, ?, a class), or take it and stay (a star).
+func (t *token) accepts(c byte) (move, stay bool) {
+	switch t.kind {
+	case tokLiteral:
+		return c == t.b, false
+	case tokAny:
+		return c != '/', false
+	case tokClass:
+		return t.set[c], false
+	case tokStar:
+		return false, c != '/'
+	case tokStarStar:
+		return false, true
+	}
+	return false, false
 }
 
 // close adds the states after the stars that are entered: a star may match
@@ -82,74 +87,24 @@ func (a *shiftAnd) run(text string, atBoundary bool) bool {
 // runTokens is the automaton for patterns of any length, in a bit set.
 // With atBoundary set, a match may also start after any '/'.
 func runTokens(toks []token, text string, atBoundary bool) bool {
-	n := len(toks)
-	words := (n + 1 + 63) / 64
+	words := (len(toks) + 1 + 63) / 64
 	var small [2][4]uint64
-	var cur, next []uint64
+	cur, next := states(small[0][:]), states(small[1][:])
 	if words <= 4 {
-		cur, next = small[0][:words], small[1][:words]
+		cur, next = cur[:words], next[:words]
 	} else {
-		cur, next = make([]uint64, words), make([]uint64, words)
+		cur, next = make(states, words), make(states, words)
 	}
-	add := func(set []uint64, i int) {
-		// Entering a star state also enters the state after it (the star
-		// may match nothing).
-		for {
-			set[i/64] |= 1 << (i % 64)
-			if i == n || (toks[i].kind != tokStar && toks[i].kind != tokStarStar) {
-				return
-			}
-			i++
-		}
-	}
-	has := func(set []uint64, i int) bool { return set[i/64]&(1<<(i%64)) != 0 }
-	add(cur, 0)
+	cur.enter(toks, 0)
 	for j := 0; j < len(text); j++ {
 		c := text[j]
-		clear(next)
-		any := false
-		for w, word := range cur {
-			for word != 0 {
-				b := bits.TrailingZeros64(word)
-				word &^= 1 << b
-				i := w*64 + b
-				if i == n {
-					continue
-				}
-				t := &toks[i]
-				switch t.kind {
-				case tokLiteral:
-					if c == t.b {
-						add(next, i+1)
-						any = true
-					}
-				case tokAny:
-					if c != '/' {
-						add(next, i+1)
-						any = true
-					}
-				case tokClass:
-					if t.set[c] {
-						add(next, i+1)
-						any = true
-					}
-				case tokStar:
-					if c != '/' {
-						add(next, i)
-						any = true
-					}
-				case tokStarStar:
-					add(next, i)
-					any = true
-				}
-			}
-		}
+		alive := cur.step(toks, c, next)
 		if atBoundary && c == '/' {
-			add(next, 0)
-			any = true
+			next.enter(toks, 0)
+			alive = true
 		}
 		cur, next = next, cur
-		if !any {
+		if !alive {
 			// Nothing is alive: only a later '/' can start a new match.
 			k := strings.IndexByte(text[j+1:], '/')
 			if !atBoundary || k < 0 {
@@ -158,5 +113,49 @@ func runTokens(toks []token, text string, atBoundary bool) bool {
 			j += k // the loop's j++ lands on the '/'
 		}
 	}
-	return has(cur, n)
+	return cur.has(len(toks))
+}
+
+// states is a set of the automaton's states, a bit each: state i is
+// tokens[:i] matched, state len(tokens) the whole pattern.
+type states []uint64
+
+func (s states) has(i int) bool { return s[i/64]&(1<<(i%64)) != 0 }
+
+// enter adds state i, and the states after the stars that follow it (a
+// star may match nothing).
+func (s states) enter(toks []token, i int) {
+	for {
+		s[i/64] |= 1 << (i % 64)
+		if i == len(toks) || (toks[i].kind != tokStar && toks[i].kind != tokStarStar) {
+			return
+		}
+		i++
+	}
+}
+
+// step sets next to the states that s leads to on the byte c, and reports
+// whether there are any.
+func (s states) step(toks []token, c byte, next states) bool {
+	clear(next)
+	alive := false
+	for w, word := range s {
+		for word != 0 {
+			b := bits.TrailingZeros64(word)
+			word &^= 1 << b
+			i := w*64 + b
+			if i == len(toks) {
+				continue
+			}
+			move, stay := toks[i].accepts(c)
+			if move {
+				next.enter(toks, i+1)
+			}
+			if stay {
+				next.enter(toks, i)
+			}
+			alive = alive || move || stay
+		}
+	}
+	return alive
 }

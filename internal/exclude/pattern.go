@@ -186,7 +186,7 @@ func tokenize(s, raw string) ([]token, error) {
 // byte set and the index of its closing ']'. A ']' right after the '[' (or
 // after the negation) is a member; a '-' between two members is a range.
 func parseClass(s string, open int, raw string) (*[256]bool, int, error) {
-	unbalanced := fmt.Errorf("unbalanced '[' in pattern %q; close the bracket or escape it as \\[", raw)
+	unbalanced := unbalancedClass(raw)
 	var set [256]bool
 	i := open + 1
 	negate := i < len(s) && (s[i] == '!' || s[i] == '^')
@@ -203,54 +203,33 @@ func parseClass(s string, open int, raw string) (*[256]bool, int, error) {
 			break
 		}
 		switch {
-		case c == '\\':
-			if i+1 >= len(s) {
-				return nil, 0, unbalanced
-			}
-			i++
-			set[s[i]] = true
-			prev, hasPrev = s[i], true
 		case c == '-' && hasPrev && prev != 0 && i+1 < len(s) && s[i+1] != ']':
-			i++
-			hi := s[i]
-			if hi == '\\' {
-				if i+1 >= len(s) {
-					return nil, 0, unbalanced
-				}
-				i++
-				hi = s[i]
+			hi, end, ok := classByte(s, i+1)
+			if !ok {
+				return nil, 0, unbalanced
 			}
 			for b := int(prev); b <= int(hi); b++ {
 				set[b] = true
 			}
-			prev, hasPrev = 0, false
-		case c == '[' && i+1 < len(s) && s[i+1] == ':':
-			end := strings.IndexByte(s[i+2:], ']')
-			if end < 0 {
-				return nil, 0, unbalanced
+			i, prev, hasPrev = end, 0, false
+		case strings.HasPrefix(s[i:], "[:"):
+			end, err := namedClass(s, i, raw, &set)
+			if err != nil {
+				return nil, 0, err
 			}
-			name := s[i+2 : i+2+end]
-			if !strings.HasSuffix(name, ":") {
-				// Not a [:name:] class: the '[' is a plain member.
+			if end < 0 { // not a [:name:] class: the '[' is a plain member
 				set['['] = true
 				prev, hasPrev = '[', true
-				break
+			} else {
+				i, prev, hasPrev = end, 0, false
 			}
-			name = strings.TrimSuffix(name, ":")
-			in, ok := posixClasses[name]
-			if !ok {
-				return nil, 0, fmt.Errorf("unknown character class [:%s:] in pattern %q, so the pattern never matches; use one of alnum, alpha, blank, cntrl, digit, graph, lower, print, punct, space, upper, xdigit", name, raw)
-			}
-			for b := 0; b < 128; b++ {
-				if in(byte(b)) {
-					set[b] = true
-				}
-			}
-			i += 2 + end
-			prev, hasPrev = 0, false
 		default:
-			set[c] = true
-			prev, hasPrev = c, true
+			b, end, ok := classByte(s, i)
+			if !ok {
+				return nil, 0, unbalanced
+			}
+			set[b] = true
+			i, prev, hasPrev = end, b, true
 		}
 		i++
 	}
@@ -261,6 +240,48 @@ func parseClass(s string, open int, raw string) (*[256]bool, int, error) {
 	}
 	set['/'] = false
 	return &set, i, nil
+}
+
+// unbalancedClass is the error for a '[' that no ']' closes.
+func unbalancedClass(raw string) error {
+	return fmt.Errorf("unbalanced '[' in pattern %q; close the bracket or escape it as \\[", raw)
+}
+
+// classByte reads the member at s[i] of a bracket expression: a byte, or
+// a '\' and the byte it escapes. It returns the byte and the index of its
+// last character; ok is false when a '\' ends s.
+func classByte(s string, i int) (b byte, end int, ok bool) {
+	if s[i] != '\\' {
+		return s[i], i, true
+	}
+	if i+1 >= len(s) {
+		return 0, 0, false
+	}
+	return s[i+1], i + 1, true
+}
+
+// namedClass adds to set the members of the [:name:] class at s[i] and
+// returns the index of its closing ']', or -1 when s[i:] is not one (no
+// ':' before the next ']': the '[' is then a plain member).
+func namedClass(s string, i int, raw string, set *[256]bool) (int, error) {
+	end := strings.IndexByte(s[i+2:], ']')
+	if end < 0 {
+		return 0, unbalancedClass(raw)
+	}
+	name, ok := strings.CutSuffix(s[i+2:i+2+end], ":")
+	if !ok {
+		return -1, nil
+	}
+	in, ok := posixClasses[name]
+	if !ok {
+		return 0, fmt.Errorf("unknown character class [:%s:] in pattern %q, so the pattern never matches; use one of alnum, alpha, blank, cntrl, digit, graph, lower, print, punct, space, upper, xdigit", name, raw)
+	}
+	for b := 0; b < 128; b++ {
+		if in(byte(b)) {
+			set[b] = true
+		}
+	}
+	return i + 2 + end, nil
 }
 
 var posixClasses = map[string]func(byte) bool{
