@@ -113,19 +113,9 @@ func parseCacheArgs(args []string, cs settings.Caches) (cacheArgs, error) {
 	fs.StringVar(&a.appDir, "app", "", "")
 	var trusted stringList
 	fs.Var(&trusted, "trusted-public-key", "")
-	var words []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return a, err
-			}
-			return a, fmt.Errorf("%w\n%s", err, cacheUsage)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		words = append(words, fs.Arg(0))
-		args = fs.Args()[1:]
+	words, err := parseArgs(fs, args, cacheUsage)
+	if err != nil {
+		return a, err
 	}
 	if len(words) == 0 {
 		return a, fmt.Errorf("nixbp cache needs a command: push, pull, ls or verify\n%s", cacheUsage)
@@ -263,11 +253,6 @@ func orEnv(file, env string) string {
 	}
 	return "$" + env
 }
-
-type stringList []string
-
-func (l *stringList) String() string     { return strings.Join(*l, " ") }
-func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // pushPointer writes the source pointer of the app in appDir to the one
 // pushed path, as a build does after pushing.

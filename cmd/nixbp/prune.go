@@ -24,48 +24,20 @@ would (SRC means its contents, with or without a trailing slash).
 // runPrune is `nixbp prune`: it prunes a tree (the Nix store that goes into a
 // slug or image) with .slugexclude rules, or says what it would keep, or why.
 func runPrune(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("nixbp prune", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	excludeFrom := fs.String("exclude-from", "", "")
-	pruneEmpty := fs.Bool("prune-empty-dirs", false, "")
-	link := fs.Bool("link", false, "")
-	dryRun := fs.Bool("dry-run", false, "")
-	explain := fs.String("explain", "", "")
-	var paths []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, pruneUsage)
-				return nil
-			}
-			return fmt.Errorf("%w\n%s", err, pruneUsage)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		// Flags may follow the paths, as rsync users write them.
-		paths = append(paths, fs.Arg(0))
-		args = fs.Args()[1:]
+	a, err := parsePruneArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, pruneUsage)
+		return nil
 	}
-	onlySrc := *dryRun || *explain != ""
-	switch {
-	case *dryRun && *explain != "":
-		return fmt.Errorf("--dry-run and --explain do not go together\n%s", pruneUsage)
-	case len(paths) == 0, len(paths) > 2, len(paths) == 1 && !onlySrc:
-		return fmt.Errorf("nixbp prune takes SRC and DST (only SRC with --dry-run or --explain), got %d paths\n%s", len(paths), pruneUsage)
-	}
-	src := strings.TrimSuffix(paths[0], "/")
-	if src == "" {
-		src = "/"
-	}
-	rules, err := readRules(*excludeFrom, stderr)
 	if err != nil {
 		return err
 	}
-	opts := prune.Options{PruneEmptyDirs: *pruneEmpty, Link: *link}
-
-	if *explain != "" {
-		ex, err := prune.Explain(src, *explain, rules, opts)
+	rules, err := readRules(a.excludeFrom, stderr)
+	if err != nil {
+		return err
+	}
+	if a.explain != "" {
+		ex, err := prune.Explain(a.src, a.explain, rules, a.opts)
 		if err != nil {
 			return err
 		}
@@ -73,10 +45,10 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	var rep *prune.Report
-	if *dryRun {
-		rep, err = prune.Plan(src, rules, opts)
+	if a.dryRun {
+		rep, err = prune.Plan(a.src, rules, a.opts)
 	} else {
-		rep, err = prune.Copy(src, paths[1], rules, opts)
+		rep, err = prune.Copy(a.src, a.dst, rules, a.opts)
 	}
 	if err != nil {
 		return err
@@ -84,7 +56,7 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	for _, w := range rep.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
-	if *dryRun {
+	if a.dryRun {
 		for _, p := range rep.KeptPaths() {
 			fmt.Fprintln(stdout, p)
 		}
@@ -93,6 +65,45 @@ func runPrune(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "nixbp prune: kept %d paths, left out %d (and all below them), pruned %d empty directories; %d files linked, %d copied (%d bytes)\n",
 		len(rep.Kept), len(rep.Dropped), len(rep.Pruned), rep.Linked, rep.Copied, rep.Bytes)
 	return nil
+}
+
+// pruneArgs is a `nixbp prune` command line.
+type pruneArgs struct {
+	excludeFrom, explain string
+	dryRun               bool
+	src, dst             string // dst "" with --dry-run or --explain
+	opts                 prune.Options
+}
+
+// parsePruneArgs reads the flags (anywhere on the line) and SRC [DST];
+// flag.ErrHelp asks for the usage.
+func parsePruneArgs(args []string) (pruneArgs, error) {
+	fs := flag.NewFlagSet("nixbp prune", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var a pruneArgs
+	fs.StringVar(&a.excludeFrom, "exclude-from", "", "")
+	fs.BoolVar(&a.opts.PruneEmptyDirs, "prune-empty-dirs", false, "")
+	fs.BoolVar(&a.opts.Link, "link", false, "")
+	fs.BoolVar(&a.dryRun, "dry-run", false, "")
+	fs.StringVar(&a.explain, "explain", "", "")
+	paths, err := parseArgs(fs, args, pruneUsage)
+	if err != nil {
+		return a, err
+	}
+	onlySrc := a.dryRun || a.explain != ""
+	switch {
+	case a.dryRun && a.explain != "":
+		return a, fmt.Errorf("--dry-run and --explain do not go together\n%s", pruneUsage)
+	case len(paths) == 0, len(paths) > 2, len(paths) == 1 && !onlySrc:
+		return a, fmt.Errorf("nixbp prune takes SRC and DST (only SRC with --dry-run or --explain), got %d paths\n%s", len(paths), pruneUsage)
+	}
+	if a.src = strings.TrimSuffix(paths[0], "/"); a.src == "" {
+		a.src = "/"
+	}
+	if len(paths) == 2 && !onlySrc {
+		a.dst = paths[1]
+	}
+	return a, nil
 }
 
 // readRules parses the rule file, logging its warnings; no file keeps all.

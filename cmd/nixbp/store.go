@@ -35,20 +35,13 @@ func runStore(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(io.Discard)
 	dir := fs.String("nix-dir", "", "")
 	strategyName := fs.String("strategy", "auto", "")
-	var words []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fmt.Fprint(stdout, storeUsage)
-				return nil
-			}
-			return fmt.Errorf("%w\n%s", err, storeUsage)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		words = append(words, fs.Arg(0))
-		args = fs.Args()[1:]
+	words, err := parseArgs(fs, args, storeUsage)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, storeUsage)
+		return nil
+	}
+	if err != nil {
+		return err
 	}
 	if len(words) != 1 || (words[0] != "du" && words[0] != "verify") {
 		return fmt.Errorf("nixbp store takes one command, du or verify; got %q\n%s", words, storeUsage)

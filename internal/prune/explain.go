@@ -55,29 +55,12 @@ func Explain(src, rel string, rules *exclude.Rules, opts Options) (*Explanation,
 			}
 			sel = next
 		}
-		st := Step{Path: p, IsDir: !last || isDirHint}
-		fi, err := os.Lstat(filepath.Join(src, filepath.FromSlash(p)))
-		switch {
-		case err == nil:
-			st.Exists, st.IsDir = true, fi.IsDir()
-		case !errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("unable to stat %s\n%w", filepath.Join(src, p), err)
+		st, err := lookAt(src, p, !last || isDirHint, rules)
+		if err != nil {
+			return nil, err
 		}
-		st.Decision = rules.Decide(p, st.IsDir)
 		ex.Steps = append(ex.Steps, st)
-		if !st.Decision.Keep {
-			if last {
-				ex.Verdict = fmt.Sprintf("%s is %s", clean, st.Decision)
-			} else {
-				ex.Verdict = fmt.Sprintf("%s is left out: its parent directory %s is %s, and nothing below an excluded directory is looked at", clean, p, st.Decision)
-			}
-			return ex, nil
-		}
-		if !st.Exists {
-			ex.Verdict = fmt.Sprintf("%s is not in %s; if it were, it would be %s", clean, src, st.Decision)
-			if !last {
-				ex.Verdict = fmt.Sprintf("%s is not in %s (%s is missing)", clean, src, p)
-			}
+		if ex.Verdict = st.stop(clean, src, last); ex.Verdict != "" {
 			return ex, nil
 		}
 	}
@@ -95,6 +78,38 @@ func Explain(src, rel string, rules *exclude.Rules, opts Options) (*Explanation,
 	ex.Kept = true
 	ex.Verdict = fmt.Sprintf("%s is %s", clean, final.Decision)
 	return ex, nil
+}
+
+// lookAt is the step on p (relative to src): whether it is there, and the
+// rules' decision on it; isDir is what it is taken for when it is not.
+func lookAt(src, p string, isDir bool, rules *exclude.Rules) (Step, error) {
+	st := Step{Path: p, IsDir: isDir}
+	fi, err := os.Lstat(filepath.Join(src, filepath.FromSlash(p)))
+	switch {
+	case err == nil:
+		st.Exists, st.IsDir = true, fi.IsDir()
+	case !errors.Is(err, fs.ErrNotExist):
+		return Step{}, fmt.Errorf("unable to stat %s\n%w", filepath.Join(src, p), err)
+	}
+	st.Decision = rules.Decide(p, st.IsDir)
+	return st, nil
+}
+
+// stop is the verdict on clean when the way down stops at st (last: st is
+// clean itself): it is not kept, or it is missing. It is "" when the way
+// goes on.
+func (st Step) stop(clean, src string, last bool) string {
+	switch {
+	case !st.Decision.Keep && last:
+		return fmt.Sprintf("%s is %s", clean, st.Decision)
+	case !st.Decision.Keep:
+		return fmt.Sprintf("%s is left out: its parent directory %s is %s, and nothing below an excluded directory is looked at", clean, st.Path, st.Decision)
+	case !st.Exists && last:
+		return fmt.Sprintf("%s is not in %s; if it were, it would be %s", clean, src, st.Decision)
+	case !st.Exists:
+		return fmt.Sprintf("%s is not in %s (%s is missing)", clean, src, st.Path)
+	}
+	return ""
 }
 
 // Lines is the explanation as log lines: one per step, then the verdict.
