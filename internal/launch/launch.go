@@ -123,27 +123,7 @@ func Main(args []string) int {
 	inv.Release, note = releaseToRun(inv, ls)
 	if via := os.Getenv(inViewEnv); via != "" {
 		os.Unsetenv(inViewEnv)
-		if via == string(nixmount.PRoot) {
-			// Inside proot: run the release task, then supervise the
-			// worker from here, and report its status on a pipe the worker
-			// does not inherit.
-			syscall.CloseOnExec(statusFD)
-			if len(inv.Release) > 0 {
-				if status := runRelease(inv.Release, true); status != 0 || inv.Static == "" && inv.Command == "" {
-					return report(status)
-				}
-				inv.Release = nil
-			}
-			cmd, code := workerCommand(inv, args)
-			if cmd == nil {
-				return report(code)
-			}
-			return report(supervise(cmd, supervision{}))
-		}
-		if via == prootWorker {
-			inv.Release = nil // the launcher above, under proot, ran it
-		}
-		return runWorker(inv, via == prootWorker)
+		return inView(inv, via, args)
 	}
 	if err := mapAddons(inv.Addons, inv.Quiet); err != nil {
 		fmt.Fprintf(os.Stderr, "nixbp-launch: %v\n", err)
@@ -176,6 +156,31 @@ func Main(args []string) int {
 		return 126
 	}
 	return supervise(cmd, supervision{throughProot: view.Strategy == nixmount.PRoot, mayDie: true})
+}
+
+// inView runs the worker in the launcher relaunched where /nix is shown
+// (via: the strategy that shows it, or prootWorker).
+func inView(inv Invocation, via string, args []string) int {
+	if via != string(nixmount.PRoot) {
+		if via == prootWorker {
+			inv.Release = nil // the launcher above, under proot, ran it
+		}
+		return runWorker(inv, via == prootWorker)
+	}
+	// Inside proot: run the release task, then supervise the worker from
+	// here, and report its status on a pipe the worker does not inherit.
+	syscall.CloseOnExec(statusFD)
+	if len(inv.Release) > 0 {
+		if status := runRelease(inv.Release, true); status != 0 || inv.Static == "" && inv.Command == "" {
+			return report(status)
+		}
+		inv.Release = nil
+	}
+	cmd, code := workerCommand(inv, args)
+	if cmd == nil {
+		return report(code)
+	}
+	return report(supervise(cmd, supervision{}))
 }
 
 // open chooses the /nix strategy, want or with Auto the cheapest: relocate

@@ -29,7 +29,6 @@ type NarInfo struct {
 // allocates a megabyte per call, which a restore of hundreds of paths feels.
 func Parse(data []byte) (*NarInfo, error) {
 	e := &NarInfo{}
-	var narHash, fileHash string
 	for line := range strings.SplitSeq(string(data), "\n") {
 		if line == "" {
 			continue
@@ -38,73 +37,92 @@ func Parse(data []byte) (*NarInfo, error) {
 		if !ok {
 			return nil, fmt.Errorf("malformed narinfo: %q is not a \"Key: value\" line", line)
 		}
-		v = strings.TrimPrefix(v, " ")
-		var err error
-		switch k {
-		case "StorePath":
-			e.StorePath = v
-		case "URL":
-			e.URL = v
-		case "Compression":
-			e.Compression = v
-		case "FileHash":
-			fileHash = v
-		case "FileSize":
-			e.FileSize, err = strconv.ParseUint(v, 10, 64)
-		case "NarHash":
-			narHash = v
-		case "NarSize":
-			e.NarSize, err = strconv.ParseUint(v, 10, 64)
-		case "References":
-			for _, r := range strings.Fields(v) {
-				if _, perr := storepath.FromString(r); perr != nil {
-					return nil, fmt.Errorf("malformed narinfo: invalid Reference %q", r)
-				}
-				e.References = append(e.References, path.Join(StoreDir, r))
-			}
-		case "Deriver":
-			if v != "unknown-deriver" && v != "" {
-				if _, perr := storepath.FromString(v); perr != nil {
-					return nil, fmt.Errorf("malformed narinfo: invalid Deriver %q", v)
-				}
-				e.Deriver = path.Join(StoreDir, v)
-			}
-		case "Sig":
-			if _, perr := signature.ParseSignature(v); perr != nil {
-				return nil, fmt.Errorf("malformed narinfo: invalid Sig %q: %w", v, perr)
-			}
-			e.Signatures = append(e.Signatures, v)
-		case "CA":
-			e.CA = v
-		}
-		if err != nil {
-			return nil, fmt.Errorf("malformed narinfo: %s must be a number, got %q", k, v)
+		if err := e.set(k, strings.TrimPrefix(v, " ")); err != nil {
+			return nil, err
 		}
 	}
+	if err := e.complete(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// set records the value v of the key k, checking store paths and
+// signatures; NarHash and FileHash are kept as written until complete.
+// Unknown keys are ignored, as Nix does.
+func (e *NarInfo) set(k, v string) error {
+	var err error
+	switch k {
+	case "StorePath":
+		e.StorePath = v
+	case "URL":
+		e.URL = v
+	case "Compression":
+		e.Compression = v
+	case "FileHash":
+		e.FileHash = v
+	case "FileSize":
+		e.FileSize, err = strconv.ParseUint(v, 10, 64)
+	case "NarHash":
+		e.NarHash = v
+	case "NarSize":
+		e.NarSize, err = strconv.ParseUint(v, 10, 64)
+	case "References":
+		for _, r := range strings.Fields(v) {
+			if _, perr := storepath.FromString(r); perr != nil {
+				return fmt.Errorf("malformed narinfo: invalid Reference %q", r)
+			}
+			e.References = append(e.References, path.Join(StoreDir, r))
+		}
+	case "Deriver":
+		if v != "unknown-deriver" && v != "" {
+			if _, perr := storepath.FromString(v); perr != nil {
+				return fmt.Errorf("malformed narinfo: invalid Deriver %q", v)
+			}
+			e.Deriver = path.Join(StoreDir, v)
+		}
+	case "Sig":
+		if _, perr := signature.ParseSignature(v); perr != nil {
+			return fmt.Errorf("malformed narinfo: invalid Sig %q: %w", v, perr)
+		}
+		e.Signatures = append(e.Signatures, v)
+	case "CA":
+		e.CA = v
+	}
+	if err != nil {
+		return fmt.Errorf("malformed narinfo: %s must be a number, got %q", k, v)
+	}
+	return nil
+}
+
+// complete checks that the narinfo can be fetched (a valid store path, a
+// SHA-256 NAR hash, a URL inside the cache), writes its hashes as Nix
+// does, fills in Nix's default compression and sorts the references.
+func (e *NarInfo) complete() error {
 	if err := storepath.Validate(e.StorePath); err != nil {
-		return nil, fmt.Errorf("malformed narinfo: invalid StorePath %q: %w", e.StorePath, err)
+		return fmt.Errorf("malformed narinfo: invalid StorePath %q: %w", e.StorePath, err)
 	}
 	algo := nixhash.SHA256
-	h, err := nixhash.ParseAny(narHash, &algo)
+	h, err := nixhash.ParseAny(e.NarHash, &algo)
 	if err != nil {
-		return nil, fmt.Errorf("malformed narinfo: NarHash must be a sha256 hash, got %q", narHash)
+		return fmt.Errorf("malformed narinfo: NarHash must be a sha256 hash, got %q", e.NarHash)
 	}
 	e.NarHash = h.Format(nixhash.NixBase32, true)
-	if fileHash != "" {
-		h, err := nixhash.ParseAny(fileHash, &algo)
+	if e.FileHash != "" {
+		h, err := nixhash.ParseAny(e.FileHash, &algo)
 		if err != nil {
-			return nil, fmt.Errorf("malformed narinfo: FileHash must be a sha256 hash, got %q", fileHash)
+			return fmt.Errorf("malformed narinfo: FileHash must be a sha256 hash, got %q", e.FileHash)
 		}
 		e.FileHash = h.Format(nixhash.NixBase32, true)
 	}
 	if e.URL == "" || strings.HasPrefix(e.URL, "/") || strings.Contains(e.URL, "..") {
-		return nil, fmt.Errorf("malformed narinfo: URL %q must be a path relative to the cache", e.URL)
+		return fmt.Errorf("malformed narinfo: URL %q must be a path relative to the cache", e.URL)
 	}
 	if e.Compression == "" {
 		e.Compression = "bzip2" // what a missing Compression means to Nix
 	}
 	e.References = sortedRefs(e.References)
-	return e, nil
+	return nil
 }
 
 // String renders the narinfo as Nix writes it, in its field order.
