@@ -21,70 +21,88 @@ import (
 //
 // NarHash comes back as "sha256:<nixbase32>".
 func ParseRegistration(r io.Reader) ([]PathInfo, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	line := 0
-	next := func(what string) (string, error) {
-		if !sc.Scan() {
-			if err := sc.Err(); err != nil {
-				return "", fmt.Errorf("unable to read registration line %d\n%w", line+1, err)
-			}
-			return "", fmt.Errorf("registration line %d: expected %s, got end of input", line+1, what)
-		}
-		line++
-		return sc.Text(), nil
-	}
+	rr := &registrationReader{sc: bufio.NewScanner(r)}
+	rr.sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	var infos []PathInfo
-	for sc.Scan() {
-		line++
-		info := PathInfo{StorePath: sc.Text()}
-		if err := CheckStorePath(info.StorePath); err != nil {
-			return nil, fmt.Errorf("registration line %d: %w", line, err)
-		}
-		s, err := next("a NAR hash")
+	for rr.sc.Scan() {
+		rr.line++
+		info, err := rr.entry(rr.sc.Text())
 		if err != nil {
 			return nil, err
 		}
-		if info.NarHash, err = NormalizeHash(s); err != nil {
-			return nil, fmt.Errorf("registration line %d: %w", line, err)
-		}
-		if s, err = next("a NAR size"); err != nil {
-			return nil, err
-		}
-		if info.NarSize, err = strconv.ParseUint(s, 10, 64); err != nil {
-			return nil, fmt.Errorf("registration line %d: NAR size must be a number, got %q", line, s)
-		}
-		if info.Deriver, err = next("a deriver or an empty line"); err != nil {
-			return nil, err
-		}
-		if info.Deriver != "" {
-			if err := CheckStorePath(info.Deriver); err != nil {
-				return nil, fmt.Errorf("registration line %d: deriver: %w", line, err)
-			}
-		}
-		if s, err = next("a reference count"); err != nil {
-			return nil, err
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("registration line %d: reference count must be a number, got %q", line, s)
-		}
-		for range n {
-			ref, err := next("a reference")
-			if err != nil {
-				return nil, err
-			}
-			if err := CheckStorePath(ref); err != nil {
-				return nil, fmt.Errorf("registration line %d: reference: %w", line, err)
-			}
-			info.References = append(info.References, ref)
-		}
 		infos = append(infos, info)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("unable to read registration line %d\n%w", line+1, err)
+	if err := rr.sc.Err(); err != nil {
+		return nil, fmt.Errorf("unable to read registration line %d\n%w", rr.line+1, err)
 	}
 	return infos, nil
+}
+
+// registrationReader reads the registration format line by line, counting
+// lines for its errors.
+type registrationReader struct {
+	sc   *bufio.Scanner
+	line int
+}
+
+// next reads the next line, which must be there: what names it for the
+// error.
+func (rr *registrationReader) next(what string) (string, error) {
+	if !rr.sc.Scan() {
+		if err := rr.sc.Err(); err != nil {
+			return "", fmt.Errorf("unable to read registration line %d\n%w", rr.line+1, err)
+		}
+		return "", fmt.Errorf("registration line %d: expected %s, got end of input", rr.line+1, what)
+	}
+	rr.line++
+	return rr.sc.Text(), nil
+}
+
+// entry reads the lines after storePath's, which was just read.
+func (rr *registrationReader) entry(storePath string) (PathInfo, error) {
+	info := PathInfo{StorePath: storePath}
+	if err := CheckStorePath(storePath); err != nil {
+		return info, fmt.Errorf("registration line %d: %w", rr.line, err)
+	}
+	s, err := rr.next("a NAR hash")
+	if err != nil {
+		return info, err
+	}
+	if info.NarHash, err = NormalizeHash(s); err != nil {
+		return info, fmt.Errorf("registration line %d: %w", rr.line, err)
+	}
+	if s, err = rr.next("a NAR size"); err != nil {
+		return info, err
+	}
+	if info.NarSize, err = strconv.ParseUint(s, 10, 64); err != nil {
+		return info, fmt.Errorf("registration line %d: NAR size must be a number, got %q", rr.line, s)
+	}
+	if info.Deriver, err = rr.next("a deriver or an empty line"); err != nil {
+		return info, err
+	}
+	if info.Deriver != "" {
+		if err := CheckStorePath(info.Deriver); err != nil {
+			return info, fmt.Errorf("registration line %d: deriver: %w", rr.line, err)
+		}
+	}
+	if s, err = rr.next("a reference count"); err != nil {
+		return info, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return info, fmt.Errorf("registration line %d: reference count must be a number, got %q", rr.line, s)
+	}
+	for range n {
+		ref, err := rr.next("a reference")
+		if err != nil {
+			return info, err
+		}
+		if err := CheckStorePath(ref); err != nil {
+			return info, fmt.Errorf("registration line %d: reference: %w", rr.line, err)
+		}
+		info.References = append(info.References, ref)
+	}
+	return info, nil
 }
 
 // FormatRegistration writes infos in the validity registration format, with
