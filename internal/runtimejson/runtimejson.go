@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 )
@@ -62,70 +63,108 @@ func (r Runtime) Types() []string {
 
 // Parse reads a runtime description; file names it in errors.
 func Parse(data []byte, file string) (Runtime, error) {
-	var raw struct {
-		Workers map[string]json.RawMessage `json:"workers"`
-		Env     map[string]json.RawMessage `json:"env"`
-		Path    json.RawMessage            `json:"path"`
-	}
-	if err := checkUTF8(data, file); err != nil {
+	raw, err := decode(data, file)
+	if err != nil {
 		return Runtime{}, err
+	}
+	rt := Runtime{}
+	if rt.Workers, err = parseWorkers(raw.Workers, file); err != nil {
+		return Runtime{}, err
+	}
+	if rt.Env, err = parseEnv(raw.Env, file); err != nil {
+		return Runtime{}, err
+	}
+	if rt.Path, err = parsePath(raw.Path, file); err != nil {
+		return Runtime{}, err
+	}
+	return rt, nil
+}
+
+// rawRuntime is runtime.json's top level, its values not decoded yet.
+type rawRuntime struct {
+	Workers map[string]json.RawMessage `json:"workers"`
+	Env     map[string]json.RawMessage `json:"env"`
+	Path    json.RawMessage            `json:"path"`
+}
+
+// decode checks data (UTF-8, nesting depth, structure) and decodes its top
+// level.
+func decode(data []byte, file string) (rawRuntime, error) {
+	var raw rawRuntime
+	if err := checkUTF8(data, file); err != nil {
+		return raw, err
 	}
 	if err := checkDepth(data, file); err != nil {
-		return Runtime{}, err
+		return raw, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&raw); err != nil {
-		return Runtime{}, decodeError(data, file, err)
+		return raw, decodeError(data, file, err)
 	}
-	if err := checkStructure(data, file); err != nil {
-		return Runtime{}, err
-	}
-	if len(raw.Workers) == 0 {
-		return Runtime{}, fmt.Errorf("%s: \"workers\" is missing or empty\n"+
+	return raw, checkStructure(data, file)
+}
+
+// parseWorkers reads "workers": at least one, each a command line or a
+// static directory, named as a process type.
+func parseWorkers(raw map[string]json.RawMessage, file string) (map[string]Worker, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%s: \"workers\" is missing or empty\n"+
 			"declare at least one process, e.g. {\"workers\": {\"web\": \"myserver --port $PORT\"}}", file)
 	}
-	rt := Runtime{Workers: map[string]Worker{}, Env: map[string]string{}}
-	for _, name := range sortedKeys(raw.Workers) {
-		msg := raw.Workers[name]
-		w, err := parseWorker(msg)
+	workers := map[string]Worker{}
+	for _, name := range sortedKeys(raw) {
+		w, err := parseWorker(raw[name])
 		if err == nil && name == StaticWorker && w.Command != "" && w.Static == "" {
 			w = Worker{Static: w.Command}
 		}
 		if err != nil {
-			return Runtime{}, fmt.Errorf("%s: workers.%s %w", file, name, err)
+			return nil, fmt.Errorf("%s: workers.%s %w", file, name, err)
 		}
 		if !validType(name) {
-			return Runtime{}, fmt.Errorf("%s: workers.%s: a process type may hold only letters, digits, '-' and '_'", file, name)
+			return nil, fmt.Errorf("%s: workers.%s: a process type may hold only letters, digits, '-' and '_'", file, name)
 		}
-		rt.Workers[name] = w
+		workers[name] = w
 	}
-	for _, k := range sortedKeys(raw.Env) {
-		msg := raw.Env[k]
+	return workers, nil
+}
+
+// parseEnv reads "env": string values under variable names.
+func parseEnv(raw map[string]json.RawMessage, file string) (map[string]string, error) {
+	env := map[string]string{}
+	for _, k := range sortedKeys(raw) {
+		msg := raw[k]
 		if !envNameRE.MatchString(k) {
-			return Runtime{}, fmt.Errorf("%s: env key %q is not an environment variable name\n"+
+			return nil, fmt.Errorf("%s: env key %q is not an environment variable name\n"+
 				"a name holds letters, digits and '_' and does not start with a digit ([A-Za-z_][A-Za-z0-9_]*); rename it", file, k)
 		}
 		var s string
 		if err := json.Unmarshal(msg, &s); err != nil {
-			return Runtime{}, fmt.Errorf("%s: env.%s must be a string, got %s\nquote the value, e.g. \"%s\": \"1\"",
+			return nil, fmt.Errorf("%s: env.%s must be a string, got %s\nquote the value, e.g. \"%s\": \"1\"",
 				file, k, jsonType(msg), k)
 		}
-		rt.Env[k] = s
+		env[k] = s
 	}
-	if len(raw.Path) > 0 && string(raw.Path) != "null" {
-		if err := json.Unmarshal(raw.Path, &rt.Path); err != nil {
-			return Runtime{}, fmt.Errorf("%s: path must be an array of strings, got %s\nwrite e.g. \"path\": [\"/nix/store/...-app/bin\"]",
-				file, jsonType(raw.Path))
-		}
-		for i, p := range rt.Path {
-			if !strings.HasPrefix(p, "/") {
-				return Runtime{}, fmt.Errorf("%s: path[%d] = %q is not an absolute directory\n"+
-					"PATH entries from runtime.json must be absolute, e.g. \"/nix/store/...-app/bin\" (write \"$out/bin\" in the build so Nix expands it)",
-					file, i, p)
-			}
+	return env, nil
+}
+
+// parsePath reads "path": absolute directories, or nothing.
+func parsePath(raw json.RawMessage, file string) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var path []string
+	if err := json.Unmarshal(raw, &path); err != nil {
+		return nil, fmt.Errorf("%s: path must be an array of strings, got %s\nwrite e.g. \"path\": [\"/nix/store/...-app/bin\"]",
+			file, jsonType(raw))
+	}
+	for i, p := range path {
+		if !strings.HasPrefix(p, "/") {
+			return nil, fmt.Errorf("%s: path[%d] = %q is not an absolute directory\n"+
+				"PATH entries from runtime.json must be absolute, e.g. \"/nix/store/...-app/bin\" (write \"$out/bin\" in the build so Nix expands it)",
+				file, i, p)
 		}
 	}
-	return rt, nil
+	return path, nil
 }
 
 func parseWorker(msg json.RawMessage) (Worker, error) {
@@ -184,23 +223,22 @@ func decodeError(data []byte, file string, err error) error {
 		if field == "" {
 			field = "the top level"
 		}
-		return fmt.Errorf("%s:%d:%d: %s must be %s, got %s", file, line, col, field, want(te.Type.String()), te.Value)
+		return fmt.Errorf("%s:%d:%d: %s must be %s, got %s", file, line, col, field, want(te.Type), te.Value)
 	case errors.Is(err, errors.New("EOF")) || err.Error() == "EOF":
 		return fmt.Errorf("%s: empty file; expected a JSON object with \"workers\"", file)
 	}
 	return fmt.Errorf("%s: invalid JSON\n%w", file, err)
 }
 
-func want(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map["):
+// want names in JSON's words what a Go type decodes from.
+func want(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Map, reflect.Struct:
 		return "an object"
-	case strings.HasPrefix(goType, "struct"):
-		return "an object"
-	case strings.HasPrefix(goType, "[]"):
+	case reflect.Slice, reflect.Array:
 		return "an array"
 	}
-	return "a " + goType
+	return "a " + t.String()
 }
 
 // position gives the line and column of the byte before offset: encoding/json
