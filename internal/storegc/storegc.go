@@ -75,51 +75,18 @@ func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
 	if _, ok := store.Infos[b.Output]; !ok {
 		return rep, fmt.Errorf("the build output %s is not a valid store path", b.Output)
 	}
-	build, err := buildClosure(nix, store, b)
+	plan, err := r.wanted(nix, store, b)
 	if err != nil {
 		return rep, err
 	}
-	if build == nil {
-		build = r.set(RootBuild)
-	}
-	previous := r.link(RootOutput)
-	if previous == b.Output || previous == "" {
-		previous = r.link(RootPrevious)
-	}
-	if previous == b.Output {
-		previous = ""
-	}
-	found, err := otherRoots(nix)
-	if err != nil {
-		return rep, err
-	}
-	attrs, nixpkgs, other := classify(found)
-	var plan []Root
-	for _, root := range []Root{{RootNix, []string{nix.StorePath}}, {RootOutput, []string{b.Output}},
-		{RootAttrs, attrs}, {RootOther, other}, {RootNixpkgs, nixpkgs},
-		{RootBuild, build}, {RootPrevious, nonEmpty(previous)}} {
-		if len(root.Paths) > 0 {
-			plan = append(plan, root)
-		}
-	}
+	hadNixpkgs := rootPaths(plan, RootNixpkgs) != nil
 	plan, rep.Dropped, rep.OverBound = fit(store, plan, o.MaxSize)
-	if len(nixpkgs) > 0 && rootPaths(plan, RootNixpkgs) == nil {
+	if hadNixpkgs && rootPaths(plan, RootNixpkgs) == nil {
 		if err := os.RemoveAll(filepath.Join(nix.Dir, nixinstall.NixpkgsRootDir)); err != nil {
 			return rep, fmt.Errorf("unable to drop the GC root of <nixpkgs>\n%w", err)
 		}
 	}
-
-	// Previous first, so the old output stays rooted while output moves on.
-	if err := r.setLink(RootPrevious, pathsOf(plan, RootPrevious)); err != nil {
-		return rep, err
-	}
-	if err := r.setLink(RootOutput, b.Output); err != nil {
-		return rep, err
-	}
-	if err := r.setLink(RootNix, nix.StorePath); err != nil {
-		return rep, err
-	}
-	if err := r.setSet(RootBuild, rootPaths(plan, RootBuild)); err != nil {
+	if err := r.write(plan, nix, b); err != nil {
 		return rep, err
 	}
 	if err := nix.Store().CollectGarbage(); err != nil {
@@ -136,6 +103,56 @@ func Collect(nix nixinstall.Nix, b Build, o Options) (Report, error) {
 	// does: say nothing of roots that add nothing.
 	rep.Kept.Roots = slices.DeleteFunc(rep.Kept.Roots, func(k RootSize) bool { return k.Name == RootOther && k.Paths == 0 })
 	return rep, nil
+}
+
+// wanted is every root the next build may use, in the order fit keeps
+// them: Nix, the output, the attributes' paths, other roots, <nixpkgs>,
+// the build-time closure (b's, or the one rooted before), the previous
+// output.
+func (r roots) wanted(nix nixinstall.Nix, store Store, b Build) ([]Root, error) {
+	build, err := buildClosure(nix, store, b)
+	if err != nil {
+		return nil, err
+	}
+	if build == nil {
+		build = r.set(RootBuild)
+	}
+	previous := r.link(RootOutput)
+	if previous == b.Output || previous == "" {
+		previous = r.link(RootPrevious)
+	}
+	if previous == b.Output {
+		previous = ""
+	}
+	found, err := otherRoots(nix)
+	if err != nil {
+		return nil, err
+	}
+	attrs, nixpkgs, other := classify(found)
+	var plan []Root
+	for _, root := range []Root{{RootNix, []string{nix.StorePath}}, {RootOutput, []string{b.Output}},
+		{RootAttrs, attrs}, {RootOther, other}, {RootNixpkgs, nixpkgs},
+		{RootBuild, build}, {RootPrevious, nonEmpty(previous)}} {
+		if len(root.Paths) > 0 {
+			plan = append(plan, root)
+		}
+	}
+	return plan, nil
+}
+
+// write replaces the buildpack's roots by those of plan; the previous
+// output first, so the old output stays rooted while output moves on.
+func (r roots) write(plan []Root, nix nixinstall.Nix, b Build) error {
+	if err := r.setLink(RootPrevious, pathsOf(plan, RootPrevious)); err != nil {
+		return err
+	}
+	if err := r.setLink(RootOutput, b.Output); err != nil {
+		return err
+	}
+	if err := r.setLink(RootNix, nix.StorePath); err != nil {
+		return err
+	}
+	return r.setSet(RootBuild, rootPaths(plan, RootBuild))
 }
 
 // classify splits the roots Nix finds besides the buildpack's own
