@@ -2,8 +2,9 @@ package nixgen
 
 import (
 	"fmt"
-	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/nixspec"
 )
 
 // phpApp serves a PHP app with php -S (or artisan serve, or a custom
@@ -14,7 +15,6 @@ func phpApp(e *expr) error {
 	if err := checkArchive(s); err != nil {
 		return err
 	}
-	single, composer := s.Flag("single-file", false), s.Flag("needs-composer", false)
 	src := s.Pname + "-src"
 	e.version()
 	php := "pkgs." + s.Str("php-version", "php82")
@@ -25,51 +25,9 @@ func phpApp(e *expr) error {
 	if err := e.fetch(src); err != nil {
 		return err
 	}
-	var native []string
-	if s.Archive == "zip" {
-		native = append(native, "pkgs.unzip")
-	}
-	native = append(native, s.List("extra-native-build-inputs")...)
-	attrs := "    src = " + src + ";"
-	if len(native) > 0 {
-		attrs += "\n    nativeBuildInputs = [ " + strings.Join(native, " ") + " ];"
-	}
-	install := "      mkdir -p $out/app $out/bin $out/hop3\n\n"
-	switch {
-	case composer:
-		hash := s.Str("composer-deps-hash", "")
-		if hash == "" {
-			return s.Errorf("nix", "php-app with needs-composer needs [nix] composer-deps-hash: buildComposerProject's vendorHash; "+
-				"build once with \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" and copy the `got:` hash")
-		}
-		opt := ""
-		if s.SourceRoot != "" {
-			opt += "\n    sourceRoot = " + quoteRaw(s.SourceRoot) + ";"
-		}
-		if s.Archive == "zip" {
-			opt += "\n    nativeBuildInputs = [ pkgs.unzip ];"
-		}
-		if !s.Flag("composer-strict-validation", true) {
-			opt += "\n    composerStrictValidation = false;"
-		}
-		e.let("  composerProject = pkgs.%s.buildComposerProject {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n"+
-			"    vendorHash = %s;\n    composerNoDev = true;\n  };", s.Str("php-version", "php82"), quote(s.Pname), src, opt, quoteRaw(hash))
-		attrs += "\n    dontUnpack = true;\n    dontBuild = true;"
-		install += "      cp -r ${composerProject}/share/php/" + s.Pname + "/. $out/app/\n      chmod -R u+w $out/app\n"
-	case single:
-		attrs += "\n    dontUnpack = true;\n    dontBuild = true;"
-		install += "      cp $src $out/app/index.php\n"
-	case s.Archive == "":
-		return s.Errorf("nix", "php-app fetches an archive unless single-file or needs-composer is set: set [nix] archive (e.g. \"tar-gz\")")
-	default:
-		attrs += "\n    unpackPhase = ''\n      " + unpack(s) + "\n    '';\n    dontBuild = true;"
-		if !s.Flag("skip-source-copy", false) {
-			from := "."
-			if s.SourceRoot != "" {
-				from = s.SourceRoot + "/."
-			}
-			install += "      cp -r " + from + " $out/app/\n"
-		}
+	attrs, install, err := phpSource(e, src)
+	if err != nil {
+		return err
 	}
 	dirs := s.List("post-install-dirs")
 	if len(dirs) > 0 {
@@ -98,6 +56,70 @@ func phpApp(e *expr) error {
 	e.env = e.runtimeEnv()
 	install += "\n" + install2(s.Pname, wrapper(s, prelude, line)) + e.runtimeJSON("$out/bin/"+s.Pname, tree)
 	e.app = e.mkDerivation(attrs, install)
+	return nil
+}
+
+// phpSource is how the app's files reach $out/app: the derivation's
+// attributes and the start of its install phase, for a composer project,
+// a single file or an unpacked archive.
+func phpSource(e *expr, src string) (attrs, install string, err error) {
+	s := e.s
+	var native []string
+	if s.Archive == "zip" {
+		native = append(native, "pkgs.unzip")
+	}
+	native = append(native, s.List("extra-native-build-inputs")...)
+	attrs = "    src = " + src + ";"
+	if len(native) > 0 {
+		attrs += "\n    nativeBuildInputs = [ " + strings.Join(native, " ") + " ];"
+	}
+	install = "      mkdir -p $out/app $out/bin $out/hop3\n\n"
+	switch {
+	case s.Flag("needs-composer", false):
+		if err := composerProject(e, src); err != nil {
+			return "", "", err
+		}
+		attrs += "\n    dontUnpack = true;\n    dontBuild = true;"
+		install += "      cp -r ${composerProject}/share/php/" + s.Pname + "/. $out/app/\n      chmod -R u+w $out/app\n"
+	case s.Flag("single-file", false):
+		attrs += "\n    dontUnpack = true;\n    dontBuild = true;"
+		install += "      cp $src $out/app/index.php\n"
+	case s.Archive == "":
+		return "", "", s.Errorf("nix", "php-app fetches an archive unless single-file or needs-composer is set: set [nix] archive (e.g. \"tar-gz\")")
+	default:
+		attrs += "\n    unpackPhase = ''\n      " + unpack(s) + "\n    '';\n    dontBuild = true;"
+		if !s.Flag("skip-source-copy", false) {
+			from := "."
+			if s.SourceRoot != "" {
+				from = s.SourceRoot + "/."
+			}
+			install += "      cp -r " + from + " $out/app/\n"
+		}
+	}
+	return attrs, install, nil
+}
+
+// composerProject binds composerProject, the app built with
+// buildComposerProject from src.
+func composerProject(e *expr, src string) error {
+	s := e.s
+	hash := s.Str("composer-deps-hash", "")
+	if hash == "" {
+		return s.Errorf("nix", "php-app with needs-composer needs [nix] composer-deps-hash: buildComposerProject's vendorHash; "+
+			"build once with \"sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\" and copy the `got:` hash")
+	}
+	opt := ""
+	if s.SourceRoot != "" {
+		opt += "\n    sourceRoot = " + quoteRaw(s.SourceRoot) + ";"
+	}
+	if s.Archive == "zip" {
+		opt += "\n    nativeBuildInputs = [ pkgs.unzip ];"
+	}
+	if !s.Flag("composer-strict-validation", true) {
+		opt += "\n    composerStrictValidation = false;"
+	}
+	e.let("  composerProject = pkgs.%s.buildComposerProject {\n    pname = %s;\n    inherit version;\n    src = %s;%s\n"+
+		"    vendorHash = %s;\n    composerNoDev = true;\n  };", s.Str("php-version", "php82"), quote(s.Pname), src, opt, quoteRaw(hash))
 	return nil
 }
 
