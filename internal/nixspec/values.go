@@ -109,70 +109,90 @@ func (s *Spec) setEntries(key string, v any, order map[string]int) error {
 		return s.Errorf(path, "[nix] %s must be an array of tables, got %s\nwrite each entry as a [[nix.%s]] section", key, typeName(v), key)
 	}
 	for i, e := range entries {
-		at := fmt.Sprintf("%s#%d", path, i)
+		en := entry{s: s, key: key, at: fmt.Sprintf("%s#%d", path, i), n: i + 1, e: e}
 		for k := range e {
 			if !contains(entryKeys[key], k) {
-				return s.Errorf(at+"."+k, "[[nix.%s]] %s is not a key of a %s entry\nknown keys: %s", key, k, key, strings.Join(entryKeys[key], ", "))
+				return s.Errorf(en.at+"."+k, "[[nix.%s]] %s is not a key of a %s entry\nknown keys: %s", key, k, key, strings.Join(entryKeys[key], ", "))
 			}
 		}
-		str := func(k string, required bool, def string) (string, error) {
-			v, ok := e[k]
-			if !ok {
-				if required {
-					return "", s.Errorf(at, "[[nix.%s]] entry %d has no %s\nadd %s = \"...\"", key, i+1, k, k)
-				}
-				return def, nil
-			}
-			if x, ok := v.(string); ok {
-				return x, nil
-			}
-			return "", s.Errorf(at+"."+k, "[[nix.%s]] %s must be a string, got %s", key, k, typeName(v))
+		if err := s.addEntry(en, order); err != nil {
+			return err
 		}
-		flag := func(k string, def bool) (bool, error) {
-			v, ok := e[k]
-			if !ok {
-				return def, nil
-			}
-			if b, ok := v.(bool); ok {
-				return b, nil
-			}
-			return false, s.Errorf(at+"."+k, "[[nix.%s]] %s must be true or false, got %s", key, k, typeName(v))
+	}
+	return nil
+}
+
+// entry is the n-th [[nix.<key>]] table, found at at.
+type entry struct {
+	s       *Spec
+	key, at string
+	n       int
+	e       map[string]any
+}
+
+// str is the entry's string k: def when absent, an error when required.
+func (en entry) str(k string, required bool, def string) (string, error) {
+	v, ok := en.e[k]
+	if !ok {
+		if required {
+			return "", en.s.Errorf(en.at, "[[nix.%s]] entry %d has no %s\nadd %s = \"...\"", en.key, en.n, k, k)
 		}
-		var errs [6]error
-		switch key {
-		case "config-files":
-			var cf ConfigFile
-			cf.Path, errs[0] = str("path", true, "")
-			cf.Format, errs[1] = str("format", false, "raw")
-			cf.Raw, errs[2] = str("raw-content", false, "")
-			cf.CreateIfMissing, errs[3] = flag("create-if-missing", false)
-			if err := firstError(errs[:]); err != nil {
-				return err
-			}
-			if err := s.configFile(&cf, e, at, order); err != nil {
-				return err
-			}
-			s.ConfigFiles = append(s.ConfigFiles, cf)
-		case "conditional-env":
-			var c ConditionalEnv
-			c.Name, errs[0] = str("name", true, "")
-			c.If, errs[1] = str("condition-var", false, c.Name)
-			c.Value, errs[2] = str("value", true, "")
-			if err := firstError(errs[:]); err != nil {
-				return err
-			}
-			s.ConditionalEnv = append(s.ConditionalEnv, c)
-		case "file-mappings":
-			var m FileMapping
-			m.Source, errs[0] = str("source", true, "")
-			m.Destination, errs[1] = str("destination", true, "")
-			m.Recursive, errs[2] = flag("recursive", true)
-			m.Executable, errs[3] = flag("executable", false)
-			if err := firstError(errs[:]); err != nil {
-				return err
-			}
-			s.FileMappings = append(s.FileMappings, m)
+		return def, nil
+	}
+	if x, ok := v.(string); ok {
+		return x, nil
+	}
+	return "", en.s.Errorf(en.at+"."+k, "[[nix.%s]] %s must be a string, got %s", en.key, k, typeName(v))
+}
+
+// flag is the entry's boolean k, def when absent.
+func (en entry) flag(k string, def bool) (bool, error) {
+	v, ok := en.e[k]
+	if !ok {
+		return def, nil
+	}
+	if b, ok := v.(bool); ok {
+		return b, nil
+	}
+	return false, en.s.Errorf(en.at+"."+k, "[[nix.%s]] %s must be true or false, got %s", en.key, k, typeName(v))
+}
+
+// addEntry reads one entry into the Spec's list for its key.
+func (s *Spec) addEntry(en entry, order map[string]int) error {
+	var errs [6]error
+	switch en.key {
+	case "config-files":
+		var cf ConfigFile
+		cf.Path, errs[0] = en.str("path", true, "")
+		cf.Format, errs[1] = en.str("format", false, "raw")
+		cf.Raw, errs[2] = en.str("raw-content", false, "")
+		cf.CreateIfMissing, errs[3] = en.flag("create-if-missing", false)
+		if err := firstError(errs[:]); err != nil {
+			return err
 		}
+		if err := s.configFile(&cf, en.e, en.at, order); err != nil {
+			return err
+		}
+		s.ConfigFiles = append(s.ConfigFiles, cf)
+	case "conditional-env":
+		var c ConditionalEnv
+		c.Name, errs[0] = en.str("name", true, "")
+		c.If, errs[1] = en.str("condition-var", false, c.Name)
+		c.Value, errs[2] = en.str("value", true, "")
+		if err := firstError(errs[:]); err != nil {
+			return err
+		}
+		s.ConditionalEnv = append(s.ConditionalEnv, c)
+	case "file-mappings":
+		var m FileMapping
+		m.Source, errs[0] = en.str("source", true, "")
+		m.Destination, errs[1] = en.str("destination", true, "")
+		m.Recursive, errs[2] = en.flag("recursive", true)
+		m.Executable, errs[3] = en.flag("executable", false)
+		if err := firstError(errs[:]); err != nil {
+			return err
+		}
+		s.FileMappings = append(s.FileMappings, m)
 	}
 	return nil
 }
