@@ -20,6 +20,9 @@ import (
 	"syscall"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune/dirfd"
+
+	"golang.org/x/sys/unix"
 )
 
 // Copy copies SRC to DST applying the rules, producing what
@@ -241,7 +244,7 @@ func (c *copier) recreate(e *Entry) error {
 		if err := c.chown(to, e.meta); err != nil {
 			return err
 		}
-		if err := setTimes(to, e.meta.mtime, true); err != nil {
+		if err := dirfd.SetMtime(unix.AT_FDCWD, to, e.meta.mtime, true); err != nil {
 			return fmt.Errorf("unable to set the time of %s\n%w", to, err)
 		}
 		c.copied.Add(1)
@@ -279,7 +282,7 @@ func (c *copier) copyFile(from, to string, e *Entry) error {
 		err = out.Chmod(e.Mode & permBits)
 	}
 	if err == nil {
-		err = futimes(out, e.meta.mtime)
+		err = dirfd.SetMtimeFile(out, e.meta.mtime)
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -325,7 +328,7 @@ func (c *copier) finish(to string, mode fs.FileMode, m meta) error {
 	if err := os.Chmod(to, mode&permBits); err != nil {
 		return fmt.Errorf("unable to set the mode of %s\n%w", to, err)
 	}
-	if err := setTimes(to, m.mtime, false); err != nil {
+	if err := dirfd.SetMtime(unix.AT_FDCWD, to, m.mtime, false); err != nil {
 		return fmt.Errorf("unable to set the time of %s\n%w", to, err)
 	}
 	return nil

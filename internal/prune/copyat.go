@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/prune/dirfd"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -23,7 +25,7 @@ type destDir struct {
 // open opens the directory once and returns its descriptor.
 func (d *destDir) open() (int, error) {
 	if d.fd < 0 {
-		fd, err := openDir(d.parent, d.name, d.parent == unix.AT_FDCWD)
+		fd, err := dirfd.Open(d.parent, d.name, d.parent == unix.AT_FDCWD)
 		if err != nil {
 			return -1, err
 		}
@@ -52,7 +54,7 @@ func (c *copier) createAt(e *Entry, src int, dst *destDir, name string) (*destDi
 	}
 	err = unix.Linkat(src, name, at, name, 0)
 	if errors.Is(err, unix.EEXIST) {
-		if err = removeAt(at, name); err == nil {
+		if err = dirfd.Remove(at, name); err == nil {
 			err = unix.Linkat(src, name, at, name, 0)
 		}
 	}
@@ -69,9 +71,9 @@ func (c *copier) createAt(e *Entry, src int, dst *destDir, name string) (*destDi
 func (c *copier) mkdirAt(e *Entry, at int, name string) (*destDir, error) {
 	err := unix.Mkdirat(at, name, 0o700)
 	if errors.Is(err, unix.EEXIST) {
-		if st, serr := statAt(at, name); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if st, serr := dirfd.Lstat(at, name); serr == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
 			err = nil
-		} else if err = removeAt(at, name); err == nil {
+		} else if err = dirfd.Remove(at, name); err == nil {
 			err = unix.Mkdirat(at, name, 0o700)
 		}
 	}
@@ -94,25 +96,8 @@ func (c *copier) finishAt(e *Entry, dir *destDir) error {
 	if err := unix.Fchmodat(dir.parent, dir.name, e.meta.rawMode&0o7777, 0); err != nil {
 		return fmt.Errorf("unable to set the mode of %s\n%w", to(), err)
 	}
-	p, err := unix.BytePtrFromString(dir.name)
-	if err == nil {
-		err = utimensat(dir.parent, p, e.meta.mtime, atSymlinkNoFollow)
-	}
-	if err != nil {
+	if err := dirfd.SetMtime(dir.parent, dir.name, e.meta.mtime, true); err != nil {
 		return fmt.Errorf("unable to set the time of %s\n%w", to(), err)
 	}
 	return nil
-}
-
-// removeAt removes name from the directory dst, as os.Remove does: a file,
-// or else an empty directory.
-func removeAt(dst int, name string) error {
-	err := unix.Unlinkat(dst, name, 0)
-	if err == nil {
-		return nil
-	}
-	if derr := unix.Unlinkat(dst, name, unix.AT_REMOVEDIR); derr == nil {
-		return nil
-	}
-	return err
 }

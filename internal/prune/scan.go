@@ -3,12 +3,15 @@ package prune
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/exclude"
+	"github.com/nix-buildpack/nix-buildpack/internal/prune/dirfd"
 
 	"golang.org/x/sys/unix"
 )
@@ -149,17 +152,40 @@ func (s *scanner) scanAt(at int, name, abs, rel string, sel *selection, dst *des
 }
 
 // readDir opens the directory name (relative to at) and reads its entries.
-func readDir(at int, name, abs string) (int, []dirent, error) {
-	fd, err := openDir(at, name, at == unix.AT_FDCWD)
+func readDir(at int, name, abs string) (int, []dirfd.Dirent, error) {
+	fd, err := dirfd.Open(at, name, at == unix.AT_FDCWD)
 	if err != nil {
 		return -1, nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
 	}
-	des, err := readDirents(fd)
+	des, err := dirfd.ReadDir(fd)
 	if err != nil {
 		unix.Close(fd)
 		return -1, nil, fmt.Errorf("unable to read directory %s\n%w", abs, err)
 	}
 	return fd, des, nil
+}
+
+// entryAt stats the kept entry name of the directory at (and reads a
+// symlink's target); dir is the directory's path, for messages.
+func entryAt(at int, name, dir, rel string, dec exclude.Decision) (Entry, error) {
+	st, err := dirfd.Lstat(at, name)
+	if err != nil {
+		return Entry{}, fmt.Errorf("unable to stat %s/%s\n%w", dir, name, err)
+	}
+	e := Entry{Path: rel, Mode: dirfd.Mode(st.Mode), Decision: dec, meta: meta{
+		uid: st.Uid, gid: st.Gid, rawMode: st.Mode, rdev: st.Rdev,
+		mtime: syscall.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec},
+	}}
+	switch {
+	case e.Mode&fs.ModeSymlink != 0:
+		if e.Target, err = dirfd.Readlink(at, name, st.Size); err != nil {
+			return Entry{}, fmt.Errorf("unable to read symlink %s/%s\n%w", dir, name, err)
+		}
+		e.Size = st.Size
+	case !e.Mode.IsDir():
+		e.Size = st.Size
+	}
+	return e, nil
 }
 
 // dirWalk is the scan of one directory: its entries are judged in order,
@@ -189,8 +215,8 @@ func (w *dirWalk) fail(err error) {
 // entry judges one entry of the directory: dropped by a rule, or kept (and
 // created in the destination, and scanned when a directory). It returns
 // false when the scan must stop.
-func (w *dirWalk) entry(de dirent, sel *selection) bool {
-	name := de.name
+func (w *dirWalk) entry(de dirfd.Dirent, sel *selection) bool {
+	name := de.Name
 	child, present := sel.child(name)
 	if !present {
 		return true
@@ -199,10 +225,10 @@ func (w *dirWalk) entry(de dirent, sel *selection) bool {
 	if w.rel != "" {
 		childRel = w.rel + "/" + name
 	}
-	isDir := de.typ == unix.DT_DIR
-	if de.typ == unix.DT_UNKNOWN {
+	isDir := de.Type == unix.DT_DIR
+	if de.Type == unix.DT_UNKNOWN {
 		// The filesystem does not say: ask (a failure shows in entryAt).
-		st, err := statAt(w.fd, name)
+		st, err := dirfd.Lstat(w.fd, name)
 		isDir = err == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR
 	}
 	if child != nil && !child.all && !isDir {

@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/prune/dirfd"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
+
+	"golang.org/x/sys/unix"
 )
 
 // Helpers shared by the tests: random trees, tree snapshots, and real rsync.
@@ -96,7 +99,7 @@ func randName(rng *rand.Rand) string {
 }
 
 func lutimes(path string, t time.Time) error {
-	return setTimes(path, syscall.NsecToTimespec(t.UnixNano()), true)
+	return dirfd.SetMtime(unix.AT_FDCWD, path, syscall.NsecToTimespec(t.UnixNano()), true)
 }
 
 // tempDir is testenv.TempDir.
