@@ -18,6 +18,7 @@ type layersMetadata struct {
 	Config     struct{ SHA string }   `json:"config"`
 	Launcher   struct{ SHA string }   `json:"launcher"`
 	Process    struct{ SHA string }   `json:"process-types"`
+	SBOM       struct{ SHA string }   `json:"sbom"`
 	Buildpacks []struct {
 		Key    string `json:"key"`
 		Layers map[string]struct {
@@ -30,7 +31,8 @@ type layersMetadata struct {
 // Layer is one layer blob of an image as the lifecycle's label names it.
 type Layer struct {
 	// Name is "<buildpack>:<layer>" for a buildpack's layer, or "app",
-	// "config", "launcher", "process-types"; the run image's layers are "run".
+	// "config", "launcher", "process-types", "sbom" (the lifecycle's layer of
+	// the buildpacks' SBOM files); the run image's layers are "run".
 	Name string
 	// Metadata is a buildpack layer's TOML metadata, as exported.
 	Metadata map[string]any
@@ -51,6 +53,9 @@ func (p *Pulled) Layers() (map[string]Layer, error) {
 	}
 	byDiffID := map[string]Layer{md.Config.SHA: {Name: "config"}, md.Launcher.SHA: {Name: "launcher"},
 		md.Process.SHA: {Name: "process-types"}}
+	if md.SBOM.SHA != "" {
+		byDiffID[md.SBOM.SHA] = Layer{Name: "sbom"}
+	}
 	for _, a := range md.App {
 		byDiffID[a.SHA] = Layer{Name: "app"}
 	}

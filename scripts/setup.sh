@@ -3,8 +3,14 @@
 # machine (run as root): Debian packages, then the pinned tools built from
 # the Go module proxy into .tools/ (cached there between runs), then the
 # Nix installer tarball fixture. Idempotent.
+# --k8s-background starts the Kubernetes tests' build (scripts/k8s.sh build:
+# k3s alone compiles for about 14 minutes on 2 cores) in the background and
+# returns; the tests wait for it (its lock), scripts/test.sh stops it if they
+# do not run. Without it, setup builds it before returning.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+k8s_background=""
+[ "${1:-}" = --k8s-background ] && k8s_background=1
 
 packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux python3-seccomp)
 # scripts/proot.sh builds the bundled static proot from Debian sources.
@@ -12,6 +18,10 @@ packages+=(gcc make patch curl binutils file libc6-dev)
 # The Docker end-to-end tests (e2e/docker) run their own dockerd, and make
 # their stock images' Debian root with debootstrap.
 packages+=(docker.io debootstrap)
+# The Kubernetes end-to-end tests (e2e/k8s, scripts/k8s.sh): runc's seccomp,
+# the CNI plugins of the pod bridge, iptables for kube-proxy, git for the
+# git sources served to kpack.
+packages+=(libseccomp-dev containernetworking-plugins iptables iproute2 git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -20,6 +30,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+tools="${NIXBP_TOOLS_DIR:-$root/.tools}"
+mkdir -p "$tools"
+if [ -n "$k8s_background" ]; then
+  echo "setup: the Kubernetes tests' tools and images, in the background (log $tools/k8s-build.log)"
+  setsid nice -n 5 "$root/scripts/k8s.sh" build > "$tools/k8s-build.log" 2>&1 < /dev/null &
+  echo $! > "$tools/k8s-build.pid"
+  # It takes the build lock before setup goes on, so the tests wait for it.
+  for _ in $(seq 100); do flock -n "$tools/k8s-build.lock" true 2>/dev/null || break; sleep 0.1; done
 fi
 
 echo "setup: building pinned tools into .tools/ (cached)"
@@ -43,3 +63,8 @@ echo "setup: Debian root of the stock Docker images (cached)"
 
 echo "setup: Debian root of the platform clients' images (cached)"
 "$root/scripts/docker/client-images.sh" rootfs >/dev/null
+
+if [ -z "$k8s_background" ]; then
+  echo "setup: the Kubernetes tests' tools and images (cached)"
+  "$root/scripts/k8s.sh" build
+fi
