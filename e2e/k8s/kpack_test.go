@@ -36,18 +36,15 @@ var (
 // proot, no /nix), a Builder ordering nix-buildpack/nix.
 func nixBuilder(t *testing.T, c *k8s.Cluster) *builder {
 	t.Helper()
-	builderOnce.Do(func() { theBuilder, builderErr = makeBuilder(c) })
+	tarball := testenv.NixTarball(t)
+	builderOnce.Do(func() { theBuilder, builderErr = makeBuilder(c, tarball) })
 	if builderErr != nil {
 		t.Fatal(builderErr)
 	}
 	return theBuilder
 }
 
-func makeBuilder(c *k8s.Cluster) (*builder, error) {
-	tarball := testenv.NixTarballPath(testenv.ToolsDir())
-	if _, err := os.Stat(tarball); err != nil {
-		return nil, fmt.Errorf("no Nix tarball fixture (scripts/setup.sh makes it): %v", err)
-	}
+func makeBuilder(c *k8s.Cluster, tarball string) (*builder, error) {
 	out, err := os.MkdirTemp("", "nixbp-k8s-buildpack-")
 	if err != nil {
 		return nil, err
@@ -90,10 +87,10 @@ spec:
 `, c.Reg, buildpackage)); err != nil {
 		return nil, err
 	}
-	status, reason, msg, err := c.Condition("builder.kpack.io/nix", "Ready", 10*time.Minute)
-	if err != nil || status != "True" {
+	// Ready is False (NoLatestImage) until the first builder image is made.
+	if _, err := c.Kubectl("wait", "--for=condition=Ready", "builder.kpack.io/nix", "--timeout=600s"); err != nil {
 		desc, _ := c.Kubectl("describe", "builder.kpack.io/nix")
-		return nil, fmt.Errorf("kpack Builder nix not Ready: %s %s %s %v\n%s", status, reason, msg, err, desc)
+		return nil, fmt.Errorf("kpack Builder nix not Ready: %v\n%s", err, desc)
 	}
 	image, err := c.Kubectl("get", "builder.kpack.io/nix", "-o", "jsonpath={.status.latestImage}")
 	if err != nil {

@@ -80,14 +80,25 @@ func (c *Cluster) Delete(resources ...string) error {
 	return err
 }
 
-// Logs is the output of a pod's containers (all of them, each line
-// prefixed with its pod and container).
+// Logs is the output of a pod's containers, init containers first, each
+// line prefixed with [container]. Those that never started have none
+// (kubectl logs --all-containers would give nothing at all then).
 func (c *Cluster) Logs(podName string) string {
-	out, err := c.Kubectl("logs", podName, "--all-containers", "--prefix")
+	names, err := c.Kubectl("get", "pod", podName, "-o", "jsonpath={.spec.initContainers[*].name} {.spec.containers[*].name}")
 	if err != nil {
-		return out + err.Error()
+		return err.Error()
 	}
-	return out
+	var b strings.Builder
+	for _, name := range strings.Fields(names) {
+		out, err := c.Kubectl("logs", podName, "-c", name)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+			fmt.Fprintf(&b, "[%s] %s\n", name, line)
+		}
+	}
+	return b.String()
 }
 
 // Pull reads an image's manifest and configuration from the cluster's
