@@ -70,6 +70,7 @@ node() {
   seed="$("$root/scripts/k8s/images.sh")"
   [ -x "$k3s" ] || die "no k3s at $k3s: scripts/k8s.sh build"
   mkdir -p "$state/registry"
+  touch "$state/.nixbp-k8s-state"
   cp -a "$seed/storage" "$state/registry/storage"
   cat > "$state/registry/config.yml" <<EOF
 version: 0.1
@@ -166,7 +167,14 @@ cleanup() {
     done
     [ -d "$c" ] && die "cgroup $c is not empty"
   done
-  rm -rf "$state"
+  # Only a directory this script made (NIXBP_K8S_DIR may name any).
+  if [ -e "$state" ]; then
+    if [ -f "$state/.nixbp-k8s-state" ] || [ -z "$(ls -A "$state")" ]; then
+      rm -rf "$state"
+    else
+      die "NIXBP_K8S_DIR=$state is not a cluster's state directory (no .nixbp-k8s-state): not removing it"
+    fi
+  fi
 }
 
 down() { cleanup; rm -f "$state.up.log"; log "down: cluster $name stopped, $state removed"; }

@@ -163,6 +163,11 @@ build_cflifecycle() {
   rm -rf "$src"
 }
 
+# One tools.sh at a time per tools directory: scripts/setup.sh and the
+# background build of the Kubernetes tests (scripts/k8s/images.sh needs the
+# registry and the lifecycle) may ask for the same tool at once.
+exec 9>"$tools/.tools.lock"
+flock 9
 [ -f "$tools/go.mod" ] || (cd "$tools" && go mod init nixbp-tools >/dev/null 2>&1)
 case "${1:-all}" in
   lifecycle) build_lifecycle ;;

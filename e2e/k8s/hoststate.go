@@ -34,7 +34,7 @@ type HostState struct {
 	Processes []string
 }
 
-// clusterPattern matches what a cluster puts in rules, mounts and links.
+// clusterWords are what a cluster puts in rules, mounts and links.
 var clusterWords = []string{"KUBE-", "CNI-", "cni0", "nixbp0", "10.41.", "10.42.", "10.43.", "/run/k3s", "kubelet",
 	"rancher", "/var/lib/cni", "/run/netns/cni-", "nixbp-k8s"}
 
@@ -87,7 +87,7 @@ func Snapshot(name, state, tools string) HostState {
 		}
 	}
 	paths := []string{state, "/etc/rancher", "/var/lib/rancher", "/var/lib/kubelet", "/var/log/pods", "/var/log/containers",
-		"/var/lib/cni", "/run/k3s", "/run/containerd/runc/k8s.io", "/run/netns"}
+		"/var/lib/cni", "/run/k3s", "/run/containerd/runc/k8s.io"}
 	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	for _, p := range append(paths, cgroups...) {
 		if _, err := os.Lstat(p); err == nil {

@@ -2,88 +2,10 @@ package k8s_test
 
 import (
 	"fmt"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nix-buildpack/nix-buildpack/e2e"
-	"github.com/nix-buildpack/nix-buildpack/e2e/k8s"
 )
-
-// checkChangeUploads checks what a build after a one-line change sent to
-// the registry, as TestRegistryDaemonless does for the creator alone: the
-// app's own store layer changed, and the app layer (the source, which CNB
-// ships in every image: it holds the fixture's busybox copy); every other
-// store layer is the previous image's, not sent again.
-func checkChangeUploads(t *testing.T, c *k8s.Cluster, b *kpackBuild, sent e2e.Traffic) {
-	t.Helper()
-	names := map[string]e2e.Layer{}
-	repo, _, _ := strings.Cut(b.image, "@")
-	for _, ref := range []string{b.image, repo + "-cache"} {
-		p, err := c.Pull(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		layers, err := p.Layers()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for d, l := range layers {
-			names[d] = l
-		}
-	}
-	sizes, err := c.Registry.Blobs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	own, source := "", ""
-	for d, l := range names {
-		paths, _ := l.Metadata["paths"].(string)
-		switch {
-		case isStoreLayer(l.Name) && strings.HasSuffix(paths, "-hello-web"):
-			own = d
-		case l.Name == "app":
-			source = d
-		}
-	}
-	if own == "" || source == "" {
-		t.Fatalf("%s: no store layer of hello-web (%q) or no app layer (%q) among %v", b.image, own, source, names)
-	}
-	sentOwn := false
-	for _, d := range sent.Uploaded {
-		sentOwn = sentOwn || d == own
-	}
-	if !sentOwn {
-		t.Errorf("%s did not upload hello-web's changed store layer %s: the count proves nothing", b.name, own)
-	}
-	var bytes int64
-	var rows []string
-	for _, d := range sent.Uploaded {
-		bytes += sizes[d]
-		rows = append(rows, fmt.Sprintf("%s %d", or(names[d].Name, "(not a layer: config)"), sizes[d]))
-		if isStoreLayer(names[d].Name) && d != own {
-			t.Errorf("%s uploaded the store layer %s, which did not change", b.name, names[d].Name)
-		}
-	}
-	sort.Strings(rows)
-	t.Logf("%s after a one-line change uploaded %d blobs, %d bytes: %s", b.name, len(sent.Uploaded), bytes, strings.Join(rows, ", "))
-	if limit := sizes[own] + sizes[source] + 1<<20; bytes > limit {
-		t.Errorf("%s uploaded %d bytes; want at most the app's store layer (%d) + the app layer (%d) + 1 MiB",
-			b.name, bytes, sizes[own], sizes[source])
-	}
-}
-
-// isStoreLayer says whether the lifecycle's layer name (<buildpack>:<layer>)
-// is a launch layer of store paths: store-<...>, or a directory store
-// path's own layer, named after it (<hash>-<name>).
-func isStoreLayer(name string) bool {
-	_, layer, _ := strings.Cut(name, ":")
-	return strings.HasPrefix(layer, "store-") || storePathName.MatchString(layer)
-}
-
-var storePathName = regexp.MustCompile(`^[0-9a-df-np-sv-z]{32}-.`)
 
 // TestKpackBlobSymlink builds hello-web from a blob source (a .tar.gz on
 // the source server) with kpack. kpack unpacks blob and registry sources

@@ -139,9 +139,12 @@ func TestKpackGitSource(t *testing.T) {
 	if err := c.Delete("image.kpack.io/hello-web"); err != nil {
 		t.Fatal(err)
 	}
+	from := traffic(t, c, 0)
 	k.gitImage(t, "hello-web", hello, "hello-web")
 	first := awaitBuild(t, c, "hello-web", 1)
 	first.mustSucceed(t)
+	sent := traffic(t, c, from.Lines)
+	t.Logf("%s (cold) uploaded %s", first.name, readUploads(t, c, first.image, sent))
 	if sc, _ := c.Kubectl("get", "pod", first.pod, "-o", "jsonpath={.spec.securityContext.seccompProfile.type}"); sc != "RuntimeDefault" {
 		t.Errorf("kpack's build pod %s has seccomp %q, want RuntimeDefault", first.pod, sc)
 	}
@@ -163,11 +166,11 @@ func TestKpackGitSource(t *testing.T) {
 	if err := os.WriteFile(nixFile, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	from := traffic(t, c, 0)
+	from = sent
 	k.gitImage(t, "hello-web", hello, "one-line change")
 	second := awaitBuild(t, c, "hello-web", 2)
 	second.mustSucceed(t)
-	sent := traffic(t, c, from.Lines)
+	sent = traffic(t, c, from.Lines)
 	serve(t, c, "kpack-hello-web-2", second.image, "RuntimeDefault", "/", "Hello again from hello-web, built by Nix\n")
 	checkChangeUploads(t, c, second, sent)
 
