@@ -163,6 +163,13 @@ var uploadDigest = regexp.MustCompile(`[?&]digest=(sha256(?::|%3A)[0-9a-f]{64})`
 
 // Traffic reads the access log from line from.
 func (r *Registry) Traffic(from int) (Traffic, error) {
+	return r.TrafficOf(from)
+}
+
+// TrafficOf reads the access log from line from, counting only requests
+// to the given repositories (all when none is given): what one build sent
+// while others ran.
+func (r *Registry) TrafficOf(from int, repos ...string) (Traffic, error) {
 	f, err := os.Open(r.Log)
 	if err != nil {
 		return Traffic{}, err
@@ -181,6 +188,9 @@ func (r *Registry) Traffic(from int) (Traffic, error) {
 			continue
 		}
 		method, uri, status := m[1], m[2], m[3]
+		if !inRepos(uri, repos) {
+			continue
+		}
 		size, _ := strconv.ParseInt(m[4], 10, 64)
 		switch {
 		case (method == "PUT" || method == "POST") && status == "201" && strings.Contains(uri, "/blobs/uploads/") &&
@@ -233,4 +243,18 @@ func (r *Registry) BlobsContaining(needle string) ([]string, error) {
 		}
 	}
 	return found, nil
+}
+
+// inRepos says whether the request URI (/v2/<repository>/...) is one of
+// the repositories', or there are none to filter by.
+func inRepos(uri string, repos []string) bool {
+	if len(repos) == 0 {
+		return true
+	}
+	for _, repo := range repos {
+		if strings.HasPrefix(uri, "/v2/"+repo+"/blobs/") || strings.HasPrefix(uri, "/v2/"+repo+"/manifests/") {
+			return true
+		}
+	}
+	return false
 }

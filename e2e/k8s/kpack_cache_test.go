@@ -14,13 +14,14 @@ import (
 // Nix build that runs ${bb}/bin/sh fails. The same source from git (which
 // keeps links) builds: TestKpackGitSource. docs/kpack.md tells users so.
 func TestKpackBlobSymlink(t *testing.T) {
+	t.Parallel()
 	k := startKpackEnv(t)
 	hello := app(t, "hello-web")
 	url, err := k.src.Blob("hello-web.tar.gz", hello)
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := kpackImage{name: "hello-web-blob", tag: k.c.Reg + "/kpack/" + runID + "/hello-web-blob", cache: k.cache,
+	im := kpackImage{name: "hello-web-blob", tag: k.tag("hello-web-blob"), cache: k.cache,
 		source: fmt.Sprintf("{blob: {url: %q}}", url)}
 	if err := k.c.Delete("image.kpack.io/" + im.name); err != nil {
 		t.Fatal(err)
@@ -49,6 +50,7 @@ func TestKpackBlobSymlink(t *testing.T) {
 // it against its narinfo and references (`nixbp cache verify`): neither
 // build corrupted what the other wrote.
 func TestKpackSharedCache(t *testing.T) {
+	t.Parallel()
 	k := startKpackEnv(t)
 	apps := map[string]string{"adr-attrs": "Hello from adr-attrs\n", "growing-web": "Hello from growing-web\n"}
 	for name := range apps {

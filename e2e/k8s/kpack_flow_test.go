@@ -80,11 +80,16 @@ func (k *kpackEnv) gitImage(t *testing.T, name, dir, message string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := kpackImage{name: name, tag: k.c.Reg + "/kpack/" + runID + "/" + name, cache: k.cache,
+	im := kpackImage{name: name, tag: k.tag(name), cache: k.cache,
 		source: fmt.Sprintf("{git: {url: %q, revision: %q}}", url, commit)}
 	if err := k.c.Apply(im.manifest()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// tag is the image repository of the Image name in this run.
+func (k *kpackEnv) tag(name string) string {
+	return k.c.Reg + "/kpack/" + runID + "/" + name
 }
 
 // noSecrets checks that the S3 credentials reached no build log and no blob
@@ -130,6 +135,7 @@ func app(t *testing.T, fixture string) string {
 // (it runs with no /nix), which the build log and the launcher say; the
 // image runs as a pod under RuntimeDefault too and answers.
 func TestKpackGitSource(t *testing.T) {
+	t.Parallel()
 	k := startKpackEnv(t)
 	c := k.c
 	hello := app(t, "hello-web")
@@ -139,11 +145,14 @@ func TestKpackGitSource(t *testing.T) {
 	if err := c.Delete("image.kpack.io/hello-web"); err != nil {
 		t.Fatal(err)
 	}
-	from := traffic(t, c, 0)
+	// Only this Image's repositories are counted: the other tests build
+	// at the same time.
+	repo := strings.TrimPrefix(k.tag("hello-web"), c.Reg+"/")
+	from := traffic(t, c, 0, repo)
 	k.gitImage(t, "hello-web", hello, "hello-web")
 	first := awaitBuild(t, c, "hello-web", 1)
 	first.mustSucceed(t)
-	sent := traffic(t, c, from.Lines)
+	sent := traffic(t, c, from.Lines, repo)
 	t.Logf("%s (cold) uploaded %s", first.name, readUploads(t, c, first.image, sent))
 	if sc, _ := c.Kubectl("get", "pod", first.pod, "-o", "jsonpath={.spec.securityContext.seccompProfile.type}"); sc != "RuntimeDefault" {
 		t.Errorf("kpack's build pod %s has seccomp %q, want RuntimeDefault", first.pod, sc)
@@ -170,7 +179,7 @@ func TestKpackGitSource(t *testing.T) {
 	k.gitImage(t, "hello-web", hello, "one-line change")
 	second := awaitBuild(t, c, "hello-web", 2)
 	second.mustSucceed(t)
-	sent = traffic(t, c, from.Lines)
+	sent = traffic(t, c, from.Lines, repo)
 	serve(t, c, "kpack-hello-web-2", second.image, "RuntimeDefault", "/", "Hello again from hello-web, built by Nix\n")
 	checkChangeUploads(t, c, second, sent)
 
@@ -179,7 +188,7 @@ func TestKpackGitSource(t *testing.T) {
 	trigger(t, c, second.name)
 	third := awaitBuild(t, c, "hello-web", 3)
 	third.mustSucceed(t)
-	sent = traffic(t, c, from.Lines)
+	sent = traffic(t, c, from.Lines, repo)
 	if len(sent.Uploaded) > 0 {
 		t.Errorf("the unchanged rebuild %s uploaded %d blobs %v, want none\n%s", third.name, len(sent.Uploaded), sent.Uploaded, third.log)
 	}
@@ -200,10 +209,11 @@ schema-version = "0.2"
 exclude = [".git"]
 `
 
-// traffic is what the cluster's registry logged from line from on.
-func traffic(t *testing.T, c *k8s.Cluster, from int) e2e.Traffic {
+// traffic is what the cluster's registry logged from line from on for the
+// repository and its cache image's.
+func traffic(t *testing.T, c *k8s.Cluster, from int, repo string) e2e.Traffic {
 	t.Helper()
-	tr, err := c.Registry.Traffic(from)
+	tr, err := c.Registry.TrafficOf(from, repo, repo+"-cache")
 	if err != nil {
 		t.Fatal(err)
 	}

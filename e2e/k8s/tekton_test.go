@@ -32,6 +32,7 @@ var catalogBash = regexp.MustCompile(`docker\.io/library/bash:5\.1\.4@sha256:[0-
 // image in a pod under RuntimeDefault seccomp (user namespaces refused, as
 // Pod Security's restricted level requires) answers through proot.
 func TestTektonCatalogTask(t *testing.T) {
+	t.Parallel()
 	c := need(t)
 	b := nixBuilder(t, c)
 	task, err := os.ReadFile(filepath.Join("testdata", "tekton-catalog", "buildpacks-0.6.yaml"))
