@@ -11,7 +11,8 @@
 #   scripts/k8s.sh down             stop everything (processes, mounts, cgroups, namespaces), remove the state
 #   scripts/k8s.sh kubectl ARGS     kubectl against the cluster (inside its network namespace)
 #   scripts/k8s.sh exec CMD...      any command inside the cluster's network namespace
-#   scripts/k8s.sh test [ARGS]      up, the Kubernetes end-to-end tests in full (e2e/k8s), down
+#   scripts/k8s.sh test [ARGS]      build, then the Kubernetes end-to-end tests (e2e/k8s) as .ci/run runs
+#                                   them: their own cluster, started and stopped; ARGS go to go test
 #   scripts/k8s.sh node             the node in the foreground (what `up` starts; the tests start it so)
 #   scripts/k8s.sh install          install Tekton and kpack on a node started with `node`
 #
@@ -71,6 +72,7 @@ node() {
   [ -x "$k3s" ] || die "no k3s at $k3s: scripts/k8s.sh build"
   mkdir -p "$state/registry"
   touch "$state/.nixbp-k8s-state"
+  echo "$name" > "$state/name"
   cp -a "$seed/storage" "$state/registry/storage"
   cat > "$state/registry/config.yml" <<EOF
 version: 0.1
@@ -190,6 +192,6 @@ case "${1:-}" in
   test)
     shift
     build
-    cd "$root" && NIXBP_K8S_FULL=1 go test -count=1 -timeout 90m ./e2e/k8s "$@" ;;
-  *) sed -n '8,17p' "$0" >&2; exit 2 ;;
+    cd "$root" && CI="${CI:-true}" "$root/scripts/fresh-nix.sh" go test -count=1 -timeout 60m ./e2e/k8s "$@" ;;
+  *) sed -n '8,21p' "$0" >&2; exit 2 ;;
 esac

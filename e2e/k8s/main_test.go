@@ -82,6 +82,7 @@ func start(repo, tools string) {
 			return
 		}
 	}
+	removeStale(repo, tools)
 	began := time.Now()
 	build := exec.Command(filepath.Join(repo, "scripts", "k8s.sh"), "build")
 	build.Env = append(os.Environ(), "NIXBP_TOOLS_DIR="+tools)
@@ -94,6 +95,33 @@ func start(repo, tools string) {
 	cluster, startErr = k8s.Start(repo, tools, name, state)
 	fmt.Fprintf(os.Stderr, "k8s: tools ready in %s, cluster %s with Tekton and kpack up in %s\n",
 		built.Sub(began).Round(time.Second), name, time.Since(built).Round(time.Second))
+}
+
+// removeStale runs scripts/k8s.sh down for the clusters of earlier test
+// runs that were killed before they could (their node died with them, but
+// their cgroups and state stay): state directories under the temporary
+// directory this package makes, whose node no longer runs.
+func removeStale(repo, tools string) {
+	states, _ := filepath.Glob(filepath.Join(os.TempDir(), "nixbp-k8s-test-*", "state", ".nixbp-k8s-state"))
+	for _, marker := range states {
+		dir := filepath.Dir(marker)
+		name, err := os.ReadFile(filepath.Join(dir, "name"))
+		if err != nil {
+			continue
+		}
+		if pid, err := os.ReadFile(filepath.Join(dir, "node.pid")); err == nil {
+			if _, err := os.Stat("/proc/" + strings.TrimSpace(string(pid))); err == nil {
+				continue // it runs: another test run's
+			}
+		}
+		down := exec.Command(filepath.Join(repo, "scripts", "k8s.sh"), "down")
+		down.Env = append(os.Environ(), "NIXBP_K8S_NAME="+strings.TrimSpace(string(name)), "NIXBP_K8S_DIR="+dir, "NIXBP_TOOLS_DIR="+tools)
+		out, err := down.CombinedOutput()
+		fmt.Fprintf(os.Stderr, "k8s: the cluster of a killed run, %s: %s%v\n", dir, out, err)
+		if err == nil {
+			_ = os.RemoveAll(filepath.Dir(dir))
+		}
+	}
 }
 
 // stop stops the cluster and lists what it left on the host.
