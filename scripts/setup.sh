@@ -6,7 +6,8 @@
 # --k8s-background starts the Kubernetes tests' build (scripts/k8s.sh build:
 # k3s alone compiles for about 14 minutes on 2 cores) in the background and
 # returns; the tests wait for it (its lock), scripts/test.sh stops it if they
-# do not run. Without it, setup builds it before returning.
+# do not run. Without it, setup does not build it (the demo needs none of it);
+# `go test ./e2e/k8s` and scripts/k8s.sh build it when they need it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 k8s_background=""
@@ -63,8 +64,3 @@ echo "setup: Debian root of the stock Docker images (cached)"
 
 echo "setup: Debian root of the platform clients' images (cached)"
 "$root/scripts/docker/client-images.sh" rootfs >/dev/null
-
-if [ -z "$k8s_background" ]; then
-  echo "setup: the Kubernetes tests' tools and images (cached)"
-  "$root/scripts/k8s.sh" build
-fi
