@@ -37,23 +37,24 @@ func main() {
 	keep := flag.Bool("keep", false, "keep the scratch directories (delete them later: a large rm -rf slows the next runs' file creation for minutes)")
 	verbose := flag.Bool("v", false, "show the cache's log lines")
 	jobs := flag.Int("jobs", 0, "NARs fetched at once (cache.Options.Jobs; 0 for its default)")
-	only := flag.String("only", "", "run only these methods (comma-separated: old, nixcopy, cold, coldfile, warm, floor), print no table")
+	keepAlive := flag.Bool("s3-keep-alive", true, "run versitygw with --keep-alive, as S3 services keep connections open (false: a new connection per request, the bench before issue 25)")
+	only := flag.String("only", "", "run only these methods (comma-separated: old, nixcopy, cold, coldfile, warm, floor, gets3, getfile), print no table")
 	flag.Parse()
 	var log io.Writer
 	if *verbose {
 		log = os.Stderr
 	}
-	if err := run(context.Background(), *dir, *rounds, *size, *jobs, log, *keep, *only, prof); err != nil {
+	if err := run(context.Background(), *dir, *rounds, *size, *jobs, *keepAlive, log, *keep, *only, prof); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dir string, rounds, size, jobs int, log io.Writer, keep bool, only string, prof profiles) error {
+func run(ctx context.Context, dir string, rounds, size, jobs int, keepAlive bool, log io.Writer, keep bool, only string, prof profiles) error {
 	// No substituters (each build would wait for cache.nixos.org), no build
 	// users (the scratch stores belong to root).
 	os.Setenv("NIX_CONFIG", "substituters =\nbuild-users-group =\nexperimental-features = nix-command\nsandbox = false")
-	b := &bench{dir: dir, jobs: jobs, log: log, runs: filepath.Join(dir, fmt.Sprintf("runs-%d", time.Now().Unix()))}
+	b := &bench{dir: dir, jobs: jobs, keepAlive: keepAlive, log: log, runs: filepath.Join(dir, fmt.Sprintf("runs-%d", time.Now().Unix()))}
 	defer func() {
 		b.stopS3()
 		if !keep {
@@ -80,6 +81,8 @@ func run(ctx context.Context, dir string, rounds, size, jobs int, log io.Writer,
 		{id: "coldfile", name: "ours: cold restore from file://<bucket dir> + register", run: b.runColdFile},
 		{id: "warm", name: "ours: warm restore (10 of 201 missing) + register", run: b.runWarm},
 		{id: "floor", name: "floor: download to /dev/null + write files", run: b.runFloor},
+		{id: "gets3", name: "transfer only: every object from S3 to /dev/null", run: b.runGet(true)},
+		{id: "getfile", name: "transfer only: every object from file:// to /dev/null", run: b.runGet(false)},
 	}
 	if only != "" {
 		var keep []method

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http/httptrace"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // emptyStore makes a fresh chroot store root under dir with an empty,
@@ -326,4 +331,77 @@ func each(jobs, n int, fn func(i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// runGet moves the cache's bytes and nothing else: every narinfo and NAR
+// read through package cache's backend for the URL (16 at a time, as a
+// restore's lookups and downloads overlap) into io.Discard. Against the
+// same objects read from the bucket's directory it shows what the S3
+// transport costs: the SDK per request, the sockets, the server.
+func (b *bench) runGet(s3 bool) func(ctx context.Context, dir string, check bool, c *clock) (string, error) {
+	return func(ctx context.Context, dir string, _ bool, c *clock) (string, error) {
+		root := filepath.Join(b.s3Dir, "cache")
+		var keys []string
+		entries, err := os.ReadDir(root)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".narinfo") {
+				keys = append(keys, e.Name())
+			}
+		}
+		nars, err := os.ReadDir(filepath.Join(root, "nar"))
+		if err != nil {
+			return "", err
+		}
+		for _, e := range nars {
+			keys = append(keys, "nar/"+e.Name())
+		}
+		raw, cfg := "file://"+root, backend.Config{}
+		if s3 {
+			raw = b.cacheURL()
+			cfg.Credentials = &settings.Credentials{AccessKeyID: s3Access, SecretAccessKey: s3Secret}
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", err
+		}
+		c.start()
+		be, err := backend.Open(ctx, u, raw, backend.NewParams(u), cfg)
+		if err != nil {
+			return "", err
+		}
+		var got atomic.Int64
+		var firstErr error
+		var mu sync.Mutex
+		var reused, dialed atomic.Int64
+		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) {
+			if i.Reused {
+				reused.Add(1)
+			} else {
+				dialed.Add(1)
+			}
+		}})
+		each(16, len(keys), func(i int) {
+			body, err := be.Get(tctx, keys[i])
+			if err == nil {
+				var n int64
+				n, err = io.Copy(io.Discard, body)
+				body.Close()
+				got.Add(n)
+			}
+			if err != nil {
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		})
+		c.stop()
+		detail := fmt.Sprintf("%d objects, %.1f MiB", len(keys), mibf(got.Load()))
+		if s3 {
+			detail += fmt.Sprintf(", %d connections dialed, %d reused", dialed.Load(), reused.Load())
+		}
+		return detail, firstErr
+	}
 }

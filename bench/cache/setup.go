@@ -37,6 +37,7 @@ type bench struct {
 	dir       string
 	runs      string    // this run's scratch directories, under dir
 	jobs      int       // cache.Options.Jobs
+	keepAlive bool      // versitygw --keep-alive
 	log       io.Writer // cache.Options.Log
 	srcRoot   string    // chroot store holding the closure
 	srcDir    string    // the synthetic closure's Nix expression
@@ -118,7 +119,14 @@ func (b *bench) startS3() (err error) {
 	if err := os.MkdirAll(b.s3Dir, 0o755); err != nil {
 		return err
 	}
-	b.s3Cmd = exec.Command(bin, "--access", s3Access, "--secret", s3Secret, "--port", b.s3Addr, "--quiet", "posix", b.s3Dir)
+	// --keep-alive: versitygw closes every connection after one response
+	// unless told (Connection: close), so each GET paid a new TCP
+	// connection on both sides; S3 services keep them open.
+	args := []string{"--access", s3Access, "--secret", s3Secret, "--port", b.s3Addr, "--quiet"}
+	if b.keepAlive {
+		args = append(args, "--keep-alive")
+	}
+	b.s3Cmd = exec.Command(bin, append(args, "posix", b.s3Dir)...)
 	b.s3Cmd.Stderr = os.Stderr
 	if err := b.s3Cmd.Start(); err != nil {
 		return err
