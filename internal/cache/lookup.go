@@ -38,7 +38,7 @@ func (c *Cache) readCacheInfo(ctx context.Context, r *retrier) (*cacheInfo, erro
 	info := &cacheInfo{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == "narinfo.StoreDir" {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && k == "StoreDir" {
 			info.storeDir = strings.TrimSpace(v)
 		}
 	}
@@ -57,7 +57,7 @@ func (c *Cache) checkCacheInfo(ctx context.Context, r *retrier) error {
 		return err
 	}
 	if info.storeDir != "" && info.storeDir != narinfo.StoreDir {
-		return fmt.Errorf("its nix-cache-info says narinfo.StoreDir %s, not %s", info.storeDir, narinfo.StoreDir)
+		return fmt.Errorf("its nix-cache-info says StoreDir %s, not %s", info.storeDir, narinfo.StoreDir)
 	}
 	return nil
 }

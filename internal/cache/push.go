@@ -295,14 +295,14 @@ func (c *Cache) ensureCacheInfo(ctx context.Context, r *retrier) error {
 	info, err := c.readCacheInfo(ctx, r)
 	if err == nil {
 		if info.storeDir != "" && info.storeDir != narinfo.StoreDir {
-			return fmt.Errorf("its nix-cache-info says narinfo.StoreDir %s, not %s", info.storeDir, narinfo.StoreDir)
+			return fmt.Errorf("its nix-cache-info says StoreDir %s, not %s", info.storeDir, narinfo.StoreDir)
 		}
 		return nil
 	}
 	if !errors.Is(err, backend.ErrNotFound) {
 		return err
 	}
-	text := fmt.Sprintf("narinfo.StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n", narinfo.StoreDir, c.priority)
+	text := fmt.Sprintf("StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n", narinfo.StoreDir, c.priority)
 	return r.do(ctx, func() error {
 		return c.b.Put(ctx, "nix-cache-info", strings.NewReader(text), int64(len(text)), "text/x-nix-cache-info")
 	})
