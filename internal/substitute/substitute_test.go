@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	gonar "github.com/nix-community/go-nix/pkg/nar"
+
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
@@ -173,6 +175,49 @@ func TestUntrustedNeverInstalled(t *testing.T) {
 			keys: []string{trusted.public},
 			want: []string{byName("app"), byName("data"), byName("lib")},
 			log:  "is not signed by any trusted key",
+		},
+		{
+			name: "a narinfo signed by a trusted key, its NAR replaced by another path's",
+			edit: func(dir string) {
+				narOf := func(name string) string {
+					data, _ := os.ReadFile(filepath.Join(dir, narinfo.HashPart(byName(name))+".narinfo"))
+					e, _ := narinfo.Parse(data)
+					return filepath.Join(dir, e.URL)
+				}
+				lib, _ := os.ReadFile(narOf("lib"))
+				_ = os.WriteFile(narOf("data"), lib, 0o644)
+			},
+			keys: []string{trusted.public},
+			// data's NAR is lib's: it does not hash to data's signed
+			// NarHash, so data is not installed, nor top, which refers
+			// to it; app and lib come.
+			want: []string{byName("app"), byName("lib")},
+			log:  "NAR size mismatch",
+		},
+		{
+			name: "a narinfo signed by a trusted key, one byte of its NAR changed",
+			edit: func(dir string) {
+				// The same size, uncompressed: only the NAR hash can tell.
+				// The narinfo's signature covers the NAR hash and size,
+				// not its URL, compression or file hash, so it stays valid.
+				var nar bytes.Buffer
+				if err := gonar.DumpPath(&nar, filepath.Join(f.StoreDir(), filepath.Base(byName("data")))); err != nil {
+					t.Fatal(err)
+				}
+				b := nar.Bytes()
+				b[100000] ^= 0xff // inside data's 1 MiB file "random"
+				if err := os.WriteFile(filepath.Join(dir, "nar", "tampered.nar"), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				p := filepath.Join(dir, narinfo.HashPart(byName("data"))+".narinfo")
+				data, _ := os.ReadFile(p)
+				e, _ := narinfo.Parse(data)
+				e.URL, e.Compression, e.FileHash, e.FileSize = "nar/tampered.nar", "none", "", 0
+				_ = os.WriteFile(p, []byte(e.String()), 0o644)
+			},
+			keys: []string{trusted.public},
+			want: []string{byName("app"), byName("lib")},
+			log:  "NAR hash mismatch",
 		},
 	}
 	for _, tc := range tests {
