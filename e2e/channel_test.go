@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -148,8 +149,9 @@ func getAll(t *testing.T, port int, gets map[string][]string, log *strings.Build
 
 // TestNixpkgsTarballKeptBetweenBuilds compiles flask-shaped twice with the
 // same CACHE_DIR and <nixpkgs> a file:// tarball of the test channel, which
-// is deleted after the first compile: the second finds nixpkgs in the
-// build cache (Nix's tarball cache and the unpacked store path, kept from
+// is deleted after the first compile. The first compile unpacks it natively
+// (package nixpkgs; Nix does not unpack it again) as an unprivileged user;
+// the second finds the unpacked store path in the build cache (kept from
 // the store collection), so it fetches nothing.
 func TestNixpkgsTarballKeptBetweenBuilds(t *testing.T) {
 	en := setupHeroku(t)
@@ -178,12 +180,19 @@ func TestNixpkgsTarballKeptBetweenBuilds(t *testing.T) {
 		return out
 	}
 	first := compile("first")
-	if !strings.Contains(first, "Keeping <nixpkgs> (file://"+tarball) || !strings.Contains(first, "Store kept") {
+	unpacked := regexp.MustCompile(`<nixpkgs> is (/nix/store/[0-9a-z]{32}-source): unpacked`).FindStringSubmatch(first)
+	if unpacked == nil || strings.Contains(first, "into the Git cache") {
+		t.Fatalf("first compile: the buildpack did not unpack <nixpkgs> natively (or Nix unpacked it too):\n%s", first)
+	}
+	if !strings.Contains(first, "Keeping <nixpkgs> (file://"+tarball+", unpacked at "+unpacked[1]) || !strings.Contains(first, "Store kept") {
 		t.Fatalf("first compile does not keep <nixpkgs> through the store collection:\n%s", first)
 	}
 	if err := os.Remove(tarball); err != nil {
 		t.Fatal(err)
 	}
 	second := compile("second")
-	t.Logf("second compile, tarball gone:\n%s", second)
+	if !strings.Contains(second, "<nixpkgs> is "+unpacked[1]+": the tarball is gone; the copy unpacked before is kept") ||
+		strings.Contains(second, "unable to unpack <nixpkgs>") {
+		t.Fatalf("second compile, tarball gone: <nixpkgs> not reused from the build cache:\n%s", second)
+	}
 }

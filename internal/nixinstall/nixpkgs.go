@@ -26,15 +26,26 @@ type Nixpkgs struct {
 	// Entry is its NIX_PATH value: a tarball URL, which Nix downloads into
 	// the store (and keeps for tarball-ttl), or a directory.
 	Entry string
+	// Unpacked, when set, is the store path the buildpack unpacked Entry's
+	// tarball into (package nixpkgs): NIX_PATH names it instead of Entry.
+	Unpacked string
 }
 
-// PathEntry is the NIX_PATH value, nixpkgs=<Entry>, or "" for none.
+// PathEntry is the NIX_PATH value, nixpkgs=<Unpacked or Entry>, or "" for
+// none.
 func (n Nixpkgs) PathEntry() string {
-	if n.Entry == "" {
+	switch {
+	case n.Unpacked != "":
+		return "nixpkgs=" + n.Unpacked
+	case n.Entry == "":
 		return ""
 	}
 	return "nixpkgs=" + n.Entry
 }
+
+// Tarball says whether Entry is a tarball URL Nix would download and
+// unpack (not a directory).
+func (n Nixpkgs) Tarball() bool { return strings.Contains(n.Entry, "://") }
 
 // String names the source for the log.
 func (n Nixpkgs) String() string {
@@ -145,7 +156,10 @@ const NixpkgsRootDir = "var/nix/gcroots/nixbp-nixpkgs"
 // it here would download it for nothing). It returns the store path kept.
 func (n Nix) KeepNixpkgs() (string, error) {
 	dir := filepath.Join(n.Dir, NixpkgsRootDir)
-	if !strings.Contains(n.Nixpkgs.Entry, "://") || !fetched(filepath.Join(n.Dir, "var", "nixbp", "cache"), n.Nixpkgs.Entry) {
+	if n.Nixpkgs.Unpacked != "" {
+		return n.Nixpkgs.Unpacked, rootAt(dir, n.Nixpkgs.Unpacked)
+	}
+	if !n.Nixpkgs.Tarball() || !fetched(filepath.Join(n.Dir, "var", "nixbp", "cache"), n.Nixpkgs.Entry) {
 		return "", os.RemoveAll(dir)
 	}
 	out, err := n.Command("nix-instantiate", "--eval", "--json", "-E", "builtins.toString <nixpkgs>").Output()
@@ -158,16 +172,21 @@ func (n Nix) KeepNixpkgs() (string, error) {
 		return "", fmt.Errorf("<nixpkgs> (%s) is %q, not a store path", n.Nixpkgs.Entry, path)
 	}
 	storePath := "/nix/store/" + parts[0]
+	return storePath, rootAt(dir, storePath)
+}
+
+// rootAt makes dir hold one GC root, nixpkgs -> storePath.
+func rootAt(dir, storePath string) error {
 	if err := os.RemoveAll(dir); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("unable to create %s\n%w", dir, err)
+		return fmt.Errorf("unable to create %s\n%w", dir, err)
 	}
 	if err := os.Symlink(storePath, filepath.Join(dir, "nixpkgs")); err != nil {
-		return "", fmt.Errorf("unable to write the GC root of %s\n%w", storePath, err)
+		return fmt.Errorf("unable to write the GC root of %s\n%w", storePath, err)
 	}
-	return storePath, nil
+	return nil
 }
 
 // fetched says whether Nix's cache under cacheDir mentions url: Nix records

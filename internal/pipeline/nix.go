@@ -50,6 +50,7 @@ func installNix(in Input) (Nix, error) {
 	}
 	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Through(),
 		time.Since(start).Round(time.Millisecond))
+	unpackNixpkgs(in, &nix)
 	return installedNix{Store: nix.Store(), nix: nix}, nil
 }
 

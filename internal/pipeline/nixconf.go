@@ -15,7 +15,7 @@ import (
 // so that what the restore did not bring is still substituted by Nix.
 func nixConf(in Input, app config.App) (nixinstall.Conf, error) {
 	s := in.NixConf
-	n, origin, err := nixpkgs(in, app)
+	n, origin, err := resolveNixpkgs(in, app)
 	if err != nil {
 		return s, err
 	}
@@ -60,10 +60,10 @@ func nixConf(in Input, app config.App) (nixinstall.Conf, error) {
 	return s, nil
 }
 
-// nixpkgs resolves what <nixpkgs> is for the app: hop3.toml's [build.nix]
+// resolveNixpkgs resolves what <nixpkgs> is for the app: hop3.toml's [build.nix]
 // nixpkgs, else the setting; nothing for a flake, which evaluates purely
 // (its nixpkgs is an input pinned by flake.lock). origin names the source.
-func nixpkgs(in Input, app config.App) (n nixinstall.Nixpkgs, origin string, err error) {
+func resolveNixpkgs(in Input, app config.App) (n nixinstall.Nixpkgs, origin string, err error) {
 	spec, origin := in.Nixpkgs, settings.NixpkgsName
 	if app.Nixpkgs != "" {
 		spec, origin = app.Nixpkgs, app.NixpkgsKey
