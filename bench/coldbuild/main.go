@@ -36,6 +36,13 @@ import (
 
 func main() {
 	nixmount.MaybeRunChild()
+	if len(os.Args) > 2 && os.Args[1] == "native-child" {
+		if err := nativeChild(os.Args[2]); err != nil {
+			fmt.Fprintf(os.Stderr, "native child: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 2 && os.Args[1] == "serve" {
 		if err := serve(os.Args[2]); err != nil {
 			fmt.Fprintf(os.Stderr, "serve: %v\n", err)
@@ -50,17 +57,19 @@ func main() {
 	files := flag.Int("files", 20000, "files in the closure")
 	mib := flag.Int("mib", 400, "MiB of file data in the closure")
 	jobs := flag.Int("jobs", 0, "NARs fetched at once by ours (0: the default)")
+	nixexprs := flag.Int("nixpkgs", 0, "also time <nixpkgs> from a tarball of this many files over HTTP (a nixos-24.11 channel has about 40000): Nix unpacking it vs ours")
+	only := flag.String("only", "", "run only the methods whose name contains this (e.g. nixpkgs, proot)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of this process during the timed runs")
 	keep := flag.Bool("keep", false, "keep the scratch directories")
 	flag.Parse()
 	if err := run(context.Background(), *dir, *rounds, strings.Split(*strategies, ","), strings.Split(*caches, ","),
-		*files, *mib, *jobs, *cpuprofile, *keep); err != nil {
+		*files, *mib, *jobs, *nixexprs, *only, *cpuprofile, *keep); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, dir string, rounds int, strategies, caches []string, files, mib, jobs int, cpuprofile string, keep bool) error {
+func run(ctx context.Context, dir string, rounds int, strategies, caches []string, files, mib, jobs, nixexprs int, only, cpuprofile string, keep bool) error {
 	// The host's Nix builds the closure once: no substituters, no build users.
 	os.Setenv("NIX_CONFIG", "substituters =\nbuild-users-group =\nexperimental-features = nix-command\nsandbox = false")
 	tarball := testenv.NixTarballPath(testenv.ToolsDir())
@@ -68,7 +77,7 @@ func run(ctx context.Context, dir string, rounds int, strategies, caches []strin
 		return fmt.Errorf("the Nix tarball fixture is missing (%s): run scripts/setup.sh, or set NIXBP_TOOLS_DIR", tarball)
 	}
 	version := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(tarball), "nix-"), "-x86_64-linux.tar.xz")
-	b := &bench{jobs: jobs, source: nixinstall.Tarball{Version: version, Checksum: "bench",
+	b := &bench{jobs: jobs, tarball: tarball, source: nixinstall.Tarball{Version: version, Checksum: "bench",
 		Open: func() (io.ReadCloser, error) { return os.Open(tarball) }}}
 	if p := filepath.Join(testenv.ToolsDir(), "proot", "proot"); fileExists(p) {
 		b.proot = p
@@ -77,6 +86,18 @@ func run(ctx context.Context, dir string, rounds int, strategies, caches []strin
 	var err error
 	if b.c, err = prepare(ctx, filepath.Join(dir, fmt.Sprintf("closure-%d-%d", files, mib)), plan); err != nil {
 		return err
+	}
+	if nixexprs > 0 {
+		if b.nixexprs, err = makeNixpkgs(dir, nixexprs); err != nil {
+			return err
+		}
+		link := filepath.Join(b.c.cacheDir, filepath.Base(b.nixexprs))
+		if _, err := os.Lstat(link); err != nil {
+			if err := os.Symlink(b.nixexprs, link); err != nil {
+				return err
+			}
+		}
+		caches = append(caches, "nixpkgs")
 	}
 	if b.http, err = startServer(b.c.cacheDir); err != nil {
 		return err
@@ -93,7 +114,10 @@ func run(ctx context.Context, dir string, rounds int, strategies, caches []strin
 	for _, s := range strategies {
 		for _, c := range caches {
 			for _, ours := range []bool{false, true} {
-				methods = append(methods, method{strategy: nixmount.Strategy(s), cache: c, ours: ours})
+				m := method{Strategy: nixmount.Strategy(s), Cache: c, Ours: ours, native: s == string(nixmount.Native)}
+				if strings.Contains(m.String(), only) {
+					methods = append(methods, m)
+				}
 			}
 		}
 	}
@@ -150,7 +174,13 @@ func report(b *bench, methods []method, results map[string][]figures, rounds int
 			fmt.Printf("  %-52s %5.2fx  %s\n", name, med[a]/med[b], target)
 		}
 	}
+	ratio("<nixpkgs>: proot, Nix unpacking / ours", "proot/nixpkgs/nix", "proot/nixpkgs/ours", ">= 1x (else Nix unpacks under proot)")
+	ratio("<nixpkgs>: userns, Nix unpacking / ours", "userns/nixpkgs/nix", "userns/nixpkgs/ours", ">= 1x (else Nix unpacks under userns)")
+	ratio("<nixpkgs>: native, Nix unpacking / ours", "native/nixpkgs/nix", "native/nixpkgs/ours", ">= 1x (else Nix unpacks under native)")
 	for _, c := range caches {
+		if c == "nixpkgs" {
+			continue
+		}
 		best := func(s string) string { // the faster of the two ways, per strategy
 			if med[s+"/"+c+"/ours"] > 0 && med[s+"/"+c+"/ours"] < med[s+"/"+c+"/nix"] {
 				return s + "/" + c + "/ours"

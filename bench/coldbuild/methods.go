@@ -20,24 +20,33 @@ import (
 // method is one way of building the app cold: a /nix strategy, a cache
 // transport, and who substitutes (Nix during nix-build, or ours first).
 type method struct {
-	strategy nixmount.Strategy
-	cache    string // "http" or "file"
-	ours     bool
+	Strategy nixmount.Strategy
+	Cache    string // "http" or "file"; "nixpkgs" for the <nixpkgs> tarball
+	Ours     bool
+	// native is the native strategy, before its child process makes /nix
+	// the Nix directory.
+	native bool
 }
 
 func (m method) id() string {
 	who := "nix"
-	if m.ours {
+	if m.Ours {
 		who = "ours"
 	}
-	return fmt.Sprintf("%s/%s/%s", m.strategy, m.cache, who)
+	return fmt.Sprintf("%s/%s/%s", m.Strategy, m.Cache, who)
 }
 
 func (m method) String() string {
-	if m.ours {
-		return fmt.Sprintf("%s, %s cache: ours, then nix-build", m.strategy, m.cache)
+	if m.Cache == "nixpkgs" {
+		if m.Ours {
+			return fmt.Sprintf("%s, <nixpkgs> over http: ours, then evaluate", m.Strategy)
+		}
+		return fmt.Sprintf("%s, <nixpkgs> over http: Nix fetches on evaluation", m.Strategy)
 	}
-	return fmt.Sprintf("%s, %s cache: nix-build substituting", m.strategy, m.cache)
+	if m.Ours {
+		return fmt.Sprintf("%s, %s cache: ours, then nix-build", m.Strategy, m.Cache)
+	}
+	return fmt.Sprintf("%s, %s cache: nix-build substituting", m.Strategy, m.Cache)
 }
 
 // figures are one timed build.
@@ -48,11 +57,14 @@ type figures struct {
 
 // bench is what the methods share.
 type bench struct {
-	c      *closure
-	http   *server
-	source nixinstall.Tarball
-	proot  string // the bundled proot, "" for the one on PATH
-	jobs   int
+	c       *closure
+	http    *server
+	source  nixinstall.Tarball
+	tarball string // the Nix installer tarball source reads
+	proot   string // the bundled proot, "" for the one on PATH
+	jobs    int
+	// nixexprs is the nixpkgs-shaped tarball, served beside the cache.
+	nixexprs string
 }
 
 func (b *bench) cacheURL(kind string) string {
@@ -65,12 +77,18 @@ func (b *bench) cacheURL(kind string) string {
 // run installs Nix into a fresh directory under dir (untimed), then times
 // a cold build of the app with method m.
 func (b *bench) run(ctx context.Context, m method, dir string, check bool) (figures, error) {
-	settings := nixinstall.Conf{Substituters: []string{b.cacheURL(m.cache)}, TrustedPublicKeys: []string{b.c.public}}
+	if m.native {
+		return b.runNative(m, dir, check)
+	}
+	if m.Cache == "nixpkgs" {
+		return b.runNixpkgs(ctx, m, dir)
+	}
+	settings := nixinstall.Conf{Substituters: []string{b.cacheURL(m.Cache)}, TrustedPublicKeys: []string{b.c.public}}
 	var opts []func(*nixmount.View)
-	if m.strategy == nixmount.PRoot && b.proot != "" {
+	if m.Strategy == nixmount.PRoot && b.proot != "" {
 		opts = append(opts, func(v *nixmount.View) { v.PRootPath, v.PRootBundled = b.proot, true })
 	}
-	nix, err := nixinstall.Ensure(filepath.Join(dir, "nix"), b.source, m.strategy, settings, opts...)
+	nix, err := nixinstall.Ensure(filepath.Join(dir, "nix"), b.source, m.Strategy, settings, opts...)
 	if err != nil {
 		return figures{}, err
 	}
@@ -80,10 +98,10 @@ func (b *bench) run(ctx context.Context, m method, dir string, check bool) (figu
 	}
 	defer logFile.Close()
 	app := config.App{Dir: b.c.expr, NixFile: "hop3.nix"}
-	cpu0, srv0 := childCPU(), procCPU(b.http.cmd.Process.Pid)
+	cpu0, srv0 := childCPU(), procCPU(b.http.pid)
 	start := time.Now()
 	detail := ""
-	if m.ours {
+	if m.Ours {
 		if detail, err = b.substitute(ctx, nix, app, settings, logFile); err != nil {
 			return figures{}, err
 		}
@@ -92,7 +110,7 @@ func (b *bench) run(ctx context.Context, m method, dir string, check bool) (figu
 	if err != nil {
 		return figures{}, err
 	}
-	f := figures{wall: time.Since(start), cpu: childCPU() - cpu0, server: procCPU(b.http.cmd.Process.Pid) - srv0, detail: detail}
+	f := figures{wall: time.Since(start), cpu: childCPU() - cpu0, server: procCPU(b.http.pid) - srv0, detail: detail}
 	if check {
 		closure, err := nix.Store().Requisites(out)
 		if err != nil {

@@ -139,6 +139,7 @@ func serve(dir string) error {
 type server struct {
 	cmd  *exec.Cmd
 	addr string
+	pid  int
 }
 
 // startServer starts this program as the HTTP cache server for dir.
@@ -162,11 +163,11 @@ func startServer(dir string) (*server, error) {
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("the cache server did not start: %v", err)
 	}
-	return &server{cmd: cmd, addr: strings.TrimSpace(line)}, nil
+	return &server{cmd: cmd, addr: strings.TrimSpace(line), pid: cmd.Process.Pid}, nil
 }
 
 func (s *server) stop() {
-	if s != nil && s.cmd.Process != nil {
+	if s != nil && s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
 	}
