@@ -11,6 +11,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
@@ -128,7 +129,7 @@ func TestOversizedNARStopsAtItsNarinfoSize(t *testing.T) {
 			}
 			entries, _ := os.ReadDir(storeDir)
 			for _, en := range entries {
-				if en.Name() != restoreLockName {
+				if en.Name() != storedir.LockName {
 					t.Errorf("left in the store: %s", en.Name())
 				}
 			}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/nar"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
@@ -84,7 +85,7 @@ func assertStoreHolds(t testing.TB, storeDir string, res *FetchResult, want []st
 	}
 	var onDisk, installed, wantBase []string
 	for _, e := range entries {
-		if e.Name() != ".links" && e.Name() != restoreLockName {
+		if e.Name() != ".links" && e.Name() != storedir.LockName {
 			onDisk = append(onDisk, e.Name())
 		}
 	}

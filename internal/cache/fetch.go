@@ -10,9 +10,12 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/retry"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
@@ -51,7 +54,7 @@ type FetchResult struct {
 // Warnings and Missing paths, so the caller can build instead. An error
 // means misuse (bad store path, missing store directory), a database that
 // cannot be queried, or a cancelled ctx.
-func (c *Cache) Fetch(ctx context.Context, storePaths []string, store Store) (*FetchResult, error) {
+func (c *Cache) Fetch(ctx context.Context, storePaths []string, store storedir.Store) (*FetchResult, error) {
 	if fi, err := os.Stat(store.Dir()); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("store directory %s is not a directory; pass the on-disk directory holding the store", store.Dir())
 	}
@@ -60,9 +63,9 @@ func (c *Cache) Fetch(ctx context.Context, storePaths []string, store Store) (*F
 			return nil, fmt.Errorf("unable to fetch\n%w", err)
 		}
 	}
-	f := &fetch{c: c, store: store, storeDir: store.Dir(), t: newTracker(c, "fetch"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay),
+	f := &fetch{c: c, store: store, storeDir: store.Dir(), t: newTracker(c, "fetch"), r: retry.New(c.opts.Attempts, c.opts.RetryDelay),
 		present: map[string]bool{}, entries: map[string]*narinfo.NarInfo{}}
-	unlock, err := lockStore(store.Dir(), c.logf, f.t.warn)
+	unlock, err := storedir.Lock(store.Dir(), c.logf, f.t.warn)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +82,10 @@ func (c *Cache) Fetch(ctx context.Context, storePaths []string, store Store) (*F
 // fetch is the state of one Fetch call.
 type fetch struct {
 	c        *Cache
-	store    Store
+	store    storedir.Store
 	storeDir string
 	t        *tracker
-	r        *retrier
+	r        *retry.Retrier
 	present  map[string]bool // valid before we started; resolve's goroutine only
 
 	mu      sync.Mutex
@@ -91,21 +94,17 @@ type fetch struct {
 }
 
 // notPresent returns the paths of ps not seen before that the store does
-// not hold as valid, remembering the answer for each. Only paths on disk
-// are asked about: one that is not cannot be present.
+// not hold as valid (storedir.Present), remembering the answer for each.
 func (f *fetch) notPresent(ps []string) ([]string, error) {
-	var fresh, onDisk []string
+	var fresh []string
 	for _, p := range ps {
 		if _, ok := f.present[p]; ok {
 			continue
 		}
 		f.present[p] = false
 		fresh = append(fresh, p)
-		if _, err := os.Lstat(f.dst(p)); err == nil {
-			onDisk = append(onDisk, p)
-		}
 	}
-	valid, err := validSet(f.store, onDisk)
+	valid, err := storedir.Present(f.store, fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -181,16 +180,15 @@ func (f *fetch) run(ctx context.Context, storePaths []string) (*FetchResult, err
 }
 
 // installAll installs the downloaded paths whose references are all there
-// (closed, install) and fills res: what was installed, its sizes, and the
+// (storedir.Install) and fills res: what was installed, its sizes, and the
 // wanted paths still missing.
 func (f *fetch) installAll(res *FetchResult, tmps map[string]string) error {
-	got := map[string]*narinfo.NarInfo{}
-	for sp := range tmps {
-		got[sp] = f.entries[sp]
-	}
-	installed, err := f.install(tmps, f.closed(got))
+	installed, present, err := storedir.Install(f.store, tmps, f.entries, f.isPresent, f.c.logf, f.t.warn)
 	if err != nil {
 		return err
+	}
+	for _, sp := range present {
+		f.present[sp] = true
 	}
 	installedSet := map[string]bool{}
 	for _, info := range installed {
@@ -232,14 +230,14 @@ func (f *fetch) resolve(ctx context.Context, level []string, seen map[string]boo
 			case err == nil:
 				next = append(next, e.References...)
 			case errors.Is(err, backend.ErrNotFound), ctx.Err() != nil:
-			case errors.Is(err, errCacheDown):
+			case errors.Is(err, retry.ErrDown):
 				down++
 			default:
 				f.t.warn("%s: %v; treating it as missing", p, err)
 			}
 		})
 		if down > 0 {
-			f.t.warn("%d more paths not looked up: %v", down, errCacheDown)
+			f.t.warn("%d more paths not looked up: %v", down, retry.ErrDown)
 		}
 		var refs []string
 		for _, r := range next {
@@ -273,7 +271,7 @@ func (f *fetch) download(ctx context.Context, q *narQueue) map[string]string {
 					continue
 				}
 				var tmp string
-				err := f.r.do(ctx, func() error {
+				err := f.r.Do(ctx, func() error {
 					var err error
 					tmp, err = fetchNAR(ctx, f.c.b, e, f.storeDir, &f.t.bytes)
 					return err
@@ -283,7 +281,7 @@ func (f *fetch) download(ctx context.Context, q *narQueue) map[string]string {
 				case err == nil:
 					tmps[e.StorePath] = tmp
 					f.t.paths.Add(1)
-				case errors.Is(err, errCacheDown):
+				case errors.Is(err, retry.ErrDown):
 					down++
 				case ctx.Err() == nil:
 					f.t.warn("%s: %v; treating it as missing", e.StorePath, err)
@@ -294,37 +292,23 @@ func (f *fetch) download(ctx context.Context, q *narQueue) map[string]string {
 	}
 	wg.Wait()
 	if down > 0 {
-		f.t.warn("%d more paths not downloaded: %v", down, errCacheDown)
+		f.t.warn("%d more paths not downloaded: %v", down, retry.ErrDown)
 	}
 	return tmps
 }
 
-// closed returns the paths of have whose references are all on disk or in
-// the returned set itself, warning about each path left out: registering a
-// path without its references would fail.
-func (f *fetch) closed(have map[string]*narinfo.NarInfo) map[string]bool {
-	ok := make(map[string]bool, len(have))
-	for p := range have {
-		ok[p] = true
+// fetchNAR downloads e's NAR once and unpacks it, checked, beside its
+// final place in storeDir (storedir.Unpack), returning the temporary path.
+func fetchNAR(ctx context.Context, b backend.Backend, e *narinfo.NarInfo, storeDir string, downloaded *atomic.Int64) (string, error) {
+	body, err := b.Get(ctx, e.URL)
+	if errors.Is(err, backend.ErrNotFound) {
+		return "", backend.Permanentf("its NAR %s is missing from the cache", e.URL)
 	}
-	for changed := true; changed; {
-		changed = false
-		for p := range ok {
-			for _, r := range have[p].References {
-				if r != p && !ok[r] && !f.isPresent(r) {
-					delete(ok, p)
-					changed = true
-					why := "is not available from the cache"
-					if _, found := f.entries[r]; found {
-						why = "could not be restored"
-					}
-					f.t.warn("%s: not restored, its reference %s %s", p, r, why)
-					break
-				}
-			}
-		}
+	if err != nil {
+		return "", err
 	}
-	return ok
+	defer body.Close()
+	return storedir.Unpack(ctx, body, e, storeDir, downloaded)
 }
 
 // narQueue hands narinfo-checked paths to the download workers, the

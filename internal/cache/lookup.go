@@ -6,10 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/retry"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
@@ -21,9 +23,9 @@ type cacheInfo struct {
 // readCacheInfo fetches nix-cache-info. It is the first request of every
 // operation, so a missing bucket, wrong credentials or a dead server show up
 // once, here, and not once per path. backend.ErrNotFound means an empty cache.
-func (c *Cache) readCacheInfo(ctx context.Context, r *retrier) (*cacheInfo, error) {
+func (c *Cache) readCacheInfo(ctx context.Context, r *retry.Retrier) (*cacheInfo, error) {
 	var data []byte
-	err := r.do(ctx, func() error {
+	err := r.Do(ctx, func() error {
 		body, err := c.b.Get(ctx, "nix-cache-info")
 		if err != nil {
 			return err
@@ -47,7 +49,7 @@ func (c *Cache) readCacheInfo(ctx context.Context, r *retrier) (*cacheInfo, erro
 
 // checkCacheInfo makes sure the cache can be read and holds paths for
 // /nix/store; a cache without nix-cache-info counts as empty but usable.
-func (c *Cache) checkCacheInfo(ctx context.Context, r *retrier) error {
+func (c *Cache) checkCacheInfo(ctx context.Context, r *retry.Retrier) error {
 	info, err := c.readCacheInfo(ctx, r)
 	if errors.Is(err, backend.ErrNotFound) {
 		c.logf("%s has no nix-cache-info yet; treating it as empty", c)
@@ -64,13 +66,13 @@ func (c *Cache) checkCacheInfo(ctx context.Context, r *retrier) error {
 
 // lookup fetches and checks the narinfo of storePath: it must parse, name
 // that path, and, when trusted keys are set, carry a signature by one.
-func (c *Cache) lookup(ctx context.Context, r *retrier, storePath string) (*narinfo.NarInfo, error) {
+func (c *Cache) lookup(ctx context.Context, r *retry.Retrier, storePath string) (*narinfo.NarInfo, error) {
 	if e, ok := c.found.Load(storePath); ok {
 		return e.(*narinfo.NarInfo), nil
 	}
 	key := narinfo.HashPart(storePath) + ".narinfo"
 	var data []byte
-	err := r.do(ctx, func() error {
+	err := r.Do(ctx, func() error {
 		body, err := c.b.Get(ctx, key)
 		if err != nil {
 			return err
@@ -124,7 +126,7 @@ func (c *Cache) Has(ctx context.Context, storePath string) (bool, error) {
 	if err := narinfo.CheckStorePath(storePath); err != nil {
 		return false, err
 	}
-	_, err := c.lookup(ctx, newRetrier(c.opts.Attempts, c.opts.RetryDelay), storePath)
+	_, err := c.lookup(ctx, retry.New(c.opts.Attempts, c.opts.RetryDelay), storePath)
 	if errors.Is(err, backend.ErrNotFound) {
 		return false, nil
 	}
@@ -147,7 +149,7 @@ var ErrUnreachable = errors.New("unreachable after retries")
 // means the cache could not be used at all (its nix-cache-info unreadable,
 // every request failing), and then nothing is found.
 func (c *Cache) Query(ctx context.Context, storePaths []string) (map[string]bool, error) {
-	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	r := retry.New(c.opts.Attempts, c.opts.RetryDelay)
 	if err := c.checkCacheInfo(ctx, r); err != nil {
 		var p *backend.PermanentError
 		if errors.As(err, &p) {
@@ -167,7 +169,7 @@ func (c *Cache) Query(ctx context.Context, storePaths []string) (map[string]bool
 		case err == nil:
 			found[p] = true
 		case errors.Is(err, backend.ErrNotFound), ctx.Err() != nil:
-		case errors.Is(err, errCacheDown) || r.isTripped():
+		case errors.Is(err, retry.ErrDown) || r.Tripped():
 			down = err
 		default:
 			c.logf("warning: %s: %v; not substituting it from %s", p, err, c)
@@ -180,4 +182,17 @@ func (c *Cache) Query(ctx context.Context, storePaths []string) (map[string]bool
 		return found, fmt.Errorf("cache %s failed: %w (%w)", c, down, ErrUnreachable)
 	}
 	return found, nil
+}
+
+// readAllLimited reads at most limit bytes, refusing larger bodies (a narinfo
+// is small; anything huge is not one).
+func readAllLimited(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, backend.Permanentf("larger than %d bytes", limit)
+	}
+	return data, nil
 }

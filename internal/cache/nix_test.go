@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
@@ -58,7 +59,7 @@ func emptyStore(t testing.TB) string { t.Helper(); return testenv.EmptyStore(t) 
 
 // chrootStore is the chroot store root as Fetch installs into it: valid
 // means valid in root's Nix database, as nix-store --check-validity says.
-func chrootStore(t testing.TB, root string) Store {
+func chrootStore(t testing.TB, root string) storedir.Store {
 	return nixstore.Host(root, nil)
 }
 

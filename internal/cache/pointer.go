@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/retry"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
@@ -39,9 +40,9 @@ func pointerKey(digest string) string { return "nixbp/source/" + digest + ".json
 // trusted keys, is not signed by one, is an error, as is a cache or network
 // problem: the caller warns and evaluates instead.
 func (c *Cache) ReadPointer(ctx context.Context, digest string) (*Pointer, error) {
-	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	r := retry.New(c.opts.Attempts, c.opts.RetryDelay)
 	var data []byte
-	err := r.do(ctx, func() error {
+	err := r.Do(ctx, func() error {
 		body, err := c.b.Get(ctx, pointerKey(digest))
 		if err != nil {
 			return err
@@ -96,8 +97,8 @@ func (c *Cache) WritePointer(ctx context.Context, digest, output string) error {
 	if err != nil {
 		return err
 	}
-	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
-	err = r.do(ctx, func() error {
+	r := retry.New(c.opts.Attempts, c.opts.RetryDelay)
+	err = r.Do(ctx, func() error {
 		return c.b.Put(ctx, pointerKey(digest), bytes.NewReader(data), int64(len(data)), "application/json")
 	})
 	if err != nil {

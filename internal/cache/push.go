@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/retry"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/nar"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
@@ -68,7 +69,7 @@ func (c *Cache) PushWith(ctx context.Context, infos []narinfo.PathInfo, storeDir
 		}
 		byPath[infos[i].StorePath] = &infos[i]
 	}
-	p := &push{c: c, storeDir: storeDir, t: newTracker(c, "push"), r: newRetrier(c.opts.Attempts, c.opts.RetryDelay), res: &PushResult{}}
+	p := &push{c: c, storeDir: storeDir, t: newTracker(c, "push"), r: retry.New(c.opts.Attempts, c.opts.RetryDelay), res: &PushResult{}}
 	if c.layers {
 		p.asLayer = o.AsLayer
 	}
@@ -91,7 +92,7 @@ type push struct {
 	c        *Cache
 	storeDir string
 	t        *tracker
-	r        *retrier
+	r        *retry.Retrier
 	asLayer  func(string) (nar.Layer, bool)
 	mu       sync.Mutex // guards res once uploads run
 	res      *PushResult
@@ -105,7 +106,7 @@ func (p *push) missing(ctx context.Context, byPath map[string]*narinfo.PathInfo)
 	have := make([]bool, len(paths))
 	errs := make([]error, len(paths))
 	parallel(32, len(paths), func(i int) {
-		errs[i] = p.r.do(ctx, func() error {
+		errs[i] = p.r.Do(ctx, func() error {
 			var err error
 			have[i], err = p.c.b.Exists(ctx, narinfo.HashPart(paths[i])+".narinfo")
 			return err
@@ -214,31 +215,16 @@ func (p *push) one(ctx context.Context, info *narinfo.PathInfo, refOK func(strin
 
 // pack serialises the path as a NAR, compressed (or as its image layer,
 // PushOptions.AsLayer), refusing it when its contents differ from what the
-// Nix database records. It returns the narinfo's Compression.
+// Nix database records (storedir.Pack). It returns the narinfo's
+// Compression.
 func (p *push) pack(info *narinfo.PathInfo) (*nar.Packed, string, error) {
-	dir := filepath.Join(p.storeDir, filepath.Base(info.StorePath))
-	if _, err := os.Lstat(dir); err != nil {
-		return nil, "", fmt.Errorf("it is not in %s", p.storeDir)
-	}
 	compression := p.c.compression
-	var packed *nar.Packed
-	var err error
+	var layer *nar.Layer
 	if l, ok := p.layerOf(info.StorePath); ok {
-		compression = nar.LayerCompression
-		packed, err = nar.PackLayer(dir, info.NarSize, l)
-	} else {
-		packed, err = nar.Pack(dir, info.NarSize, compression)
+		compression, layer = nar.LayerCompression, &l
 	}
-	if err != nil {
-		return nil, "", err
-	}
-	want, _ := narinfo.NormalizeHash(info.NarHash)
-	if got := narinfo.FormatSHA256(packed.NarSHA256); got != want || uint64(packed.NarSize) != info.NarSize {
-		packed.Close()
-		return nil, "", fmt.Errorf("its contents in %s do not match the Nix database (NAR hash %s, %d bytes; expected %s, %d bytes)",
-			p.storeDir, got, packed.NarSize, want, info.NarSize)
-	}
-	return packed, compression, nil
+	packed, err := storedir.Pack(p.storeDir, info, compression, layer)
+	return packed, compression, err
 }
 
 // layerOf says whether the path is stored as its image layer.
@@ -257,7 +243,7 @@ func (p *push) uploadNAR(ctx context.Context, key string, packed *nar.Packed, co
 		contentType = "application/vnd.oci.image.layer.v1.tar+gzip"
 	}
 	var sent int64
-	err := p.r.do(ctx, func() error {
+	err := p.r.Do(ctx, func() error {
 		exists, err := p.c.b.Exists(ctx, key)
 		if err != nil || exists {
 			return err
@@ -284,14 +270,14 @@ func (p *push) writeNarinfo(ctx context.Context, e *narinfo.NarInfo) error {
 		e.Signatures = []string{sig}
 	}
 	text := e.String()
-	return p.r.do(ctx, func() error {
+	return p.r.Do(ctx, func() error {
 		return p.c.b.Put(ctx, narinfo.HashPart(e.StorePath)+".narinfo", strings.NewReader(text), int64(len(text)), "text/x-nix-narinfo")
 	})
 }
 
 // ensureCacheInfo checks that the cache is usable for /nix/store and writes
 // nix-cache-info when it is missing.
-func (c *Cache) ensureCacheInfo(ctx context.Context, r *retrier) error {
+func (c *Cache) ensureCacheInfo(ctx context.Context, r *retry.Retrier) error {
 	info, err := c.readCacheInfo(ctx, r)
 	if err == nil {
 		if info.storeDir != "" && info.storeDir != narinfo.StoreDir {
@@ -303,7 +289,7 @@ func (c *Cache) ensureCacheInfo(ctx context.Context, r *retrier) error {
 		return err
 	}
 	text := fmt.Sprintf("StoreDir: %s\nWantMassQuery: 1\nPriority: %d\n", narinfo.StoreDir, c.priority)
-	return r.do(ctx, func() error {
+	return r.Do(ctx, func() error {
 		return c.b.Put(ctx, "nix-cache-info", strings.NewReader(text), int64(len(text)), "text/x-nix-cache-info")
 	})
 }

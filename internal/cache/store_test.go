@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 )
 
 // TestSweepSparesRunningRestores leaves temporary trees in a store: Fetch
@@ -34,7 +36,7 @@ func TestSweepSparesRunningRestores(t *testing.T) {
 	c := openCache(t, "file://"+t.TempDir(), Options{})
 
 	// Another restore is running: it holds the lock shared.
-	fd, err := unix.Open(filepath.Join(storeDir, restoreLockName), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(filepath.Join(storeDir, storedir.LockName), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

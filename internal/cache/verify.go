@@ -1,12 +1,9 @@
 package cache
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -14,7 +11,8 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache/backend"
-	"github.com/nix-buildpack/nix-buildpack/internal/nar"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/retry"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 )
 
@@ -22,7 +20,7 @@ import (
 // path. Only s3:// and file:// caches can be listed. Narinfos that do not
 // parse are left out with a log warning (Verify reports them).
 func (c *Cache) List(ctx context.Context) ([]narinfo.NarInfo, error) {
-	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	r := retry.New(c.opts.Attempts, c.opts.RetryDelay)
 	keys, err := c.narinfoKeys(ctx, r)
 	if err != nil {
 		return nil, err
@@ -61,7 +59,7 @@ type VerifyResult struct {
 // signatures. It returns an error only when the cache cannot be listed.
 func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
 	start := time.Now()
-	r := newRetrier(c.opts.Attempts, c.opts.RetryDelay)
+	r := retry.New(c.opts.Attempts, c.opts.RetryDelay)
 	keys, err := c.narinfoKeys(ctx, r)
 	if err != nil {
 		return nil, err
@@ -111,7 +109,7 @@ func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
 				bad(i, "its reference %s has no narinfo in the cache", ref)
 			}
 		}
-		err := r.do(ctx, func() error { return verifyNAR(ctx, c.b, e, &t.bytes) })
+		err := r.Do(ctx, func() error { return verifyNAR(ctx, c.b, e, &t.bytes) })
 		if err != nil {
 			bad(i, "%v", err)
 		}
@@ -123,9 +121,9 @@ func (c *Cache) Verify(ctx context.Context) (*VerifyResult, error) {
 	return res, ctx.Err()
 }
 
-func (c *Cache) narinfoKeys(ctx context.Context, r *retrier) ([]string, error) {
+func (c *Cache) narinfoKeys(ctx context.Context, r *retry.Retrier) ([]string, error) {
 	var keys []string
-	err := r.do(ctx, func() error {
+	err := r.Do(ctx, func() error {
 		keys = keys[:0]
 		return c.b.List(ctx, func(key string) error {
 			if strings.HasSuffix(key, ".narinfo") {
@@ -141,12 +139,12 @@ func (c *Cache) narinfoKeys(ctx context.Context, r *retrier) ([]string, error) {
 	return keys, nil
 }
 
-func (c *Cache) readNarinfos(ctx context.Context, r *retrier, keys []string) ([]*narinfo.NarInfo, []error) {
+func (c *Cache) readNarinfos(ctx context.Context, r *retry.Retrier, keys []string) ([]*narinfo.NarInfo, []error) {
 	entries := make([]*narinfo.NarInfo, len(keys))
 	errs := make([]error, len(keys))
 	parallel(32, len(keys), func(i int) {
 		var data []byte
-		errs[i] = r.do(ctx, func() error {
+		errs[i] = r.Do(ctx, func() error {
 			body, err := c.b.Get(ctx, keys[i])
 			if err != nil {
 				return err
@@ -162,7 +160,8 @@ func (c *Cache) readNarinfos(ctx context.Context, r *retrier, keys []string) ([]
 	return entries, errs
 }
 
-// verifyNAR downloads e's NAR and checks it without unpacking it.
+// verifyNAR downloads e's NAR and checks it without unpacking it
+// (storedir.Check).
 func verifyNAR(ctx context.Context, b backend.Backend, e *narinfo.NarInfo, downloaded *atomic.Int64) error {
 	body, err := b.Get(ctx, e.URL)
 	if errors.Is(err, backend.ErrNotFound) {
@@ -172,40 +171,5 @@ func verifyNAR(ctx context.Context, b backend.Backend, e *narinfo.NarInfo, downl
 		return err
 	}
 	defer body.Close()
-	in := &transferReader{r: body, total: downloaded}
-	raw := boundRaw(in, e)
-	fh := &hashingReader{r: raw, h: sha256.New()}
-	dec, release, err := nar.Decompress(e.Compression, fh)
-	if err == nil {
-		// The same parser and checks as a restore, so Verify refuses
-		// exactly the NARs Fetch would.
-		tap := narTap(e)
-		err = nar.Check(dec, tap)
-		if err == nil {
-			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
-		}
-		if over := cmp.Or(raw.Over(), tap.Over()); over != nil {
-			err = over
-		} else if err != nil {
-			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
-		} else {
-			release()
-			err = checkNAR(e, tap)
-		}
-	}
-	fileHash := narinfo.FormatSHA256(fh.h.Sum(nil))
-	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
-		err = fmt.Errorf("its NAR file is %d bytes, narinfo says FileSize %d", fh.n, e.FileSize)
-	}
-	if err == nil && e.FileHash != "" && fileHash != e.FileHash {
-		err = fmt.Errorf("its NAR file hashes to %s, narinfo says FileHash %s", fileHash, e.FileHash)
-	}
-	if err != nil {
-		downloaded.Add(-in.n)
-		if in.err != nil {
-			return fmt.Errorf("download of %s interrupted: %w", e.URL, in.err)
-		}
-		return backend.Permanent(err)
-	}
-	return nil
+	return storedir.Check(body, e, downloaded)
 }

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/closure"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
@@ -177,7 +177,7 @@ func (s PlainStore) load() (map[string]narinfo.PathInfo, error) {
 }
 
 // cacheStore is s as Fetch sees it: a path is valid when s records it.
-func (s PlainStore) cacheStore(infos map[string]narinfo.PathInfo) cache.Store {
+func (s PlainStore) cacheStore(infos map[string]narinfo.PathInfo) storedir.Store {
 	return recorded{dir: s.StoreDir(), infos: infos}
 }
 

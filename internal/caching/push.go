@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/nar"
 )
 
 // StoreEntries lists the store's entries on disk (a snapshot taken before a
 // build tells what the build added).
-func StoreEntries(s cache.Store) (map[string]bool, error) {
+func StoreEntries(s storedir.Store) (map[string]bool, error) {
 	entries, err := os.ReadDir(s.Dir())
 	if err != nil {
 		return nil, fmt.Errorf("unable to list the store\n%w", err)
@@ -80,7 +81,7 @@ func (c Caches) Push(ctx context.Context, s Store, b Built, digest string, log i
 }
 
 // made is the runtime closure and what the build added to the store.
-func made(s cache.Store, b Built) ([]string, error) {
+func made(s storedir.Store, b Built) ([]string, error) {
 	paths := append([]string(nil), b.Runtime...)
 	after, err := StoreEntries(s)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/config"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
@@ -16,7 +17,7 @@ import (
 // Store is the builder's Nix store as restoring and pushing use it:
 // nixstore.Store, or a fake in tests.
 type Store interface {
-	cache.Store
+	storedir.Store
 	// Infos are the database's records of paths.
 	Infos(paths []string) ([]narinfo.PathInfo, error)
 	// Requisites is the closure of paths.
@@ -209,7 +210,7 @@ func (r *restore) fetch(ctx context.Context, paths []string) bool {
 }
 
 // invalid keeps the paths the store does not hold as valid, in order.
-func invalid(s cache.Store, paths []string) ([]string, error) {
+func invalid(s storedir.Store, paths []string) ([]string, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/internal/cache"
+	"github.com/nix-buildpack/nix-buildpack/internal/cache/storedir"
 	"github.com/nix-buildpack/nix-buildpack/internal/narinfo"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
 	"github.com/nix-buildpack/nix-buildpack/internal/storelock"
@@ -154,7 +155,7 @@ func fixtureCache(t *testing.T) (*cache.Cache, *testenv.Closure, []narinfo.PathI
 }
 
 // chrootStore is root's store as Fetch sees it.
-func chrootStore(root string) cache.Store { return nixstore.Host(root, nil) }
+func chrootStore(root string) storedir.Store { return nixstore.Host(root, nil) }
 
 // registerAll registers what Fetch installed, as the restore does.
 func registerAll(t *testing.T, root string, infos []narinfo.PathInfo) {

@@ -1,4 +1,11 @@
-package cache
+// Package storedir is the local end of a binary cache: the store directory
+// a Fetch installs into and a Push reads from. A restore takes the store's
+// restore lock (sweeping the temporary trees killed restores left), unpacks
+// each NAR beside its final place checked against its narinfo (Unpack;
+// Check reads one the same way and writes nothing), and renames the checked
+// trees into place (Install); a push packs a path checked against what the
+// Nix database records (Pack). Package cache speaks to the cache itself.
+package storedir
 
 import (
 	"fmt"
@@ -11,7 +18,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
-// Store is the Nix store Fetch installs into: a Nix store (nixstore.Store)
+// Store is the Nix store a Fetch installs into: a Nix store (nixstore.Store)
 // or a directory of store paths without Nix.
 type Store interface {
 	// Dir is the directory on disk that holds the store's paths (it may be
@@ -24,8 +31,8 @@ type Store interface {
 	Valid(paths []string) (map[string]bool, error)
 }
 
-// validSet asks the store which of paths are valid.
-func validSet(s Store, paths []string) (map[string]bool, error) {
+// Valid asks the store which of paths are valid.
+func Valid(s Store, paths []string) (map[string]bool, error) {
 	if len(paths) == 0 {
 		return map[string]bool{}, nil
 	}
@@ -36,21 +43,33 @@ func validSet(s Store, paths []string) (map[string]bool, error) {
 	return valid, nil
 }
 
-// restoreLockName is the lock every Fetch holds shared on its store
-// directory while it has temporary trees there. Nix ignores dot files in the
-// store.
-const restoreLockName = ".nixbp-restore.lock"
+// Present returns which of paths the store holds: on disk and valid in
+// its database. Only the paths on disk are asked about: one that is not
+// cannot be present.
+func Present(s Store, paths []string) (map[string]bool, error) {
+	var onDisk []string
+	for _, p := range paths {
+		if _, err := os.Lstat(filepath.Join(s.Dir(), filepath.Base(p))); err == nil {
+			onDisk = append(onDisk, p)
+		}
+	}
+	return Valid(s, onDisk)
+}
 
-// tempTree matches the temporary trees fetchNAR unpacks into:
+// LockName is the lock every Fetch holds shared on its store directory
+// while it has temporary trees there. Nix ignores dot files in the store.
+const LockName = ".nixbp-restore.lock"
+
+// tempTree matches the temporary trees Unpack unpacks into:
 // .<store path name>.tmp-<12 hex digits>.
 var tempTree = regexp.MustCompile(`^\.[0-9a-df-np-sv-z]{32}-[^/]+\.tmp-[0-9a-f]{12}$`)
 
-// lockStore takes the restore lock of storeDir, shared, and returns its
+// Lock takes the restore lock of storeDir, shared, and returns its
 // release. When no other Fetch holds it, it first removes the temporary
 // trees that killed restores left behind (ours, by name, and only in
 // storeDir), logging each.
-func lockStore(storeDir string, logf, warn func(format string, args ...any)) (func(), error) {
-	lock := filepath.Join(storeDir, restoreLockName)
+func Lock(storeDir string, logf, warn func(format string, args ...any)) (func(), error) {
+	lock := filepath.Join(storeDir, LockName)
 	fd, err := unix.Open(lock, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
 	if err == unix.EACCES || err == unix.EROFS || err == unix.EPERM {
 		// A store we cannot write to: nothing can be installed (each

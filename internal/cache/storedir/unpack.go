@@ -1,12 +1,12 @@
-package cache
+package storedir
 
 import (
 	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -19,20 +19,13 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/tree"
 )
 
-// fetchNAR downloads e's NAR once and unpacks it beside its final place in
-// storeDir as .<name>.tmp-<random>, verifying NarSize and NarHash over the
-// uncompressed stream. It returns the temporary path; on any error nothing
-// is left behind. An interrupted transfer is worth retrying; a corrupt or
-// mismatching NAR is a permanent error.
-func fetchNAR(ctx context.Context, b backend.Backend, e *narinfo.NarInfo, storeDir string, downloaded *atomic.Int64) (string, error) {
-	body, err := b.Get(ctx, e.URL)
-	if errors.Is(err, backend.ErrNotFound) {
-		return "", backend.Permanentf("its NAR %s is missing from the cache", e.URL)
-	}
-	if err != nil {
-		return "", err
-	}
-	defer body.Close()
+// Unpack reads e's NAR file from body (counting its bytes into downloaded
+// as they arrive) and unpacks it beside its final place in storeDir as
+// .<name>.tmp-<random>, verifying NarSize and NarHash over the uncompressed
+// stream. It returns the temporary path; on any error nothing is left
+// behind. An interrupted transfer is worth retrying; a corrupt or
+// mismatching NAR is a permanent error (backend.Permanent).
+func Unpack(ctx context.Context, body io.Reader, e *narinfo.NarInfo, storeDir string, downloaded *atomic.Int64) (string, error) {
 	in := &transferReader{r: body, total: downloaded}
 	raw := boundRaw(in, e)
 
@@ -73,6 +66,46 @@ func fetchNAR(ctx context.Context, b backend.Backend, e *narinfo.NarInfo, storeD
 		return "", backend.Permanent(err)
 	}
 	return tmp, nil
+}
+
+// Check reads e's NAR file from body as Unpack does, with the same parser
+// and checks (so it refuses exactly the NARs a restore would), writing
+// nothing; it also checks FileHash. Errors are as Unpack's.
+func Check(body io.Reader, e *narinfo.NarInfo, downloaded *atomic.Int64) error {
+	in := &transferReader{r: body, total: downloaded}
+	raw := boundRaw(in, e)
+	fh := &hashingReader{r: raw, h: sha256.New()}
+	dec, release, err := nar.Decompress(e.Compression, fh)
+	if err == nil {
+		tap := narTap(e)
+		err = nar.Check(dec, tap)
+		if err == nil {
+			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
+		}
+		if over := cmp.Or(raw.Over(), tap.Over()); over != nil {
+			err = over
+		} else if err != nil {
+			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
+		} else {
+			release()
+			err = checkNAR(e, tap)
+		}
+	}
+	fileHash := narinfo.FormatSHA256(fh.h.Sum(nil))
+	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
+		err = fmt.Errorf("its NAR file is %d bytes, narinfo says FileSize %d", fh.n, e.FileSize)
+	}
+	if err == nil && e.FileHash != "" && fileHash != e.FileHash {
+		err = fmt.Errorf("its NAR file hashes to %s, narinfo says FileHash %s", fileHash, e.FileHash)
+	}
+	if err != nil {
+		downloaded.Add(-in.n)
+		if in.err != nil {
+			return fmt.Errorf("download of %s interrupted: %w", e.URL, in.err)
+		}
+		return backend.Permanent(err)
+	}
+	return nil
 }
 
 // boundRaw bounds the stored NAR file by the narinfo's FileSize, when given.
@@ -139,19 +172,6 @@ func (h *hashingReader) Read(p []byte) (int, error) {
 	h.h.Write(p[:n])
 	h.n += int64(n)
 	return n, err
-}
-
-// readAllLimited reads at most limit bytes, refusing larger bodies (a narinfo
-// is small; anything huge is not one).
-func readAllLimited(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, backend.Permanentf("larger than %d bytes", limit)
-	}
-	return data, nil
 }
 
 func randomSuffix() string {
