@@ -42,17 +42,9 @@ func Unpack(ctx context.Context, body io.Reader, e *narinfo.NarInfo, storeDir st
 	tmp := filepath.Join(storeDir, tmpName)
 	// A byte after the NAR's root node fails the parser, as in Nix, even
 	// when NarSize and NarHash cover it.
-	err = nar.Unpack(dec, storeDir, tmpName, tap)
-	if over := cmp.Or(raw.Over(), tap.Over()); over != nil {
-		err = over
-	} else if err != nil {
-		err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
-	} else {
-		release()
-		err = checkNAR(e, tap)
-		if err == nil && e.FileSize != 0 && uint64(in.n) != e.FileSize {
-			err = backend.Permanentf("its NAR file is %d bytes, narinfo says FileSize %d", in.n, e.FileSize)
-		}
+	err = verdict(e, raw, tap, nar.Unpack(dec, storeDir, tmpName, tap), release)
+	if err == nil && e.FileSize != 0 && uint64(in.n) != e.FileSize {
+		err = backend.Permanentf("its NAR file is %d bytes, narinfo says FileSize %d", in.n, e.FileSize)
 	}
 	if err != nil {
 		_ = tree.Remove(tmp)
@@ -82,14 +74,7 @@ func Check(body io.Reader, e *narinfo.NarInfo, downloaded *atomic.Int64) error {
 		if err == nil {
 			_, err = io.Copy(io.Discard, fh) // the file hash covers the whole file
 		}
-		if over := cmp.Or(raw.Over(), tap.Over()); over != nil {
-			err = over
-		} else if err != nil {
-			err = fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
-		} else {
-			release()
-			err = checkNAR(e, tap)
-		}
+		err = verdict(e, raw, tap, err, release)
 	}
 	fileHash := narinfo.FormatSHA256(fh.h.Sum(nil))
 	if err == nil && e.FileSize != 0 && uint64(fh.n) != e.FileSize {
@@ -106,6 +91,20 @@ func Check(body io.Reader, e *narinfo.NarInfo, downloaded *atomic.Int64) error {
 		return backend.Permanent(err)
 	}
 	return nil
+}
+
+// verdict is what reading e's NAR through raw and tap (the parser's error
+// err) found: a bound crossed, a corrupt NAR, or else the size and hash
+// checks (checkNAR), once the decompressor is released.
+func verdict(e *narinfo.NarInfo, raw *nar.BoundedReader, tap *nar.Tap, err error, release func()) error {
+	if over := cmp.Or(raw.Over(), tap.Over()); over != nil {
+		return over
+	}
+	if err != nil {
+		return fmt.Errorf("corrupt NAR %s: %w", e.URL, err)
+	}
+	release()
+	return checkNAR(e, tap)
 }
 
 // boundRaw bounds the stored NAR file by the narinfo's FileSize, when given.
