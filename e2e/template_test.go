@@ -2,11 +2,14 @@ package e2e_test
 
 import (
 	"crypto/sha256"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nix-community/go-nix/pkg/nar"
 	"github.com/nix-community/go-nix/pkg/nixbase32"
@@ -141,9 +144,11 @@ func templateLogs(c templateApp) []string {
 }
 
 // withRelease copies the fixture app and, for a prebuilt template, makes
-// the release it fetches in a directory the build user can read, putting
-// its file:// URL and real hash in place of @RELEASE_URL@ and
-// @RELEASE_SHA256@ in hop3.toml.
+// the release it fetches and serves it on loopback, putting its http://
+// URL and real hash in place of @RELEASE_URL@ and @RELEASE_SHA256@ in
+// hop3.toml. (A file:// URL would not do: Nix's sandbox, on where user
+// namespaces are, shows a fixed-output derivation the network but no file
+// of the builder's.)
 func withRelease(t *testing.T, c templateApp, busybox string) string {
 	t.Helper()
 	app := filepath.Join(openTempDir(t), c.app)
@@ -180,10 +185,25 @@ func withRelease(t *testing.T, c templateApp, busybox string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := strings.NewReplacer("@RELEASE_URL@", "file://"+file, "@RELEASE_SHA256@", hash).Replace(string(data))
+	url := serveDir(t, dir) + "/" + filepath.Base(file)
+	text := strings.NewReplacer("@RELEASE_URL@", url, "@RELEASE_SHA256@", hash).Replace(string(data))
 	writeFile(t, toml, text)
-	t.Logf("release %s, sha256 %s", file, hash)
+	t.Logf("release %s at %s, sha256 %s", file, url, hash)
 	return app
+}
+
+// serveDir serves dir over HTTP on loopback until the test ends and
+// returns its base URL.
+func serveDir(t *testing.T, dir string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.FileServer(http.Dir(dir)), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
 }
 
 // narHash is what nixpkgs' fetchurl checks with executable = true (the

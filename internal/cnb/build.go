@@ -99,8 +99,19 @@ func Input(ctx libcnb.BuildContext, nixDir string, logger log.Logger) (pipeline.
 	b.Caches = withCacheBinding(b.Caches, ctx.Platform.Bindings)
 	in, err := pipeline.NewInput(pipeline.Platform{AppDir: ctx.ApplicationPath, NixDir: nixDir,
 		Dependency: nixinstall.Dependency{Buildpack: ctx.Buildpack, Metadata: md, Stack: "", Bindings: ctx.Platform.Bindings},
-		Log:        logger}, b)
+		Secrets:    platformSecrets(ctx.Platform.Path), Log: logger}, b)
 	return in, b, err
+}
+
+// platformSecrets are where a CNB platform keeps secrets: the platform
+// directory (env/, bindings/) and a bindings root elsewhere
+// (SERVICE_BINDING_ROOT, or the older CNB_BINDINGS).
+func platformSecrets(platformDir string) pipeline.Secrets {
+	var s pipeline.Secrets
+	s.Add(platformDir, "the platform directory")
+	s.Add(os.Getenv("SERVICE_BINDING_ROOT"), "SERVICE_BINDING_ROOT")
+	s.Add(os.Getenv("CNB_BINDINGS"), "CNB_BINDINGS")
+	return s
 }
 
 // Vars reads settings through libpak's ConfigurationResolver: a value
@@ -275,5 +286,5 @@ func writeSBOM(res pipeline.Result, layerPath string) error {
 		}
 		paths = append(paths, sbom.StorePath{StorePath: p, NarHash: info.NarHash, NarSize: info.NarSize})
 	}
-	return sbom.Write(layerPath, paths)
+	return sbom.Write(layerPath, paths, res.Provenance)
 }

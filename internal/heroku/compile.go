@@ -88,8 +88,28 @@ func Input(dirs Dirs, buildpackDir string, logger log.Logger) (pipeline.Input, r
 		return pipeline.Input{}, reloc, err
 	}
 	in, err := pipeline.NewInput(pipeline.Platform{AppDir: dirs.Build, NixDir: filepath.Join(dirs.Cache, "nix"),
-		Dependency: nixinstall.Dependency{Buildpack: bp, Metadata: md, Stack: stack(env)}, Log: logger}, b)
+		Dependency: nixinstall.Dependency{Buildpack: bp, Metadata: md, Stack: stack(env)}, Secrets: envDirSecrets(dirs.Env), Log: logger}, b)
 	return in, reloc, err
+}
+
+// envDirSecrets is ENV_DIR, where a Heroku-style platform keeps the app's
+// config vars, named for the warning of a build that cannot hide it.
+func envDirSecrets(envDir string) pipeline.Secrets {
+	var s pipeline.Secrets
+	if envDir == "" {
+		return s
+	}
+	s.Add(envDir, "ENV_DIR")
+	if entries, err := os.ReadDir(envDir); err == nil {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if len(names) > 0 {
+			s.Names = append(s.Names, "the config vars in ENV_DIR ("+strings.Join(names, ", ")+")")
+		}
+	}
+	return s
 }
 
 // stack is the platform's stack name (Heroku and Dokku set STACK), which

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 )
 
 // The binary cache Nix substitutes from unless told otherwise, and the key
@@ -38,6 +40,8 @@ type Conf struct {
 	TrustedPublicKeys []string
 	// ExtraTrustedPublicKeys are trusted by Nix's substituters only.
 	ExtraTrustedPublicKeys []string
+	// Sandbox is BP_NIX_SANDBOX ("": off, without a probe).
+	Sandbox settings.Sandbox
 }
 
 // AllSubstituters is the substituters line of nix.conf: Substituters then
@@ -113,7 +117,7 @@ func makeStateDirs(dir string) error {
 	return nil
 }
 
-func writeConf(dir string, s Conf) error {
+func writeConf(dir string, s Conf, sb Sandbox) error {
 	confDir := filepath.Join(dir, "etc", "nix")
 	if err := os.MkdirAll(confDir, 0o755); err != nil {
 		return fmt.Errorf("unable to create %s\n%w", confDir, err)
@@ -128,7 +132,8 @@ func writeConf(dir string, s Conf) error {
 	// An unreachable substituter costs one bounded series of attempts per
 	// Nix command, then Nix builds what it could not substitute.
 	fmt.Fprintf(&b, "connect-timeout = %d\nfallback = true\n", ConnectTimeout)
-	b.WriteString("build-users-group =\nsandbox = false\nexperimental-features = nix-command\n")
+	b.WriteString("build-users-group =\nexperimental-features = nix-command\n")
+	b.WriteString(sb.conf())
 	p := filepath.Join(confDir, "nix.conf")
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("unable to write %s\n%w", p, err)

@@ -43,6 +43,8 @@ type Nix struct {
 	Reused bool
 	// Nixpkgs is what <nixpkgs> resolves to in evaluations and builds.
 	Nixpkgs Nixpkgs
+	// Sandbox says whether Nix builds in its sandbox, and why.
+	Sandbox Sandbox
 }
 
 const markerName = ".nixbp-installed"
@@ -58,11 +60,7 @@ func Ensure(dir string, tarball Tarball, strategy nixmount.Strategy, conf Conf, 
 	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
 		return Nix{}, fmt.Errorf("unable to create %s\n%w", dir, err)
 	}
-	view, err := nixmount.Open(dir, strategy, opts...)
-	if err != nil {
-		return Nix{}, err
-	}
-	n := Nix{View: view, Dir: dir, Version: tarball.Version, Nixpkgs: conf.Nixpkgs}
+	n := Nix{Dir: dir, Version: tarball.Version, Nixpkgs: conf.Nixpkgs}
 	want := Key(tarball)
 	if marker, err := os.ReadFile(filepath.Join(dir, markerName)); err == nil {
 		lines := strings.SplitN(string(marker), "\n", 3)
@@ -70,10 +68,19 @@ func Ensure(dir string, tarball Tarball, strategy nixmount.Strategy, conf Conf, 
 			n.StorePath, n.Reused = lines[1], true
 		}
 	}
+	// An installation of another tarball goes before the view is opened:
+	// the view keeps what it needs in dir (the empty files it hides with).
 	if !n.Reused {
 		if err := wipe(dir); err != nil {
 			return Nix{}, err
 		}
+	}
+	view, err := nixmount.Open(dir, strategy, opts...)
+	if err != nil {
+		return Nix{}, err
+	}
+	n.View = view
+	if !n.Reused {
 		if n.StorePath, err = install(n, tarball); err != nil {
 			return Nix{}, err
 		}
@@ -81,7 +88,10 @@ func Ensure(dir string, tarball Tarball, strategy nixmount.Strategy, conf Conf, 
 			return Nix{}, fmt.Errorf("unable to write %s\n%w", markerName, err)
 		}
 	}
-	if err := writeConf(dir, conf); err != nil {
+	if err := writeConf(dir, conf, Sandbox{}); err != nil {
+		return Nix{}, err
+	}
+	if n.Sandbox, err = n.enableSandbox(conf); err != nil {
 		return Nix{}, err
 	}
 	return n, nil

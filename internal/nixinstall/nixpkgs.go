@@ -189,6 +189,15 @@ func rootAt(dir, storePath string) error {
 	return nil
 }
 
+// KeptNixpkgs is the store path KeepNixpkgs rooted, "" when none.
+func (n Nix) KeptNixpkgs() string {
+	target, err := os.Readlink(filepath.Join(n.Dir, NixpkgsRootDir, "nixpkgs"))
+	if err != nil {
+		return ""
+	}
+	return target
+}
+
 // fetched says whether Nix's cache under cacheDir mentions url: Nix records
 // each tarball it downloads in its fetcher cache, an SQLite database whose
 // text (the URL) is stored as is.
@@ -205,3 +214,29 @@ func fetched(cacheDir, url string) bool {
 	})
 	return found
 }
+
+// NixpkgsRevision is the nixpkgs commit <nixpkgs> is, for the SBOM: the commit
+// in an archive URL (…/archive/<commit>.tar.gz), else the .git-revision
+// file channel tarballs carry, in the directory or in unpacked (the store
+// path Nix unpacked a tarball into, KeepNixpkgs); "" when unknown.
+func (n Nix) NixpkgsRevision(unpacked string) string {
+	if m := pinnedRev.FindString(n.Nixpkgs.Entry); m != "" {
+		return strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(m, "/archive/"), ".tar.gz"), ".tar.xz")
+	}
+	dir := ""
+	switch {
+	case unpacked != "":
+		dir = filepath.Join(n.Dir, strings.TrimPrefix(unpacked, "/nix/"))
+	case n.Nixpkgs.Entry != "" && !strings.Contains(n.Nixpkgs.Entry, "://"):
+		dir = n.Nixpkgs.Entry
+	default:
+		return ""
+	}
+	data, err := os.ReadFile(filepath.Join(dir, ".git-revision"))
+	if rev := strings.TrimSpace(string(data)); err == nil && gitRevision.MatchString(rev) {
+		return rev
+	}
+	return ""
+}
+
+var gitRevision = regexp.MustCompile(`^[0-9a-f]{7,40}$`)

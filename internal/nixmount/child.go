@@ -29,6 +29,8 @@ const (
 	probeArg    = "__nixmount-probe"
 	modeAuto    = "auto"
 	modeNewRoot = "newroot"
+	// modeNative leaves /nix as it is: the namespace only hides paths.
+	modeNative = "native"
 	// childFailed is the exit status of a namespace child that could not
 	// set up /nix; the message is on its stderr.
 	childFailed = 125
@@ -49,6 +51,10 @@ func MaybeRunChild() {
 			fmt.Fprintln(os.Stderr, "/nix/store is not visible in the child")
 			os.Exit(childFailed)
 		}
+		if err := checkSealed(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(childFailed)
+		}
 		os.Exit(0)
 	case childArg:
 		if err := runChild(os.Args[2:]); err != nil {
@@ -58,15 +64,33 @@ func MaybeRunChild() {
 	}
 }
 
-// runChild is the namespace child: args are NIXDIR MODE -- NAME ARGS...
+// runChild is the namespace child: args are NIXDIR MODE [OPTION...] --
+// NAME ARGS..., the options hide=PATH (an empty directory or file from
+// empty=DIR bound over PATH) and proc (a /proc of its own: the child was
+// started in a new PID namespace).
 func runChild(args []string) error {
-	if len(args) < 4 || args[2] != "--" {
-		return errors.New("usage: __nixmount-child NIXDIR MODE -- NAME [ARGS...]")
+	sep := -1
+	for i, a := range args {
+		if a == "--" {
+			sep = i
+			break
+		}
 	}
-	nixDir, mode, argv := args[0], args[1], args[3:]
+	if len(args) < 2 || sep < 2 || sep == len(args)-1 {
+		return errors.New("usage: __nixmount-child NIXDIR MODE [hide=PATH... empty=DIR proc] -- NAME [ARGS...]")
+	}
+	nixDir, mode, opts, argv := args[0], args[1], args[2:sep], args[sep+1:]
 	// Capabilities are per thread: mount, drop and exec on one thread.
 	runtime.LockOSThread()
-	if err := mountNix(nixDir, mode == modeNewRoot); err != nil {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("unable to make / private in the mount namespace\n%w", err)
+	}
+	if mode != modeNative {
+		if err := mountNix(nixDir, mode == modeNewRoot); err != nil {
+			return err
+		}
+	}
+	if err := hide(opts); err != nil {
 		return err
 	}
 	path := argv[0]
@@ -85,9 +109,6 @@ func runChild(args []string) error {
 
 // mountNix shows nixDir at /nix in this (new, private) mount namespace.
 func mountNix(nixDir string, newRoot bool) error {
-	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("unable to make / private in the mount namespace\n%w", err)
-	}
 	if fi, err := os.Stat("/nix"); err == nil && fi.IsDir() && !newRoot {
 		if err := syscall.Mount(nixDir, "/nix", "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fmt.Errorf("unable to bind %s on /nix\n%w", nixDir, err)

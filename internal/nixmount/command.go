@@ -15,13 +15,16 @@ const (
 // Command returns a command that runs name with args with NixDir at /nix.
 // name is resolved inside the view (so /nix/store/... paths work).
 func (v View) Command(name string, args ...string) *exec.Cmd {
-	switch v.Strategy {
-	case UserNS:
+	switch {
+	case v.namespaced():
 		mode := modeAuto
-		if v.NewRoot {
+		switch {
+		case v.Strategy == Native:
+			mode = modeNative
+		case v.NewRoot:
 			mode = modeNewRoot
 		}
-		argv := append([]string{v.self(), childArg, v.NixDir, mode, "--", name}, args...)
+		argv := append(append(append([]string{v.self(), childArg, v.NixDir, mode}, v.childOptions()...), "--", name), args...)
 		cmd := &exec.Cmd{Path: v.self(), Args: argv}
 		uid, gid := os.Getuid(), os.Getgid()
 		cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -36,10 +39,14 @@ func (v View) Command(name string, args ...string) *exec.Cmd {
 			// The program dies with the process that started it.
 			Pdeathsig: syscall.SIGKILL,
 		}
+		if v.Seal.PrivateProc {
+			// A /proc of its own shows only the program's processes.
+			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWPID
+		}
 		return cmd
-	case PRoot:
+	case v.Strategy == PRoot:
 		wd, _ := os.Getwd()
-		argv := append([]string{"-b", v.NixDir + ":/nix", "-w", wd, name}, args...)
+		argv := append(append(append([]string{"-b", v.NixDir + ":/nix"}, v.prootBindings()...), "-w", wd, name), args...)
 		cmd := exec.Command(v.PRootPath, argv...)
 		// proot needs no extra environment; PROOT_NO_SECCOMP stays the user's choice.
 		return cmd

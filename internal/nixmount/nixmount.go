@@ -64,6 +64,10 @@ type View struct {
 	NewRoot bool
 	// Skipped says why Open passed over the cheaper strategies.
 	Skipped []Attempt
+	// Hide are paths the programs must not see (Hiding).
+	Hide []string
+	// Seal is what Open could hide of Hide.
+	Seal Seal
 }
 
 // Attempt records why one strategy could not be used.
@@ -110,6 +114,9 @@ func Open(nixDir string, want Strategy, opts ...func(*View)) (View, error) {
 		err := v.probe()
 		if err == nil {
 			v.Skipped = attempts
+			if len(v.Hide) > 0 {
+				v.seal()
+			}
 			return v, nil
 		}
 		attempts = append(attempts, Attempt{Strategy: s, Err: err})
@@ -160,9 +167,16 @@ func nativeUsable(nixDir string) error {
 
 // runProbe starts a child through the strategy that checks /nix/store.
 func (v *View) runProbe() error {
-	cmd := v.Command(v.self(), probeArg)
+	args := []string{probeArg}
+	if v.Seal.PrivateProc && v.Strategy != PRoot {
+		args = append(args, "proc")
+	}
+	for _, p := range v.Seal.Hidden {
+		args = append(args, "hidden="+p)
+	}
+	cmd := v.Command(v.self(), args...)
 	out, err := cmd.CombinedOutput()
-	if v.Strategy == UserNS && errors.Is(err, syscall.EPERM) {
+	if v.namespaced() && errors.Is(err, syscall.EPERM) {
 		return fmt.Errorf("unprivileged user namespaces are refused here (a seccomp profile such as Docker's default, or a sysctl)\n%w", err)
 	}
 	if err != nil {

@@ -20,6 +20,10 @@ type Platform struct {
 	NixDir string
 	// Dependency locates the buildpack's Nix dependency.
 	Dependency nixinstall.Dependency
+	// Secrets are where the platform keeps secrets (the platform
+	// directory, the bindings, ENV_DIR); NewInput adds the credential
+	// files and the names of the secrets set.
+	Secrets Secrets
 	// Log receives the build log.
 	Log log.Logger
 }
@@ -44,13 +48,21 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 	if caches.Write != nil {
 		p.Log.Bodyf("Closure cache (read-write, from %s): %s", b.Caches.WriteFrom, caches.Write)
 	}
+	secrets := p.Secrets
+	secrets.AddCredentialFiles()
+	secrets.Names = append(secrets.Names, b.Secrets...)
+	for _, bd := range p.Dependency.Bindings {
+		if bd.Type != "dependency-mapping" { // checksums and URLs, no secret
+			secrets.Names = append(secrets.Names, "binding "+bd.Name+" (type "+bd.Type+")")
+		}
+	}
 	return Input{
 		AppDir:    p.AppDir,
 		NixDir:    p.NixDir,
 		Installer: src,
 		Strategy:  b.Strategy,
 		NixConf: nixinstall.Conf{Substituters: b.Substituters, ExtraSubstituters: b.ExtraSubstituters,
-			TrustedPublicKeys: b.TrustedPublicKeys, ExtraTrustedPublicKeys: b.ExtraTrustedPublicKeys},
+			TrustedPublicKeys: b.TrustedPublicKeys, ExtraTrustedPublicKeys: b.ExtraTrustedPublicKeys, Sandbox: b.Sandbox},
 		Nixpkgs:      b.Nixpkgs,
 		NixpkgsSet:   b.NixpkgsSet,
 		FlakeAttr:    b.FlakeAttr,
@@ -59,6 +71,7 @@ func NewInput(p Platform, b settings.BuildSettings) (Input, error) {
 		SourceDigest: digest,
 		Prune:        b.Prune,
 		StoreGC:      storegc.Options{Enabled: b.GC.Enabled, MaxSize: b.GC.MaxSize},
+		Secrets:      secrets,
 		Log:          p.Log,
 	}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixinstall"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
+	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
@@ -33,6 +34,8 @@ type Nix interface {
 	// closure) and collects the rest of the store, as opts say; a failure
 	// is a warning.
 	Collect(log log.Logger, output string, opts storegc.Options)
+	// Provenance is the nixpkgs the app was built with, for the SBOM.
+	Provenance(app config.App) sbom.Provenance
 }
 
 // installNix makes Nix usable in NixDir: it reuses or installs the
@@ -40,7 +43,7 @@ type Nix interface {
 // writes nix.conf.
 func installNix(in Input) (Nix, error) {
 	start := time.Now()
-	nix, err := nixinstall.Ensure(in.NixDir, in.Installer, in.Strategy, in.NixConf)
+	nix, err := nixinstall.Ensure(in.NixDir, in.Installer, in.Strategy, in.NixConf, nixmount.Hiding(in.Secrets.paths()...))
 	if err != nil {
 		return nil, err
 	}
@@ -50,6 +53,12 @@ func installNix(in Input) (Nix, error) {
 	}
 	in.Log.Headerf("%s Nix %s (%s), /nix through %s, in %s", verb, nix.Version, nix.StorePath, nix.View.Through(),
 		time.Since(start).Round(time.Millisecond))
+	logSeal(in, nix)
+	if nix.Sandbox.On {
+		in.Log.Bodyf("Nix's sandbox: on (builds see only their inputs, and no network but fixed-output derivations; %s)", nix.Sandbox.Why)
+	} else {
+		in.Log.Bodyf("Nix's sandbox: off (%s)", nix.Sandbox.Why)
+	}
 	unpackNixpkgs(in, &nix)
 	return installedNix{Store: nix.Store(), nix: nix}, nil
 }
@@ -87,4 +96,18 @@ func (n installedNix) Collect(logger log.Logger, output string, opts storegc.Opt
 		logger.Bodyf("Keeping <nixpkgs> (%s, unpacked at %s) for the next build", n.nix.Nixpkgs.Spec, kept)
 	}
 	storegc.Step(logger, n.nix, storegc.Build{Output: output}, opts)
+}
+
+// Provenance is what the app's nixpkgs was: the flake's locked nixpkgs
+// input, or <nixpkgs> and its revision (read in the store path Collect
+// kept for a tarball).
+func (n installedNix) Provenance(app config.App) sbom.Provenance {
+	if app.Flake {
+		src, rev := nixbuild.FlakeNixpkgs(app)
+		return sbom.Provenance{Nixpkgs: src, NixpkgsRevision: rev}
+	}
+	if n.nix.Nixpkgs.Spec == "" {
+		return sbom.Provenance{}
+	}
+	return sbom.Provenance{Nixpkgs: n.nix.Nixpkgs.String(), NixpkgsRevision: n.nix.NixpkgsRevision(n.nix.KeptNixpkgs())}
 }

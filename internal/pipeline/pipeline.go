@@ -21,6 +21,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/process"
 	"github.com/nix-buildpack/nix-buildpack/internal/runtimejson"
+	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 	"github.com/nix-buildpack/nix-buildpack/internal/settings"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 	"github.com/nix-buildpack/nix-buildpack/internal/storelock"
@@ -62,6 +63,9 @@ type Input struct {
 	Prune settings.Prune
 	// StoreGC says whether and how NixDir's store is collected after the build.
 	StoreGC storegc.Options
+	// Secrets are where the platform keeps what the build's Nix must not
+	// read: hidden from it where the /nix strategy allows.
+	Secrets Secrets
 	// Log receives the build log.
 	Log log.Logger
 
@@ -106,6 +110,8 @@ type Result struct {
 	// ReleaseSource says where the release task was declared ("" when
 	// there is none), e.g. "Procfile:3 release".
 	ReleaseSource string
+	// Provenance is what the closure was built from, for the SBOM.
+	Provenance sbom.Provenance
 }
 
 // Run builds the app and hands its runtime closure and processes to
@@ -159,7 +165,8 @@ func Run(in Input, target Target) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return deliver(in, delivery{root: filepath.Dir(nix.Dir()), app: app, run: run, output: output, extra: extra, paths: paths, rt: rt, graph: graph}, target)
+	return deliver(in, delivery{root: filepath.Dir(nix.Dir()), app: app, run: run, output: output, extra: extra, paths: paths, rt: rt, graph: graph,
+		provenance: nix.Provenance(app)}, target)
 }
 
 // readConfig is the config step: the app's expression (generated from a
@@ -205,6 +212,9 @@ type delivery struct {
 	paths []string
 	rt    runtimejson.Runtime
 	graph closure.Graph
+	// provenance is what the closure was built from (zero when restored
+	// without evaluating).
+	provenance sbom.Provenance
 }
 
 // deliver prunes the closure into the target, guards and measures it,
@@ -230,7 +240,8 @@ func deliver(in Input, d delivery, target Target) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{App: d.app, Output: d.output, Extra: d.extra, Closure: d.paths, Runtime: d.rt, Processes: plan.Processes, Env: plan.Env,
-		Graph: d.graph, ExcludeDigest: rules.digest, Healthcheck: d.run.Healthcheck, ReleaseSource: d.run.Release.Source}
+		Graph: d.graph, ExcludeDigest: rules.digest, Healthcheck: d.run.Healthcheck, ReleaseSource: d.run.Release.Source,
+		Provenance: d.provenance}
 	return res, target.Emit(res)
 }
 

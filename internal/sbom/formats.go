@@ -9,6 +9,13 @@ const (
 	PropNarSize   = "nix:nar-size"
 )
 
+// The property names under which the document's metadata records what
+// the closure was built from.
+const (
+	PropNixpkgs         = "nixbp:nixpkgs"
+	PropNixpkgsRevision = "nixbp:nixpkgs-revision"
+)
+
 // Tool names this buildpack in the documents' metadata.
 const Tool = "nix-buildpack"
 
@@ -21,7 +28,8 @@ type cdxDocument struct {
 }
 
 type cdxMetadata struct {
-	Tools []cdxTool `json:"tools"`
+	Tools      []cdxTool     `json:"tools"`
+	Properties []cdxProperty `json:"properties,omitempty"`
 }
 
 type cdxTool struct {
@@ -45,9 +53,15 @@ type cdxProperty struct {
 
 // cycloneDX is the CycloneDX 1.4 document (no timestamp or serial number,
 // so that the same closure gives the same bytes).
-func cycloneDX(comps []component) cdxDocument {
+func cycloneDX(comps []component, prov Provenance) cdxDocument {
 	doc := cdxDocument{BOMFormat: "CycloneDX", SpecVersion: "1.4", Version: 1,
 		Metadata: cdxMetadata{Tools: []cdxTool{{Vendor: Tool, Name: Tool}}}, Components: []cdxComponent{}}
+	if prov.Nixpkgs != "" {
+		doc.Metadata.Properties = append(doc.Metadata.Properties, cdxProperty{Name: PropNixpkgs, Value: prov.Nixpkgs})
+	}
+	if prov.NixpkgsRevision != "" {
+		doc.Metadata.Properties = append(doc.Metadata.Properties, cdxProperty{Name: PropNixpkgsRevision, Value: prov.NixpkgsRevision})
+	}
 	for _, c := range comps {
 		doc.Components = append(doc.Components, cdxComponent{
 			Type: "library", BOMRef: c.StorePath.StorePath, Name: c.Name.Name, Version: c.Version, PURL: c.purl(),
@@ -105,7 +119,15 @@ type syftSource struct {
 }
 
 type syftDescriptor struct {
-	Name string `json:"name"`
+	Name          string       `json:"name"`
+	Configuration *syftBuiltOf `json:"configuration,omitempty"`
+}
+
+// syftBuiltOf is what the closure was built from, in the descriptor's
+// free-form configuration.
+type syftBuiltOf struct {
+	Nixpkgs         string `json:"nixpkgs,omitempty"`
+	NixpkgsRevision string `json:"nixpkgsRevision,omitempty"`
 }
 
 type syftSchema struct {
@@ -115,12 +137,15 @@ type syftSchema struct {
 
 // syft is the Syft JSON document, in the shape syft's own nix cataloger
 // gives store paths (type nix, metadataType nix-store-entry).
-func syft(layer string, comps []component) syftDocument {
+func syft(layer string, comps []component, prov Provenance) syftDocument {
 	doc := syftDocument{Artifacts: []syftArtifact{}, ArtifactRelationships: []any{},
 		Source:     syftSource{ID: layer, Name: layer, Type: "directory"},
 		Descriptor: syftDescriptor{Name: Tool},
 		Schema: syftSchema{Version: "16.0.43",
 			URL: "https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.0.43.json"}}
+	if prov != (Provenance{}) {
+		doc.Descriptor.Configuration = &syftBuiltOf{Nixpkgs: prov.Nixpkgs, NixpkgsRevision: prov.NixpkgsRevision}
+	}
 	for _, c := range comps {
 		doc.Artifacts = append(doc.Artifacts, syftArtifact{
 			ID: c.Hash, Name: c.Name.Name, Version: c.Version, Type: "nix", FoundBy: Tool,

@@ -65,11 +65,23 @@ func Files(layerPath string) map[string]string {
 	}
 }
 
+// Provenance is what the closure was built from, recorded in the
+// documents' metadata (CycloneDX metadata properties, Syft's descriptor
+// configuration).
+type Provenance struct {
+	// Nixpkgs is what <nixpkgs> or the flake's nixpkgs input was ("" when
+	// the build did not use one, or was restored without evaluating).
+	Nixpkgs string
+	// NixpkgsRevision is its nixpkgs commit ("" when unknown).
+	NixpkgsRevision string
+}
+
 // Write writes the SBOM of the launch layer at layerPath (the files
 // <layerPath>.sbom.cdx.json and <layerPath>.sbom.syft.json, where the CNB
 // lifecycle looks for a layer's SBOM), one component per store path, sorted
-// by store path so that an unchanged closure gives identical files.
-func Write(layerPath string, paths []StorePath) error {
+// by store path so that an unchanged closure gives identical files, and
+// what it was built from.
+func Write(layerPath string, paths []StorePath, prov Provenance) error {
 	sorted := append([]StorePath(nil), paths...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].StorePath < sorted[j].StorePath })
 	comps := make([]component, 0, len(sorted))
@@ -82,8 +94,8 @@ func Write(layerPath string, paths []StorePath) error {
 	}
 	files := Files(layerPath)
 	for mediaType, doc := range map[string]any{
-		"application/vnd.cyclonedx+json": cycloneDX(comps),
-		"application/vnd.syft+json":      syft(path.Base(layerPath), comps),
+		"application/vnd.cyclonedx+json": cycloneDX(comps, prov),
+		"application/vnd.syft+json":      syft(path.Base(layerPath), comps, prov),
 	} {
 		data, err := json.MarshalIndent(doc, "", "  ")
 		if err != nil {

@@ -48,7 +48,7 @@ func TestWriteListsEveryStorePath(t *testing.T) {
 		{StorePath: "/nix/store/zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz-hello-web", NarHash: "sha256:1111111111111111111111111111111111111111111111111111", NarSize: 1},
 		{StorePath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-busybox-1.35.0", NarHash: "sha256:2222222222222222222222222222222222222222222222222222", NarSize: 2},
 	}
-	if err := sbom.Write(layer, paths); err != nil {
+	if err := sbom.Write(layer, paths, sbom.Provenance{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -96,7 +96,7 @@ func TestWriteListsEveryStorePath(t *testing.T) {
 	// The same closure gives the same bytes (no timestamps), so an
 	// unchanged build does not change the image's SBOM layer.
 	before, _ := os.ReadFile(layer + ".sbom.cdx.json")
-	if err := sbom.Write(layer, []sbom.StorePath{paths[1], paths[0]}); err != nil {
+	if err := sbom.Write(layer, []sbom.StorePath{paths[1], paths[0]}, sbom.Provenance{}); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := os.ReadFile(layer + ".sbom.cdx.json")
@@ -106,7 +106,7 @@ func TestWriteListsEveryStorePath(t *testing.T) {
 }
 
 func TestWriteRejectsANonStorePath(t *testing.T) {
-	err := sbom.Write(filepath.Join(t.TempDir(), "closure"), []sbom.StorePath{{StorePath: "/usr/bin"}})
+	err := sbom.Write(filepath.Join(t.TempDir(), "closure"), []sbom.StorePath{{StorePath: "/usr/bin"}}, sbom.Provenance{})
 	if err == nil || !strings.Contains(err.Error(), "/usr/bin is not a store path") {
 		t.Fatalf("error = %v", err)
 	}

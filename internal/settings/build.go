@@ -45,6 +45,11 @@ type BuildSettings struct {
 	GC GC
 	// Relocate says whether a slug carries a relocated closure.
 	Relocate Relocate
+	// Sandbox says whether Nix builds in its sandbox.
+	Sandbox Sandbox
+	// Secrets names the secret settings that are set (never their values),
+	// for the warning of a build that cannot hide them from Nix.
+	Secrets []string
 }
 
 // Relocate is how a Heroku-style slug relocates the closure
@@ -104,7 +109,25 @@ func ParseBuild(src Vars) (BuildSettings, error) {
 	b.MaxLayers = r.count(MaxLayersName)
 	b.GC = GC{Enabled: r.bool(GCName), MaxSize: r.size(CacheMaxSizeName)}
 	b.Relocate = r.relocate()
+	b.Sandbox = r.sandbox()
+	b.Secrets = secretsSet(src)
 	return b, r.err
+}
+
+// secretsSet names the secret settings src sets to a value.
+func secretsSet(src Vars) []string {
+	var names []string
+	for _, s := range All {
+		if !s.Secret {
+			continue
+		}
+		for _, n := range append([]string{s.Name}, s.Aliases...) {
+			if v, ok := src(n); ok && strings.TrimSpace(v) != "" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
 }
 
 // reader reads settings from a source and keeps the first error, so that a
@@ -188,6 +211,33 @@ func (r *reader) buildArgs(name string) []string {
 		r.err = err
 	}
 	return words
+}
+
+// Sandbox is BP_NIX_SANDBOX: whether Nix builds in its sandbox.
+type Sandbox string
+
+// The values of BP_NIX_SANDBOX.
+const (
+	// SandboxAuto is on where the /nix strategy and the kernel allow it.
+	SandboxAuto Sandbox = "auto"
+	// SandboxOn fails the build when the sandbox cannot be had.
+	SandboxOn Sandbox = "true"
+	// SandboxOff builds without it.
+	SandboxOff Sandbox = "false"
+)
+
+func (r *reader) sandbox() Sandbox {
+	v := r.value(SandboxName)
+	switch strings.ToLower(strings.TrimSpace(v.text)) {
+	case "", "auto":
+		return SandboxAuto
+	case "true", "1", "yes", "on":
+		return SandboxOn
+	case "false", "0", "no", "off":
+		return SandboxOff
+	}
+	r.fail(SandboxName, v, "expected auto, true or false", "")
+	return SandboxAuto
 }
 
 func (r *reader) relocate() Relocate {

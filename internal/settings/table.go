@@ -36,6 +36,7 @@ const (
 	RelocateAppDirName = "BP_NIX_RELOCATE_APP_DIR"
 	RelocateCheckName  = "BP_NIX_RELOCATE_CHECK"
 	CacheMaxSizeName   = "BP_NIX_CACHE_MAX_SIZE"
+	SandboxName        = "BP_NIX_SANDBOX"
 	AWSKeyIDName       = "AWS_ACCESS_KEY_ID"
 	AWSSecretName      = "AWS_SECRET_ACCESS_KEY"
 	AWSTokenName       = "AWS_SESSION_TOKEN"
@@ -104,6 +105,8 @@ var All = []Setting{
 		Description: "collect garbage in the build cache's Nix store after each build, keeping Nix, the output, its build inputs and the previous output (false: keep every path, for a shared, hand-managed store)"},
 	{Name: CacheMaxSizeName, Default: "2GiB",
 		Description: "bound on the build cache's Nix store after collection (NAR sizes); over it the previous output, then the build inputs are dropped, never Nix or the output (e.g. 500MB, 2GiB; 0: no bound)"},
+	{Name: SandboxName, Default: "auto",
+		Description: "Nix's build sandbox (no network but for fixed-output derivations, only declared inputs visible): auto (on where user namespaces allow it, off under proot, the log says why), true (fail the build when it cannot be had), false"},
 	{Name: RelocateName, Default: "auto",
 		Description: "Heroku-style slugs: copy the closure to <app dir>/.nixs with its store paths rewritten, so it runs with no /nix, user namespaces or ptrace (auto: when the app dir is known and the check passes, else keep the store with a warning, unless compile could not show the store at /nix either (a dyno): then relocate anyway, with a warning; always: relocate, to a /tmp link the launcher makes when the app dir is unknown or too long, and fail when the check fails; never). CNB: the store layers hold the closure rewritten for /tmp/.nixs, a link the launcher makes to the view layer, so the image runs on a stock run image (auto: when the builder shows /nix neither natively nor through user namespaces and the check passes; always: relocate, failing when the check fails; never)"},
 	{Name: RelocateAppDirName,

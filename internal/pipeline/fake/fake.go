@@ -25,6 +25,7 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/nixbuild"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixmount"
 	"github.com/nix-buildpack/nix-buildpack/internal/nixstore"
+	"github.com/nix-buildpack/nix-buildpack/internal/sbom"
 	"github.com/nix-buildpack/nix-buildpack/internal/storegc"
 )
 
@@ -205,3 +206,6 @@ func (n *Nix) Attributes(config.App, nixbuild.Options, io.Writer) (nixbuild.Attr
 
 // Collect keeps everything.
 func (n *Nix) Collect(log.Logger, string, storegc.Options) {}
+
+// Provenance is none: the fake evaluates no nixpkgs.
+func (n *Nix) Provenance(config.App) sbom.Provenance { return sbom.Provenance{} }
