@@ -4,6 +4,7 @@
 //	nixbp cache   push, pull, list and verify a closure cache
 //	nixbp store   a build cache's Nix store: sizes by GC root, soundness
 //	nixbp nix     generate or eject the expression of a hop3.toml [nix] template
+//	nixbp check-reproducible   rebuild the last output and compare
 package main
 
 import (
@@ -22,10 +23,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"prune": {runPrune, "copy a store tree applying .slugexclude rules exactly as rsync -a --exclude-from does"},
-	"cache": {runCache, "push, pull, ls, verify: a closure cache (s3://, http(s)://, file://)"},
-	"nix":   {runNix, "generate, eject: the Nix expression of a hop3.toml [nix] template (Hop3's ADR 008)"},
-	"store": {runStore, "du, verify: a build cache's Nix store by GC root, and whether it is sound (--nix-dir DIR)"},
+	"prune":              {runPrune, "copy a store tree applying .slugexclude rules exactly as rsync -a --exclude-from does"},
+	"cache":              {runCache, "push, pull, ls, verify: a closure cache (s3://, http(s)://, file://)"},
+	"nix":                {runNix, "generate, eject: the Nix expression of a hop3.toml [nix] template (Hop3's ADR 008)"},
+	"store":              {runStore, "du, verify: a build cache's Nix store by GC root, and whether it is sound (--nix-dir DIR)"},
+	"check-reproducible": {runCheckReproducible, "rebuild the last build's output from its derivation and compare: reproducible, not deterministic, failed"},
 }
 
 func main() {
@@ -52,7 +54,7 @@ func main() {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: nixbp <command> [arguments]\n\ncommands:")
-	for _, name := range []string{"prune", "cache", "store", "nix"} {
+	for _, name := range []string{"prune", "cache", "store", "nix", "check-reproducible"} {
 		fmt.Fprintf(w, "  %-6s %s\n", name, commands[name].help)
 	}
 	fmt.Fprintln(w, "  version print the version")

@@ -27,5 +27,9 @@ func Open(dir string, strategy nixmount.Strategy) (Nix, error) {
 		return Nix{}, err
 	}
 	version, _, _ := strings.Cut(lines[0], " ")
-	return Nix{View: view, Dir: dir, StorePath: lines[1], Version: version, Reused: true}, nil
+	n := Nix{View: view, Dir: dir, StorePath: lines[1], Version: version, Reused: true}
+	if conf, err := os.ReadFile(filepath.Join(dir, "etc", "nix", "nix.conf")); err == nil && strings.Contains(string(conf), "\nsandbox = true\n") {
+		n.Sandbox = Sandbox{On: true, Why: "as the last build left nix.conf"}
+	}
+	return n, nil
 }

@@ -180,3 +180,17 @@ func ReadLines(out []byte) []string {
 	}
 	return lines
 }
+
+// Deriver is the derivation the database records path as built from
+// (nix-store --query --deriver), "" when it records none.
+func (s Store) Deriver(path string) (string, error) {
+	out, err := s.run(nil, "--query", "--deriver", path)
+	if err != nil {
+		return "", err
+	}
+	drv := strings.TrimSpace(string(out))
+	if drv == "unknown-deriver" {
+		return "", nil
+	}
+	return drv, nil
+}

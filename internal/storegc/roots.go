@@ -178,3 +178,7 @@ func (r roots) dropInvalid(s Store) (dropped []string, err error) {
 	}
 	return dropped, nil
 }
+
+// LastOutput is the output the last build left in the store of nixDir
+// (its GC root), or "" when there is none.
+func LastOutput(nixDir string) string { return rootsIn(nixDir).link(RootOutput) }
