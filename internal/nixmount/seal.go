@@ -98,7 +98,7 @@ func (v View) hideable() (hide, kept []string) {
 			return
 		}
 		for n, what := range needed {
-			if n != "" && (n == p || strings.HasPrefix(n, p+"/")) {
+			if n != "" && (p == "/" || n == p || strings.HasPrefix(n, p+"/")) {
 				kept = append(kept, fmt.Sprintf("%s (it holds %s, %s)", p, what, n))
 				return
 			}
