@@ -142,7 +142,15 @@ func checkSealedLog(t *testing.T, log, strategy, place string) {
 	if !strings.Contains(log, "Hidden from Nix (each shows as an empty directory or file): ") || !strings.Contains(log, place) {
 		t.Errorf("the build log does not say it hid %s:\n%s", place, log)
 	}
-	logLines(t, strategy, log, "Hidden from Nix", "/proc", "not hidden", "warning")
+	// Nix's sandbox is on where user namespaces are (docs/sealed-builds.md).
+	want := "Nix's sandbox: on ("
+	if strategy == "proot" {
+		want = "Nix's sandbox: off (/nix is shown through proot"
+	}
+	if !strings.Contains(log, want) {
+		t.Errorf("the build log lacks %q:\n%s", want, log)
+	}
+	logLines(t, strategy, log, "Hidden from Nix", "/proc", "not hidden", "warning", "sandbox")
 }
 
 // leakPage finds the leak app's page (index.html holding leak-app-done)
