@@ -78,7 +78,9 @@ func sharedCacheDir(t *testing.T, en herokuEnv) {
 	if err := os.WriteFile(filepath.Join(src, "hop3.nix"), []byte(strings.ReplaceAll(waitingApp, "FLAG", flag)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	first := newAppAt(t, en, src, cache, nil, uid, gid)
+	// The first build's builder waits for a file the test makes outside
+	// the store, which Nix's sandbox (on under userns) would hide from it.
+	first := newAppAt(t, en, src, cache, map[string]string{"BP_NIX_SANDBOX": "false"}, uid, gid)
 	second := newApp(t, en, "hello-web", cache, nil, uid, gid)
 
 	start := func(cmd *exec.Cmd) (*lockedBuffer, chan error) {
