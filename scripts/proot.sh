@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Builds the bundled static proot from Debian's source packages. Usage:
-#   scripts/proot.sh OUTDIR
-# Writes OUTDIR/proot (static x86_64, stripped) and OUTDIR/sources/: the
-# exact Debian source files it was built from, this script and a README, so
-# that a recipient can rebuild it or relink it (GPL-2.0-or-later proot,
-# LGPL-3.0-or-later talloc, LGPL-2.1-or-later glibc linked statically).
+#   scripts/proot.sh OUTDIR [amd64|arm64]
+# Writes OUTDIR/proot (static, stripped, for linux/amd64 by default) and
+# OUTDIR/sources/: the exact Debian source files it was built from, this
+# script and a README, so that a recipient can rebuild it or relink it
+# (GPL-2.0-or-later proot, LGPL-3.0-or-later talloc, LGPL-2.1-or-later glibc
+# linked statically).
+#
+# arm64 is cross-compiled with Debian's gcc-aarch64-linux-gnu from the same
+# sources, linked against the same glibc: Debian 12's arm64 libc6-dev
+# $GLIBC_VERSION (with libc6 and linux-libc-dev $LINUX_LIBC_DEV_VERSION),
+# unpacked into a sysroot from the .debs (scripts/debs.sh), not the cross
+# toolchain's libc6-dev-arm64-cross (glibc 2.36-8, older, and its sources
+# are not served). qemu-user cannot run it (qemu does not implement ptrace),
+# so the smoke test below is amd64's only; the arm64 end-to-end test
+# (scripts/arm64.sh test) runs it in an emulated arm64 machine.
 #
 # Versions, from the only Debian sources the archive mirror serves here:
 # - proot 5.4.0-3 (sid; bookworm's and trixie's 5.1.0-1.3 sources are not
@@ -33,7 +43,9 @@
 set -euo pipefail
 self="$(readlink -f "$0")"
 root="$(cd "$(dirname "$self")/.." && pwd)"
-out="${1:?usage: scripts/proot.sh OUTDIR}"
+out="${1:?usage: scripts/proot.sh OUTDIR [amd64|arm64]}"
+arch="${2:-amd64}"
+case "$arch" in amd64|arm64) ;; *) echo "proot.sh: unknown architecture $arch (amd64 or arm64)" >&2; exit 2 ;; esac
 tools="${NIXBP_TOOLS_DIR:-$root/.tools}"
 mirror="${NIXBP_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
@@ -41,7 +53,8 @@ PROOT_VERSION=5.4.0-3
 SAMBA_VERSION=4.22.11+dfsg-0+deb13u1
 TALLOC_VERSION=2.4.3
 GLIBC_VERSION=2.36-9+deb12u14
-RECIPE=2 # bump when the build below changes
+LINUX_LIBC_DEV_VERSION=6.1.176-1 # arm64's kernel headers (amd64 uses the machine's)
+RECIPE=3 # bump when the build below changes
 # pool path, sha256 (from Debian's Sources index)
 SOURCES=(
   "p/proot/proot_5.4.0.orig.tar.gz 29248aac2a7ce10c3bd5ee5602742ec33b2532310ff9cf73b79f3c133e5a5f68"
@@ -53,6 +66,9 @@ SOURCES=(
 )
 
 cache="$tools/proot-$PROOT_VERSION-talloc-$TALLOC_VERSION-glibc-$GLIBC_VERSION-r$RECIPE"
+if [ "$arch" = arm64 ]; then
+  cache="$tools/proot-$PROOT_VERSION-talloc-$TALLOC_VERSION-glibc-$GLIBC_VERSION-linux-$LINUX_LIBC_DEV_VERSION-r$RECIPE-arm64"
+fi
 downloads="$tools/debian-sources"
 
 # fetch POOLPATH SHA256: the file in $downloads, downloaded once and checked.
@@ -86,12 +102,17 @@ install_build_deps() {
   for cmd in gcc:gcc make:make patch:patch curl:curl xz:xz-utils strip:binutils file:file; do
     command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
   done
-  dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q "install ok installed" || missing+=(libc6-dev)
+  if [ "$arch" = arm64 ]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+  else
+    dpkg-query -W -f='${Status}' libc6-dev 2>/dev/null | grep -q "install ok installed" || missing+=(libc6-dev)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "proot.sh: missing ${missing[*]}; install them (apt-get install ${missing[*]})" >&2; exit 1; }
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+  [ "$arch" = arm64 ] && return 0
   pkg="$(dpkg-query -W -f='${Version}' libc6-dev)"
   if [ "$pkg" != "$GLIBC_VERSION" ]; then
     echo "proot.sh: libc6-dev is $pkg, the pinned glibc sources are $GLIBC_VERSION;" \
@@ -100,12 +121,41 @@ install_build_deps() {
   fi
 }
 
+# arm64_sysroot DIR: Debian 12's arm64 libc6, libc6-dev (the pinned glibc)
+# and linux-libc-dev unpacked into DIR, for aarch64-linux-gnu-gcc --sysroot.
+arm64_sysroot() {
+  local debs="$tools/debian-debs/bookworm-arm64" d
+  mkdir -p "$debs"
+  (cd "$debs" && "$root/scripts/debs.sh" bookworm arm64 apt-get -qq download \
+    "libc6=$GLIBC_VERSION" "libc6-dev=$GLIBC_VERSION" "linux-libc-dev=$LINUX_LIBC_DEV_VERSION") || {
+    echo "proot.sh: Debian bookworm no longer serves arm64 libc6-dev $GLIBC_VERSION or linux-libc-dev" \
+      "$LINUX_LIBC_DEV_VERSION: update GLIBC_VERSION (and the glibc SOURCES) or LINUX_LIBC_DEV_VERSION" >&2
+    exit 1
+  }
+  for d in "libc6_${GLIBC_VERSION}_arm64.deb" "libc6-dev_${GLIBC_VERSION}_arm64.deb" "linux-libc-dev_${LINUX_LIBC_DEV_VERSION}_arm64.deb"; do
+    dpkg-deb -x "$debs/${d//:/%3a}" "$1"
+    echo "$(sha256sum "$debs/${d//:/%3a}" | cut -d' ' -f1)  $d" >> "$1.sha256"
+  done
+}
+
 build() {
   install_build_deps
   local line
   for line in "${SOURCES[@]}"; do fetch $line; done
   local work="$cache.work"
   rm -rf "$work" && mkdir -p "$work"
+  local cc=gcc strip=strip cross=""
+  if [ "$arch" = arm64 ]; then
+    arm64_sysroot "$work/sysroot"
+    # Only the sysroot's glibc and headers: Debian's cross gcc searches
+    # /usr/aarch64-linux-gnu (libc6-dev-arm64-cross, when installed) before
+    # any --sysroot, so the standard directories are replaced explicitly.
+    local sr="$work/sysroot"
+    cc="aarch64-linux-gnu-gcc --sysroot=$sr -nostdinc -isystem $(aarch64-linux-gnu-gcc -print-file-name=include)"
+    cc+=" -isystem $sr/usr/include/aarch64-linux-gnu -isystem $sr/usr/include"
+    cc+=" -B$sr/usr/lib/aarch64-linux-gnu/ -L$sr/usr/lib/aarch64-linux-gnu"
+    strip=aarch64-linux-gnu-strip cross=aarch64-linux-gnu-
+  fi
 
   tar -xzf "$downloads/proot_5.4.0.orig.tar.gz" -C "$work"
   tar -xJf "$downloads/proot_5.4.0-3.debian.tar.xz" -C "$work/proot-5.4.0"
@@ -174,10 +224,12 @@ build() {
 #define TALLOC_BUILD_VERSION_MINOR $(echo "$TALLOC_VERSION" | cut -d. -f2)
 #define TALLOC_BUILD_VERSION_RELEASE ${TALLOC_VERSION##*.}
 EOF
-  gcc -g -O2 -ffile-prefix-map="$work"=. -fstack-protector-strong -Werror=implicit-function-declaration -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE -D__STDC_WANT_LIB_EXT1__=1 \
+  # In $work, so that the debug info's compilation directory (which the
+  # build ID covers) is mapped too, whatever directory this runs from.
+  (cd "$work" && $cc -g -O2 -ffile-prefix-map="$work"=. -fstack-protector-strong -Werror=implicit-function-declaration -D_FORTIFY_SOURCE=2 -D_GNU_SOURCE -D__STDC_WANT_LIB_EXT1__=1 \
     -I"$talloc" -I"$work/samba/lib/replace" -I"$work/samba/lib/talloc" \
-    -c "$work/samba/lib/talloc/talloc.c" -o "$talloc/talloc.o"
-  ar rcs "$talloc/libtalloc.a" "$talloc/talloc.o"
+    -c "$work/samba/lib/talloc/talloc.c" -o "$talloc/talloc.o")
+  "${cross}ar" rcs "$talloc/libtalloc.a" "$talloc/talloc.o"
 
   # proot: Debian's build (debian/rules: `make -C src proot`) with
   # Debian 12's dpkg-buildflags, linked statically. -ffile-prefix-map (as
@@ -185,18 +237,20 @@ EOF
   env CFLAGS="-g -O2 -ffile-prefix-map=$work=. -fstack-protector-strong -Wformat -Werror=format-security" \
     CPPFLAGS="-D_FORTIFY_SOURCE=2 -DHAVE_SECCOMP_FILTER -I$talloc" \
     LDFLAGS="-static -Wl,-z,relro -L$talloc -ltalloc" \
-    make -C "$work/proot-5.4.0/src" proot CROSS_COMPILE= PKG_CONFIG=true \
+    make -C "$work/proot-5.4.0/src" proot CROSS_COMPILE="$cross" ${cross:+CC="$cc"} PKG_CONFIG=true \
     VERSION="$PROOT_VERSION" >"$work/make.log" 2>&1 \
     || { tail -30 "$work/make.log" >&2; exit 1; }
-  strip -o "$work/proot" "$work/proot-5.4.0/src/proot"
-  if ! file "$work/proot" | grep -q 'statically linked'; then
-    echo "proot.sh: $(file "$work/proot") is not statically linked" >&2
+  $strip -o "$work/proot" "$work/proot-5.4.0/src/proot"
+  local machine=x86-64
+  [ "$arch" = arm64 ] && machine="ARM aarch64"
+  if ! file "$work/proot" | grep 'statically linked' | grep -q "$machine"; then
+    echo "proot.sh: $(file "$work/proot") is not a statically linked $machine program" >&2
     exit 1
   fi
   # It must show a directory at /nix to more than the first system call
   # (what the seccomp fast path without its filter broke).
   mkdir -p "$work/smoke/store" && echo bound > "$work/smoke/store/marker"
-  if [ "$("$work/proot" -b "$work/smoke:/nix" /bin/sh -c 'ls /nix/store; cat /nix/store/marker' 2>&1)" != "marker
+  if [ "$arch" = amd64 ] && [ "$("$work/proot" -b "$work/smoke:/nix" /bin/sh -c 'ls /nix/store; cat /nix/store/marker' 2>&1)" != "marker
 bound" ]; then
     echo "proot.sh: the built proot does not show $work/smoke at /nix:" >&2
     "$work/proot" -b "$work/smoke:/nix" /bin/sh -c 'ls /nix/store; cat /nix/store/marker' >&2 || true
@@ -210,6 +264,7 @@ bound" ]; then
   done
   cp "$self" "$work/out/sources/proot.sh"
   cp "$talloc/config.h" "$work/out/sources/talloc-config.h"
+  [ "$arch" = arm64 ] && cp "$work/sysroot.sha256" "$work/out/sources/arm64-sysroot.sha256"
   write_readme > "$work/out/sources/README"
   mv "$work/proot" "$work/out/proot"
   rm -rf "$cache" && mv "$work/out" "$cache"
@@ -217,6 +272,33 @@ bound" ]; then
 }
 
 write_readme() {
+  if [ "$arch" = arm64 ]; then
+    cat <<EOF
+Sources of the arm64 bin/proot (lib/linux-arm64/proot in the Heroku-style
+buildpack, whose sources/README is the amd64 build's)
+
+bin/proot is a static aarch64 build of Debian's proot $PROOT_VERSION, linked
+with talloc $TALLOC_VERSION (from Debian's samba $SAMBA_VERSION) and
+Debian 12's glibc $GLIBC_VERSION (arm64 libc6-dev), cross-compiled on
+Debian 12 amd64 with gcc-aarch64-linux-gnu against a sysroot of Debian's
+arm64 libc6 and libc6-dev $GLIBC_VERSION and linux-libc-dev
+$LINUX_LIBC_DEV_VERSION (the .debs' sha256 in arm64-sysroot.sha256). The
+source files here are the same as for amd64 (sha256 in proot.sh, as in
+Debian's Sources index); proot.sh is the script that built it;
+talloc-config.h is the config.h it writes for talloc.c.
+
+Licenses: proot is GPL-2.0-or-later (proot_*.orig.tar.gz: COPYING);
+talloc is LGPL-3.0-or-later (samba-*/lib/talloc/LICENSE); glibc is
+LGPL-2.1-or-later (glibc_*.orig.tar.xz: COPYING.LIB).
+To rebuild, or to relink with a modified talloc or glibc: on Debian 12 with
+gcc-aarch64-linux-gnu, put these files in \$NIXBP_TOOLS_DIR/debian-sources
+(or let the script download them from a Debian mirror) and run
+  NIXBP_TOOLS_DIR=DIR bash proot.sh OUTDIR arm64
+after editing it to point at your talloc or glibc (its build() function
+shows every compiler and linker command).
+EOF
+    return
+  fi
   cat <<EOF
 Sources of bin/proot (lib/linux-amd64/proot in the Heroku-style buildpack)
 
