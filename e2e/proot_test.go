@@ -14,26 +14,32 @@ import (
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
-// checkPackagedPRoot checks the static proot scripts/package.sh bundles in
-// the CNB buildpack (bin/proot) and the Heroku-style one
-// (lib/linux-amd64/proot, none for arm64), and that both carry the exact
-// Debian sources scripts/proot.sh pins, in sources/.
+// checkPackagedPRoot checks the static proots scripts/package.sh bundles in
+// the CNB buildpacks (bin/proot of buildpack and buildpack-arm64) and the
+// Heroku-style one (lib/linux-amd64/proot, lib/linux-arm64/proot), and that
+// both carry the exact Debian sources scripts/proot.sh pins, in sources/.
+// The arm64 one runs in scripts/arm64.sh's emulated machine (e2e/arm64).
 func checkPackagedPRoot(t *testing.T, cnb, heroku string) {
 	bin := filepath.Join(cnb, "bin", "proot")
 	if _, err := os.Stat(bin); err != nil {
 		testenv.Missing(t, "scripts/package.sh bundled no proot: "+err.Error())
 	}
-	staticELF(t, bin)
-	a, err := os.ReadFile(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(heroku, "lib", "linux-amd64", "proot"))
-	if err != nil || !bytes.Equal(a, b) {
-		t.Fatalf("the Heroku-style buildpack's lib/linux-amd64/proot differs from the CNB one's bin/proot (%v)", err)
-	}
-	if _, err := os.Stat(filepath.Join(heroku, "lib", "linux-arm64", "proot")); err == nil {
-		t.Errorf("lib/linux-arm64/proot exists; no arm64 proot is built (README says the platform's is used)")
+	for _, arch := range []struct {
+		name, bin string
+		machine   elf.Machine
+	}{
+		{"amd64", bin, elf.EM_X86_64},
+		{"arm64", filepath.Join(filepath.Dir(cnb), "buildpack-arm64", "bin", "proot"), elf.EM_AARCH64},
+	} {
+		staticELF(t, arch.bin, arch.machine)
+		a, err := os.ReadFile(arch.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(heroku, "lib", "linux-"+arch.name, "proot"))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("the Heroku-style buildpack's lib/linux-%s/proot differs from the CNB one's bin/proot (%v)", arch.name, err)
+		}
 	}
 	script, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "scripts", "proot.sh"))
 	if err != nil {
@@ -43,7 +49,7 @@ func checkPackagedPRoot(t *testing.T, cnb, heroku string) {
 	if len(pins) != 6 {
 		t.Fatalf("scripts/proot.sh pins %d source files, want 6 (proot, samba, glibc: orig and debian each)", len(pins))
 	}
-	for _, dir := range []string{filepath.Join(cnb, "sources"), filepath.Join(heroku, "sources")} {
+	for _, dir := range []string{filepath.Join(cnb, "sources"), filepath.Join(filepath.Dir(cnb), "buildpack-arm64", "sources"), filepath.Join(heroku, "sources")} {
 		for _, pin := range pins {
 			sum, err := nixinstall.FileSHA256(filepath.Join(dir, pin[1]))
 			if err != nil || sum != pin[2] {
@@ -74,17 +80,18 @@ func checkPackagedPRoot(t *testing.T, cnb, heroku string) {
 	}
 }
 
-// staticELF fails unless path is an x86_64 ELF executable with no program
-// interpreter and no dynamic section: one that runs on any Linux image.
-func staticELF(t *testing.T, path string) {
+// staticELF fails unless path is an ELF executable for machine with no
+// program interpreter and no dynamic section: one that runs on any Linux
+// image of that architecture.
+func staticELF(t *testing.T, path string, machine elf.Machine) {
 	t.Helper()
 	f, err := elf.Open(path)
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	defer f.Close()
-	if f.Machine != elf.EM_X86_64 || f.Type != elf.ET_EXEC {
-		t.Errorf("%s: %s %s, want an x86_64 executable", path, f.Machine, f.Type)
+	if f.Machine != machine || f.Type != elf.ET_EXEC {
+		t.Errorf("%s: %s %s, want an %s executable", path, f.Machine, f.Type, machine)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {

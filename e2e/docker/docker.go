@@ -133,9 +133,10 @@ func (e *Env) run(timeout time.Duration, name string, args ...string) (string, e
 }
 
 // Package runs scripts/package.sh with the Nix tarball included in the
-// buildpack (the air-gapped package) and returns the .cnb file.
+// buildpack (the air-gapped package, linux/amd64 only: the tarball is
+// amd64's) and returns the .cnb file.
 func Package(repo, out, nixTarball string) (string, error) {
-	cmd := exec.Command(filepath.Join(repo, "scripts", "package.sh"), "--nix-tarball", nixTarball, "--include-nix", out)
+	cmd := exec.Command(filepath.Join(repo, "scripts", "package.sh"), "--nix-tarball", nixTarball, "--include-nix", "--arch", "amd64", out)
 	cmd.Dir = repo
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("scripts/package.sh: %v\n%s", err, b)

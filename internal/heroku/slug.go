@@ -27,7 +27,7 @@ import (
 //	                          .nix/relocated then names that directory
 //	.nix/result               link to the build output
 //	.nix/bin/nixbp-launch     the launcher; run_result.sh and run_proot.sh;
-//	.nix/bin/proot            the buildpack's static proot (amd64), used
+//	.nix/bin/proot            the buildpack's static proot (amd64, arm64), used
 //	                          when the dyno's image has none on PATH
 //	.nix/release.yml          what bin/release prints
 //	.profile.d/nix.sh         NIXBP_NIX_DIR, PATH and runtime.json env

@@ -7,10 +7,10 @@ import (
 )
 
 // PRoot finds the static proot the buildpack bundles beside nixbp-launch
-// (scripts/proot.sh; lib/linux-amd64/ in the Heroku-style tarball, bin/ in
+// (scripts/proot.sh; lib/linux-<arch>/ in the Heroku-style tarball, bin/ in
 // a CNB package), which both front-ends copy beside the launcher so that it
 // runs where the image has no proot. Empty where the buildpack bundles none
-// (linux/arm64, a checkout whose binaries were built without package.sh).
+// (a checkout whose binaries were built without package.sh).
 func PRoot(buildpackDir string) string {
 	for _, p := range []string{
 		filepath.Join(buildpackDir, "lib", "linux-"+runtime.GOARCH, "proot"),

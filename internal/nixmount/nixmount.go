@@ -94,7 +94,7 @@ func (e *NoStrategyError) Error() string {
 		" run with --security-opt seccomp=<a profile that permits unshare and clone with CLONE_NEWUSER>;"+
 		" on the host, sysctl user.max_user_namespaces > 0 and kernel.unprivileged_userns_clone=1 where it exists)"+
 		"\n  proot: allow ptrace (Docker's default profile allows it on Linux 4.8 and later);"+
-		" the buildpack bundles a static proot for linux/amd64, elsewhere install proot in the image", e.NixDir)
+		" the buildpack bundles a static proot for linux/amd64 and linux/arm64, elsewhere install proot in the image", e.NixDir)
 	return b.String()
 }
 

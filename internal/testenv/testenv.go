@@ -62,27 +62,39 @@ const NixVersion = "2.26.3"
 // NixTarballPath is where fixtures/nix-tarball/make.sh puts the tarball
 // fixture under the tools directory. It has its own directory so that the
 // older code's glob of tools/fixtures/nix-*.tar.xz does not see it.
-func NixTarballPath(tools string) string {
-	return filepath.Join(tools, "fixtures", "nix-tarball", "nix-"+NixVersion+"-x86_64-linux.tar.xz")
+func NixTarballPath(tools string) string { return NixTarballPathFor(tools, "amd64") }
+
+// NixTarballPathFor is NixTarballPath for an architecture (amd64, arm64).
+func NixTarballPathFor(tools, arch string) string {
+	system := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[arch]
+	return filepath.Join(tools, "fixtures", "nix-tarball", "nix-"+NixVersion+"-"+system+"-linux.tar.xz")
 }
 
 // NixTarball returns a Nix installer tarball in the official layout, made
 // from Debian trixie's nix-bin by fixtures/nix-tarball/make.sh (once, into
 // the tools directory), because the official one cannot be downloaded here.
 // make.sh takes a lock, so test packages running at once share one run.
-func NixTarball(t testing.TB) string {
+func NixTarball(t testing.TB) string { return NixTarballFor(t, "amd64") }
+
+// NixTarballFor is NixTarball for an architecture: arm64's is made from
+// trixie's arm64 nix-bin (make.sh checks it under qemu-user).
+func NixTarballFor(t testing.TB, arch string) string {
 	t.Helper()
-	p := NixTarballPath(ToolsDir())
+	p := NixTarballPathFor(ToolsDir(), arch)
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	for _, tool := range []string{"nix", "apt-get", "dpkg-deb", "patchelf", "flock"} {
+	tools := []string{"nix", "apt-get", "dpkg-deb", "patchelf", "flock"}
+	if arch == "arm64" {
+		tools = append(tools, "qemu-aarch64-static")
+	}
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			Missing(t, tool+" is needed to make the Nix tarball fixture (fixtures/nix-tarball/make.sh)")
 			return ""
 		}
 	}
-	out, err := exec.Command(filepath.Join(RepoRoot(), "fixtures", "nix-tarball", "make.sh"), filepath.Dir(p)).CombinedOutput()
+	out, err := exec.Command(filepath.Join(RepoRoot(), "fixtures", "nix-tarball", "make.sh"), filepath.Dir(p), arch).CombinedOutput()
 	if err != nil {
 		t.Fatalf("fixtures/nix-tarball/make.sh: %v\n%s", err, out)
 	}
