@@ -8,14 +8,17 @@
 # returns; the tests wait for it (its lock), scripts/test.sh stops it if they
 # do not run. Without it, setup does not build it (the demo needs none of it);
 # `go test ./e2e/k8s` and scripts/k8s.sh build it when they need it.
+# The arm64 end-to-end test's own needs (qemu, binfmt, its emulated
+# machine) are scripts/arm64.sh setup.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 k8s_background=""
 [ "${1:-}" = --k8s-background ] && k8s_background=1
 
 packages=(nix-bin proot bubblewrap rsync busybox-static patchelf xz-utils zstd util-linux python3-seccomp)
-# scripts/proot.sh builds the bundled static proot from Debian sources.
-packages+=(gcc make patch curl binutils file libc6-dev)
+# scripts/proot.sh builds the bundled static proot from Debian sources,
+# for arm64 with the cross compiler.
+packages+=(gcc make patch curl binutils file libc6-dev gcc-aarch64-linux-gnu)
 # The Docker end-to-end tests (e2e/docker) run their own dockerd, and make
 # their stock images' Debian root with debootstrap.
 packages+=(docker.io debootstrap)
@@ -53,8 +56,9 @@ echo "setup: building pinned tools into .tools/ (cached)"
 "$root/scripts/tools.sh" herokuish
 "$root/scripts/tools.sh" cflifecycle
 
-echo "setup: the bundled static proot into .tools/proot (cached)"
+echo "setup: the bundled static proots into .tools/proot and .tools/proot-arm64 (cached)"
 "$root/scripts/proot.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/proot"
+"$root/scripts/proot.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/proot-arm64" arm64
 
 echo "setup: Nix installer tarball fixture"
 "$root/fixtures/nix-tarball/make.sh" "${NIXBP_TOOLS_DIR:-$root/.tools}/fixtures/nix-tarball" >/dev/null

@@ -6,7 +6,7 @@
 # serve, from their source snapshots (NIXBP_CLIENTS_SRC, by default
 # ../shared/clients or /work/shared/clients, checked against the sha256
 # below).
-# Usage: scripts/tools.sh lifecycle|versitygw|pack|registry|staticcheck|herokuish|cflifecycle|all
+# Usage: scripts/tools.sh lifecycle|lifecycle-arm64|versitygw|pack|registry|staticcheck|herokuish|cflifecycle|all
 # Prints nothing but errors; the binaries land in .tools/bin.
 set -euo pipefail
 
@@ -50,14 +50,19 @@ module_source() {
   chmod -R u+w "$3"
 }
 
+# build_lifecycle [ARCH]: the lifecycle and launcher for linux/ARCH (the
+# machine's by default) into lifecycle-<version>, or
+# lifecycle-<version>-linux-arm64 for arm64 on another machine (the arm64
+# end-to-end test, scripts/arm64.sh).
 build_lifecycle() {
-  local out="$tools/lifecycle-$LIFECYCLE_VERSION"
+  local arch="${1:-}" out="$tools/lifecycle-$LIFECYCLE_VERSION"
+  [ -n "$arch" ] && out+="-linux-$arch"
   [ -x "$out/lifecycle" ] && [ -x "$out/launcher" ] && return 0
-  local src="$tools/src/lifecycle-$LIFECYCLE_VERSION"
+  local src="$tools/src/lifecycle-$LIFECYCLE_VERSION${arch:+-$arch}"
   module_source github.com/buildpacks/lifecycle "v$LIFECYCLE_VERSION" "$src"
   local ld="-s -w -X github.com/buildpacks/lifecycle/cmd.Version=$LIFECYCLE_VERSION"
-  (cd "$src" && CGO_ENABLED=0 go build -ldflags "$ld" -o "$out.tmp/lifecycle" ./cmd/lifecycle \
-             && CGO_ENABLED=0 go build -ldflags "$ld" -o "$out.tmp/launcher" ./cmd/launcher)
+  (cd "$src" && export CGO_ENABLED=0 ${arch:+GOARCH=$arch} && go build -ldflags "$ld" -o "$out.tmp/lifecycle" ./cmd/lifecycle \
+             && go build -ldflags "$ld" -o "$out.tmp/launcher" ./cmd/launcher)
   for n in detector analyzer restorer builder exporter rebaser creator extender; do
     ln -sf lifecycle "$out.tmp/$n"
   done
@@ -171,6 +176,7 @@ flock 9
 [ -f "$tools/go.mod" ] || (cd "$tools" && go mod init nixbp-tools >/dev/null 2>&1)
 case "${1:-all}" in
   lifecycle) build_lifecycle ;;
+  lifecycle-arm64) build_lifecycle arm64 ;;
   versitygw) build_versitygw ;;
   pack) build_pack ;;
   registry) build_registry ;;
@@ -178,5 +184,5 @@ case "${1:-all}" in
   herokuish) build_herokuish ;;
   cflifecycle) build_cflifecycle ;;
   all) build_lifecycle; build_versitygw; build_pack; build_registry; build_staticcheck; build_herokuish; build_cflifecycle ;;
-  *) echo "usage: scripts/tools.sh lifecycle|versitygw|pack|registry|staticcheck|herokuish|cflifecycle|all" >&2; exit 2 ;;
+  *) echo "usage: scripts/tools.sh lifecycle|lifecycle-arm64|versitygw|pack|registry|staticcheck|herokuish|cflifecycle|all" >&2; exit 2 ;;
 esac
