@@ -3,7 +3,8 @@
 # (docs/arm64.md). Usage:
 #   scripts/arm64.sh test [short]   setup, then go test -tags arm64emu ./e2e/arm64
 #                                   (short: the one case .ci/run runs)
-#   scripts/arm64.sh setup          only what the test needs (cached, keyed by version)
+#   scripts/arm64.sh setup [short]  only what the test needs (cached, keyed by
+#                                   version; short: not the arm64 lifecycle)
 #   scripts/arm64.sh binfmt         register qemu-aarch64 with binfmt_misc
 #   scripts/arm64.sh machine        the emulated machine's kernel and initrd; prints their directory
 #
@@ -146,26 +147,34 @@ machine() {
   echo "$dir"
 }
 
+# step NAME CMD...: runs CMD, logging how long it took.
+step() {
+  local name="$1" start=$SECONDS
+  shift
+  "$@"
+  echo "arm64.sh: $name: $((SECONDS - start)) s" >&2
+}
+
 setup() {
-  install_host_packages
-  binfmt
-  machine >/dev/null
-  "$root/scripts/tools.sh" lifecycle-arm64
-  "$root/fixtures/nix-tarball/make.sh" "$tools/fixtures/nix-tarball" arm64 >/dev/null
-  "$root/scripts/proot.sh" "$tools/proot-arm64" arm64
+  step "host packages" install_host_packages
+  step binfmt binfmt
+  step "emulated machine" machine >/dev/null
+  [ "${1:-}" = short ] || step "lifecycle for arm64" "$root/scripts/tools.sh" lifecycle-arm64
+  step "arm64 Nix tarball" "$root/fixtures/nix-tarball/make.sh" "$tools/fixtures/nix-tarball" arm64 >/dev/null
+  step "arm64 proot" "$root/scripts/proot.sh" "$tools/proot-arm64" arm64
 }
 
 case "${1:-}" in
   binfmt) install_host_packages; binfmt ;;
   machine) install_host_packages; machine ;;
-  setup) setup ;;
+  setup) setup "${2:-}" ;;
   test)
-    setup
+    setup "${2:-}"
     cd "$root"
     export CI="${CI:-true}"
     go vet -tags arm64emu ./e2e/arm64
     [ ! -x "$tools/bin/staticcheck" ] || "$tools/bin/staticcheck" -tags arm64emu ./e2e/arm64
     [ "${2:-}" = short ] && export NIXBP_ARM64_CASES=short
     exec go test -tags arm64emu -count=1 -timeout 120m -v ./e2e/arm64 ;;
-  *) echo "usage: scripts/arm64.sh test [short]|setup|binfmt|machine" >&2; exit 2 ;;
+  *) echo "usage: scripts/arm64.sh test [short]|setup [short]|binfmt|machine" >&2; exit 2 ;;
 esac
