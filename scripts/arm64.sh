@@ -164,6 +164,15 @@ setup() {
   step "arm64 proot" "$root/scripts/proot.sh" "$tools/proot-arm64" arm64
 }
 
+# setup and test run as scripts/test.sh does, through scripts/fresh-nix.sh:
+# with an empty /nix of their own (make.sh runs the host's nix-build).
+case "${1:-}" in
+  setup|test)
+    if [ "${NIXBP_FRESH_NIX_INSIDE:-}" != /nix ]; then
+      exec "$root/scripts/fresh-nix.sh" "$0" "$@"
+    fi ;;
+esac
+
 case "${1:-}" in
   binfmt) install_host_packages; binfmt ;;
   machine) install_host_packages; machine ;;
