@@ -23,9 +23,11 @@ type Buildpack struct {
 	Version string
 }
 
-// Package runs scripts/package.sh into out.
+// Package runs scripts/package.sh into out, for linux/amd64 only (the
+// cluster's architecture; the included Nix tarball is amd64's, and
+// without --arch the arm64 buildpack would download its own).
 func Package(repo, out, nixTarball string) (*Buildpack, error) {
-	cmd := exec.Command(filepath.Join(repo, "scripts", "package.sh"), "--nix-tarball", nixTarball, "--include-nix", out)
+	cmd := exec.Command(filepath.Join(repo, "scripts", "package.sh"), "--nix-tarball", nixTarball, "--include-nix", "--arch", "amd64", out)
 	cmd.Dir = repo
 	b, err := cmd.CombinedOutput()
 	if err != nil {
