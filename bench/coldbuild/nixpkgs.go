@@ -69,8 +69,10 @@ func (b *bench) runNixpkgs(ctx context.Context, m method, dir string) (figures, 
 	if m.Strategy == nixmount.PRoot && b.proot != "" {
 		opts = append(opts, func(v *nixmount.View) { v.PRootPath, v.PRootBundled = b.proot, true })
 	}
-	np := nixinstall.Nixpkgs{Spec: url, Entry: url}
-	nix, err := nixinstall.Ensure(filepath.Join(dir, "nix"), b.source, m.Strategy, nixinstall.Conf{Nixpkgs: np}, opts...)
+	// Nix splits NIX_PATH at the port's colon (http://127.0.0.1 and
+	// 36699/...), so Nix's own fetch is given the URL with -I; ours names
+	// the unpacked store path in NIX_PATH, as the pipeline does.
+	nix, err := nixinstall.Ensure(filepath.Join(dir, "nix"), b.source, m.Strategy, nixinstall.Conf{}, opts...)
 	if err != nil {
 		return figures{}, err
 	}
@@ -85,7 +87,11 @@ func (b *bench) runNixpkgs(ctx context.Context, m method, dir string) (figures, 
 		nix.Nixpkgs.Unpacked = res.StorePath
 		detail = fmt.Sprintf("unpacked in %.2f s, then the evaluation", res.Elapsed.Seconds())
 	}
-	out, err := nix.Command("nix-instantiate", "--eval", "-E", "(import <nixpkgs> { }).synth").CombinedOutput()
+	args := []string{"--eval", "-E", "(import <nixpkgs> { }).synth"}
+	if !m.Ours {
+		args = append(args, "-I", "nixpkgs="+url)
+	}
+	out, err := nix.Command("nix-instantiate", args...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "true") {
 		return figures{}, fmt.Errorf("evaluating <nixpkgs>: %v\n%s", err, out)
 	}
