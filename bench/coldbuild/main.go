@@ -144,6 +144,12 @@ func run(ctx context.Context, dir string, rounds int, strategies, caches []strin
 			results[m.id()] = append(results[m.id()], f)
 			fmt.Fprintf(os.Stderr, "round %d: %-48s %7.2f s  cpu %6.2f s  server %5.2f s  %s\n", r+1, m, f.wall.Seconds(), f.cpu.Seconds(), f.server.Seconds(), f.detail)
 		}
+		if !keep {
+			// A round of every strategy writes several GB (the closure
+			// twice per strategy, <nixpkgs> once more by Nix's Git cache):
+			// kept for all rounds, it filled a shared disk.
+			removeRuns(dir)
+		}
 	}
 	report(b, methods, results, rounds, strategies, caches)
 	return nil
