@@ -7,7 +7,10 @@
 // what is left. It prints every round, the medians and the ratios against
 // issue 25's targets.
 //
-//	go run ./bench/coldbuild [-rounds 3] [-strategies proot,userns] [-cache http] [-files 20000 -mib 400]
+//	go run ./bench/coldbuild [-rounds 3] [-strategies proot,userns,native] [-cache http] [-files 20000 -mib 400] [-nixpkgs 40000]
+//
+// -nixpkgs N also times <nixpkgs> from an N-file tarball over HTTP: Nix
+// fetching and unpacking it on evaluation, against ours (internal/nixpkgs).
 //
 // Needs root (the userns strategy runs as any user; proot too), nix-bin
 // (to build the closure once into bench/out/coldbuild), busybox-static, and
