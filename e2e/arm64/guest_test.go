@@ -197,9 +197,11 @@ func buildHeroku(t *testing.T, en guestEnv, a app, strategy string) func(*testin
 // the bundled arm64 one (the machine has none installed); and that it says
 // whether Nix's sandbox was on (docs/sealed-builds.md): off under proot.
 // Through user namespaces it is off here too, with Nix's reason: the
-// machine's root has no /nix, so the view is a new root entered by chroot,
-// and the kernel refuses a user namespace (Nix's sandbox) to a chrooted
-// process; the line is logged, not required to say on (docs/arm64.md).
+// machine's root has no /nix, so the view is a new root, and its root is an
+// initramfs, where pivot_root is refused: the new root is entered by
+// chroot, and the kernel refuses a user namespace (Nix's sandbox) to a
+// chrooted process; the line is logged, not required to say on
+// (docs/arm64.md).
 func checkBuildLog(t *testing.T, out, strategy string) {
 	t.Helper()
 	want := "/nix through " + strategy

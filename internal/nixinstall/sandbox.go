@@ -80,7 +80,12 @@ func (n Nix) enableSandbox(s Conf) (Sandbox, error) {
 	if werr := writeConf(n.Dir, s, Sandbox{}); werr != nil {
 		return Sandbox{}, werr
 	}
-	return off("Nix could not set it up: " + lastLine(string(out), err))
+	why := "Nix could not set it up: " + lastLine(string(out), err)
+	if n.View.Chrooted() {
+		why += "; the /nix view is a new root entered by " + n.View.NewRootEntry +
+			", and the kernel gives a chrooted process no user namespace"
+	}
+	return off(why)
 }
 
 // sandboxShell is the sandbox-paths value and where its /bin/sh comes

@@ -40,10 +40,22 @@ func TestSandboxRefusesTheNetwork(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(app, "net.nix"), []byte(expr), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The new root is the userns view of an image whose / has no /nix (a
+	// stock builder): its child enters it by pivot_root, as a chrooted
+	// process could make no user namespace for the sandbox.
+	for _, c := range []struct {
+		name string
+		opts []func(*nixmount.View)
+	}{{"bind over /nix", nil}, {"new root", []func(*nixmount.View){nixmount.WithNewRoot}}} {
+		t.Run(c.name, func(t *testing.T) { sandboxRefusesTheNetwork(t, tarball, app, c.opts) })
+	}
+}
+
+func sandboxRefusesTheNetwork(t *testing.T, tarball, app string, opts []func(*nixmount.View)) {
 	dir := filepath.Join(t.TempDir(), "nix")
 	secret := t.TempDir() // hidden, so the view also runs in a PID namespace
 	build := func(mode settings.Sandbox) (nixinstall.Nix, string, error) {
-		n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.UserNS, nixinstall.Conf{Sandbox: mode}, nixmount.Hiding(secret))
+		n, err := nixinstall.Ensure(dir, source(t, tarball), nixmount.UserNS, nixinstall.Conf{Sandbox: mode}, append(opts, nixmount.Hiding(secret))...)
 		if err != nil {
 			t.Fatalf("Ensure(sandbox %s): %v", mode, err)
 		}
@@ -55,7 +67,10 @@ func TestSandboxRefusesTheNetwork(t *testing.T) {
 	if !n.Sandbox.On {
 		t.Fatalf("auto did not turn the sandbox on through userns: %s", n.Sandbox.Why)
 	}
-	t.Logf("sandbox on (%s)", n.Sandbox.Why)
+	t.Logf("/nix through %s; sandbox on (%s)", n.View.Through(), n.Sandbox.Why)
+	if len(opts) > 0 && n.View.NewRootEntry != "pivot_root" {
+		t.Errorf("the new root was entered by %q, want pivot_root", n.View.NewRootEntry)
+	}
 	if err == nil {
 		t.Fatalf("the derivation reached the loopback server from the sandbox:\n%s", out)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
@@ -34,6 +35,9 @@ const (
 	// childFailed is the exit status of a namespace child that could not
 	// set up /nix; the message is on its stderr.
 	childFailed = 125
+	// rootOpt is the probe's option (and its report on stdout) saying how
+	// the child entered its new root.
+	rootOpt = "new-root-entered-by="
 )
 
 // MaybeRunChild must be the first call in the main function of every binary
@@ -51,7 +55,15 @@ func MaybeRunChild() {
 			fmt.Fprintln(os.Stderr, "/nix/store is not visible in the child")
 			os.Exit(childFailed)
 		}
-		if err := checkSealed(os.Args[2:]); err != nil {
+		var sealed []string
+		for _, a := range os.Args[2:] {
+			if entered, ok := strings.CutPrefix(a, rootOpt); ok {
+				fmt.Println(rootOpt + entered)
+				continue
+			}
+			sealed = append(sealed, a)
+		}
+		if err := checkSealed(sealed); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(childFailed)
 		}
@@ -86,8 +98,13 @@ func runChild(args []string) error {
 		return fmt.Errorf("unable to make / private in the mount namespace\n%w", err)
 	}
 	if mode != modeNative {
-		if err := mountNix(nixDir, mode == modeNewRoot); err != nil {
+		entered, err := mountNix(nixDir, mode == modeNewRoot)
+		if err != nil {
 			return err
+		}
+		if entered != "" && len(argv) > 1 && argv[1] == probeArg {
+			// The probe reports it to Open (View.NewRootEntry).
+			argv = append(argv, rootOpt+entered)
 		}
 	}
 	if err := hide(opts); err != nil {
@@ -107,13 +124,14 @@ func runChild(args []string) error {
 	return syscall.Exec(path, argv, os.Environ())
 }
 
-// mountNix shows nixDir at /nix in this (new, private) mount namespace.
-func mountNix(nixDir string, newRoot bool) error {
+// mountNix shows nixDir at /nix in this (new, private) mount namespace,
+// and says how it entered a new root when it made one.
+func mountNix(nixDir string, newRoot bool) (entered string, err error) {
 	if fi, err := os.Stat("/nix"); err == nil && fi.IsDir() && !newRoot {
 		if err := syscall.Mount(nixDir, "/nix", "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
-			return fmt.Errorf("unable to bind %s on /nix\n%w", nixDir, err)
+			return "", fmt.Errorf("unable to bind %s on /nix\n%w", nixDir, err)
 		}
-		return nil
+		return "", nil
 	}
-	return chrootWithNix(nixDir)
+	return newRootWithNix(nixDir)
 }

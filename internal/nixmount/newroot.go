@@ -8,18 +8,55 @@ import (
 	"syscall"
 )
 
-// chrootWithNix builds a new root on a tmpfs holding every entry of / (bind
-// mounts, and symlinks as symlinks) plus nix bound to nixDir, then chroots
-// into it: the nix-user-chroot technique, for images whose / has no /nix.
-func chrootWithNix(nixDir string) error {
+// Ways the namespace child enters its new root, as it reports them to the
+// probe (see View.NewRootEntry).
+const (
+	enteredByPivotRoot = "pivot_root"
+	enteredByChroot    = "chroot"
+)
+
+// newRootWithNix builds a new root on a tmpfs holding every entry of / (bind
+// mounts, and symlinks as symlinks) plus nix bound to nixDir, and enters it:
+// the nix-user-chroot technique, for images whose / has no /nix. It enters
+// by pivot_root, so that the programs can make user namespaces of their own
+// (Nix's sandbox does; the kernel refuses them to a chrooted process), and
+// by chroot only where pivot_root is refused (an initramfs root). It says
+// which, and why pivot_root was refused.
+func newRootWithNix(nixDir string) (entered string, err error) {
 	wd, err := os.Getwd()
 	if err != nil {
-		return fmt.Errorf("unable to read the working directory\n%w", err)
+		return "", fmt.Errorf("unable to read the working directory\n%w", err)
 	}
 	root, err := rootMountpoint()
 	if err != nil {
-		return err
+		return "", err
 	}
+	if err := buildRoot(root, nixDir); err != nil {
+		return "", err
+	}
+	if err := os.Chdir(root); err != nil {
+		return "", fmt.Errorf("unable to enter %s\n%w", root, err)
+	}
+	// pivot_root(".", ".") stacks the old root on the new one (a mount
+	// point: the tmpfs); unmounting "." then takes the old one off.
+	entered = enteredByPivotRoot
+	if perr := syscall.PivotRoot(".", "."); perr != nil {
+		if err := syscall.Chroot("."); err != nil {
+			return "", fmt.Errorf("unable to enter the new root (pivot_root: %v)\n%w", perr, err)
+		}
+		entered = fmt.Sprintf("%s (pivot_root was refused: %v)", enteredByChroot, perr)
+	} else if err := syscall.Unmount(".", syscall.MNT_DETACH); err != nil {
+		return "", fmt.Errorf("unable to detach the old root after pivot_root\n%w", err)
+	}
+	if err := os.Chdir(wd); err != nil {
+		return entered, os.Chdir("/")
+	}
+	return entered, nil
+}
+
+// buildRoot mounts a tmpfs on root holding every entry of / but nix, and
+// nix bound to nixDir.
+func buildRoot(root, nixDir string) error {
 	if err := syscall.Mount("tmpfs", root, "tmpfs", 0, "mode=0755"); err != nil {
 		return fmt.Errorf("unable to mount a tmpfs on %s\n%w", root, err)
 	}
@@ -40,12 +77,6 @@ func chrootWithNix(nixDir string) error {
 	}
 	if err := syscall.Mount(nixDir, filepath.Join(root, "nix"), "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 		return fmt.Errorf("unable to bind %s on /nix in the new root\n%w", nixDir, err)
-	}
-	if err := syscall.Chroot(root); err != nil {
-		return fmt.Errorf("unable to chroot into the new root\n%w", err)
-	}
-	if err := os.Chdir(wd); err != nil {
-		return os.Chdir("/")
 	}
 	return nil
 }

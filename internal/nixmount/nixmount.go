@@ -62,6 +62,12 @@ type View struct {
 	// NewRoot forces the new-root technique of the userns strategy even when
 	// / has a /nix to mount over (tests use it to cover images without /nix).
 	NewRoot bool
+	// NewRootEntry says how the userns child entered the new root it made
+	// where / has no /nix: "pivot_root", or "chroot (pivot_root was
+	// refused: ...)", where the programs can make no user namespace (the
+	// kernel refuses one to a chrooted process), so Nix has no sandbox.
+	// Empty when /nix was bound over the image's.
+	NewRootEntry string
 	// Skipped says why Open passed over the cheaper strategies.
 	Skipped []Attempt
 	// Hide are paths the programs must not see (Hiding).
@@ -186,7 +192,19 @@ func (v *View) runProbe() error {
 		}
 		return errors.New(msg)
 	}
+	v.NewRootEntry = ""
+	for _, line := range strings.Split(string(out), "\n") {
+		if entered, ok := strings.CutPrefix(line, rootOpt); ok {
+			v.NewRootEntry = entered
+		}
+	}
 	return nil
+}
+
+// Chrooted says that the programs run chrooted (the new root was entered
+// by chroot), so that they cannot make user namespaces: no Nix sandbox.
+func (v View) Chrooted() bool {
+	return strings.HasPrefix(v.NewRootEntry, enteredByChroot)
 }
 
 func (v *View) self() string {

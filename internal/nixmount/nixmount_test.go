@@ -128,3 +128,36 @@ func TestNoStrategyErrorNamesEveryAttempt(t *testing.T) {
 		}
 	}
 }
+
+// TestNewRootAllowsNestedUserNamespaces runs a program through the userns
+// strategy's new root (an image whose / has no /nix) and has it make a user
+// namespace of its own, as Nix's sandbox does: the kernel refuses one to a
+// chrooted process, so the child must enter the new root by pivot_root.
+func TestNewRootAllowsNestedUserNamespaces(t *testing.T) {
+	testenv.Require(t, "unshare")
+	nixDir, _ := storeWithMarker(t)
+	v, err := nixmount.Open(nixDir, nixmount.UserNS, nixmount.WithNewRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.NewRootEntry != "pivot_root" || v.Chrooted() {
+		t.Fatalf("the new root was entered by %q, want pivot_root (this machine's root is not an initramfs)", v.NewRootEntry)
+	}
+	if through := v.Through(); !strings.Contains(through, "entered by pivot_root") {
+		t.Errorf("Through() = %q, want it to say the new root was entered by pivot_root", through)
+	}
+	out, err := v.Command("unshare", "--user", "--map-root-user", "cat", "/nix/store/marker-path/hello").CombinedOutput()
+	if err != nil {
+		t.Fatalf("a user namespace inside the new root: %v\n%s", err, out)
+	}
+	// Where / has /nix, the strategy binds over it and makes no new root.
+	if _, err := os.Stat("/nix"); err == nil {
+		v, err := nixmount.Open(nixDir, nixmount.UserNS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.NewRootEntry != "" {
+			t.Errorf("bound over /nix, NewRootEntry = %q, want empty", v.NewRootEntry)
+		}
+	}
+}
