@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 )
 
 // Export says where the lifecycle's creator reads and writes images, as
@@ -120,13 +122,13 @@ func (w *Workspace) builderPasswd() (string, error) {
 
 // RunImage starts an image's default process over its extracted root
 // filesystem, as a container runtime would: bubblewrap makes root the root
-// of a new mount and user namespace, as the image's user (BuildUID), with
-// the image's environment and working directory, sharing the host's
-// network so the test reaches the process on loopback.
-func RunImage(root string, p *Pulled, env map[string]string, stdout io.Writer) (*exec.Cmd, error) {
+// of a new mount and user namespace, as the image's user
+// (registry.BuildUID), with the image's environment and working directory,
+// sharing the host's network so the test reaches the process on loopback.
+func RunImage(root string, p *registry.Pulled, env map[string]string, stdout io.Writer) (*exec.Cmd, error) {
 	c := p.Config.Config
 	args := []string{"--bind", root, "/", "--proc", "/proc", "--dev", "/dev", "--unshare-user",
-		"--uid", strconv.Itoa(BuildUID), "--gid", strconv.Itoa(BuildGID), "--die-with-parent", "--clearenv"}
+		"--uid", strconv.Itoa(registry.BuildUID), "--gid", strconv.Itoa(registry.BuildGID), "--die-with-parent", "--clearenv"}
 	for _, kv := range c.Env {
 		for i := 0; i < len(kv); i++ {
 			if kv[i] == '=' {

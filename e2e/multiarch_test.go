@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -49,7 +49,7 @@ type ociManifest struct {
 // v0.40.9 writes one per target with --format file) each holding its own.
 func TestMultiArchPackage(t *testing.T) {
 	testenv.Require(t, "pack")
-	reg, err := e2e.StartRegistry(testenv.Require(t, "registry"), t.TempDir())
+	reg, err := registry.StartRegistry(testenv.Require(t, "registry"), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

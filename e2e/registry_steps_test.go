@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -17,7 +18,7 @@ import (
 // and a read-write binary cache (file://) shared by every build.
 type registryEnv struct {
 	env
-	reg      *e2e.Registry
+	reg      *registry.Registry
 	runImage string
 	cacheDir string
 	// platformEnv and bindings are the platform's for every build:
@@ -44,7 +45,7 @@ func startRegistryEnvAuth(t *testing.T, user, password string) *registryEnv {
 	en := registrySetup(t)
 	bin := testenv.Require(t, "registry")
 	testenv.Require(t, "bwrap")
-	reg, err := e2e.StartRegistryAuth(bin, t.TempDir(), user, password)
+	reg, err := registry.StartRegistryAuth(bin, t.TempDir(), user, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func startRegistryEnvAuth(t *testing.T, user, password string) *registryEnv {
 	}
 	t.Cleanup(reg.Stop)
 	r := &registryEnv{env: en, reg: reg, runImage: reg.Host + "/run:busybox", cacheDir: filepath.Join(openTempDir(t), "nixcache"), registryAuth: auth}
-	if _, err := e2e.PushRunImage(r.runImage, en.busybox); err != nil {
+	if _, err := registry.PushRunImage(r.runImage, en.busybox); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(r.cacheDir, 0o755); err != nil {
@@ -93,14 +94,14 @@ type step struct {
 	label, image string
 	log          string
 	elapsed      time.Duration
-	traffic      e2e.Traffic
+	traffic      registry.Traffic
 	// stored are blobs new in the registry's storage; sizes are every
 	// stored blob's size.
 	stored map[string]bool
 	sizes  map[string]int64
 	// names are the app image's and the cache image's layers.
-	names  map[string]e2e.Layer
-	pulled *e2e.Pulled
+	names  map[string]registry.Layer
+	pulled *registry.Pulled
 	// s3Bytes is what an S3 cache stored during the build (0 without one).
 	s3Bytes int64
 }
@@ -156,9 +157,9 @@ func (r *registryEnv) build(t *testing.T, label, ref, src string) *step {
 			s.stored[d] = true
 		}
 	}
-	s.names = map[string]e2e.Layer{}
+	s.names = map[string]registry.Layer{}
 	for _, image := range []string{s.image, cacheImage} {
-		p, err := e2e.Pull(image)
+		p, err := registry.Pull(image)
 		if err != nil {
 			t.Fatal(err)
 		}

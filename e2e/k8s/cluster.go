@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 )
 
 // Cluster is a running node of scripts/k8s.sh: k3s with Tekton and kpack
@@ -39,7 +39,7 @@ type Cluster struct {
 	NodeIP, Reg string
 	// Registry counts what the cluster's registry stored and received (its
 	// storage and access log are files of the state directory).
-	Registry *e2e.Registry
+	Registry *registry.Registry
 	node     *exec.Cmd
 	netns    string
 }
@@ -54,7 +54,7 @@ func Start(repo, tools, name, state string) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{Name: name, State: state, Repo: repo, Tools: tools, Env: env, NodeIP: env["NODE_IP"], Reg: env["NODE_IP"] + ":5000",
-		Registry: &e2e.Registry{Host: env["NODE_IP"] + ":5000", Storage: filepath.Join(state, "registry", "storage"),
+		Registry: &registry.Registry{Host: env["NODE_IP"] + ":5000", Storage: filepath.Join(state, "registry", "storage"),
 			Log: filepath.Join(state, "registry", "registry.log")}}
 	if err := os.MkdirAll(filepath.Dir(state), 0o755); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func Attach(repo, tools, name, state string) (*Cluster, error) {
 		return nil, fmt.Errorf("no cluster runs in %s (scripts/k8s.sh up)\n%w", state, err)
 	}
 	c := &Cluster{Name: name, State: state, Repo: repo, Tools: tools, Env: env, NodeIP: env["NODE_IP"], Reg: env["NODE_IP"] + ":5000",
-		Registry: &e2e.Registry{Host: env["NODE_IP"] + ":5000", Storage: filepath.Join(state, "registry", "storage"),
+		Registry: &registry.Registry{Host: env["NODE_IP"] + ":5000", Storage: filepath.Join(state, "registry", "storage"),
 			Log: filepath.Join(state, "registry", "registry.log")},
 		netns: "/proc/" + strings.TrimSpace(string(pid)) + "/ns/net"}
 	return c, c.checkNetns()

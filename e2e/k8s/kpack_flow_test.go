@@ -8,9 +8,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
 	"github.com/nix-buildpack/nix-buildpack/e2e/docker"
 	"github.com/nix-buildpack/nix-buildpack/e2e/k8s"
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -211,7 +211,7 @@ exclude = [".git"]
 
 // traffic is what the cluster's registry logged from line from on for the
 // repository and its cache image's.
-func traffic(t *testing.T, c *k8s.Cluster, from int, repo string) e2e.Traffic {
+func traffic(t *testing.T, c *k8s.Cluster, from int, repo string) registry.Traffic {
 	t.Helper()
 	tr, err := c.Registry.TrafficOf(from, repo, repo+"-cache")
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 )
 
 // Condition polls a resource's condition (Ready, Succeeded) until it is True
@@ -103,7 +103,7 @@ func (c *Cluster) Logs(podName string) string {
 
 // Pull reads an image's manifest and configuration from the cluster's
 // registry, from inside its network namespace.
-func (c *Cluster) Pull(ref string) (*e2e.Pulled, error) {
+func (c *Cluster) Pull(ref string) (*registry.Pulled, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, err
@@ -116,5 +116,5 @@ func (c *Cluster) Pull(ref string) (*e2e.Pulled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &e2e.Pulled{Image: img, Config: cf}, nil
+	return &registry.Pulled{Image: img, Config: cf}, nil
 }

@@ -7,22 +7,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
 	"github.com/nix-buildpack/nix-buildpack/e2e/k8s"
+	"github.com/nix-buildpack/nix-buildpack/e2e/registry"
 )
 
 // uploads is what a build sent to the cluster's registry (from its access
 // log), each blob named by the lifecycle's labels of the image and its
 // cache image, sized from the registry's storage.
 type uploads struct {
-	sent  e2e.Traffic
-	names map[string]e2e.Layer
+	sent  registry.Traffic
+	names map[string]registry.Layer
 	sizes map[string]int64
 }
 
-func readUploads(t *testing.T, c *k8s.Cluster, image string, sent e2e.Traffic) *uploads {
+func readUploads(t *testing.T, c *k8s.Cluster, image string, sent registry.Traffic) *uploads {
 	t.Helper()
-	u := &uploads{sent: sent, names: map[string]e2e.Layer{}}
+	u := &uploads{sent: sent, names: map[string]registry.Layer{}}
 	repo, _, _ := strings.Cut(image, "@")
 	for _, ref := range []string{image, repo + "-cache"} {
 		p, err := c.Pull(ref)
@@ -87,7 +87,7 @@ func (u *uploads) layer(name string) string {
 // app's own store layer changed, and the app layer (the source, which CNB
 // ships in every image: it holds the fixture's busybox copy); every other
 // store layer is the previous image's, not sent again.
-func checkChangeUploads(t *testing.T, c *k8s.Cluster, b *kpackBuild, sent e2e.Traffic) {
+func checkChangeUploads(t *testing.T, c *k8s.Cluster, b *kpackBuild, sent registry.Traffic) {
 	t.Helper()
 	u := readUploads(t, c, b.image, sent)
 	own, source := u.storeLayer("-hello-web"), u.layer("app")

@@ -1,4 +1,11 @@
-package e2e
+// Package registry is the end-to-end tests' OCI registry side: a real
+// registry (CNCF distribution) started on loopback, whose storage and access
+// log say what a build pushed and pulled, and the client's view of the images
+// in it (a busybox run image pushed without Docker, an image pulled back,
+// its layers named by the lifecycle's label). It depends on no other test
+// package, so that the lifecycle workspace (package e2e), the Docker, client
+// and Kubernetes tests share one registry.
+package registry
 
 import (
 	"bufio"
@@ -6,6 +13,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -70,14 +78,17 @@ func StartRegistryAuth(bin, dir, user, password string) (*Registry, error) {
 		}
 		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: nixbp-e2e\n    path: %s\n", htpasswd)
 	}
-	port, err := FreePort()
+	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	r := &Registry{Host: "127.0.0.1:" + strconv.Itoa(port), Storage: filepath.Join(dir, "storage"),
 		Log: filepath.Join(dir, "registry.log")}
 	conf := filepath.Join(dir, "config.yml")
-	if err := write(conf, fmt.Sprintf(registryConfig, r.Storage, r.Host)+auth); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(registryConfig, r.Storage, r.Host)+auth), 0o644); err != nil {
 		return nil, err
 	}
 	logFile, err := os.Create(r.Log)
@@ -243,6 +254,17 @@ func (r *Registry) BlobsContaining(needle string) ([]string, error) {
 		}
 	}
 	return found, nil
+}
+
+// freePort returns a TCP port on loopback that nothing listens on now (as
+// e2e.FreePort, which this package cannot import: e2e imports it).
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // inRepos says whether the request URI (/v2/<repository>/...) is one of

@@ -1,4 +1,4 @@
-package e2e
+package registry
 
 import (
 	"archive/tar"
@@ -108,7 +108,9 @@ func busyboxRootfs(busybox string) ([]byte, error) {
 
 // Pulled is an image read back from the registry.
 type Pulled struct {
-	Image  v1.Image
+	// Image is the image as go-containerregistry reads it remotely.
+	Image v1.Image
+	// Config is its configuration file (labels, environment, user).
 	Config *v1.ConfigFile
 }
 
