@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/s3server"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -15,7 +16,7 @@ import (
 // closure through the source pointer and runs no Nix build.
 func TestRestoreFromS3(t *testing.T) {
 	en := setup(t)
-	s3, err := e2e.StartS3(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
+	s3, err := s3server.Start(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/s3server"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -458,7 +459,7 @@ func localTarball(t *testing.T, en herokuEnv) {
 // cache (S3, keys as config vars), then deploys restore-only
 // (NIX_BUILD_ON_PUSH=0) with an empty CACHE_DIR: no Nix build at deploy.
 func oneOffBuild(t *testing.T, en herokuEnv) {
-	s3, err := e2e.StartS3(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
+	s3, err := s3server.Start(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/s3server"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -19,7 +19,7 @@ import (
 // their labels and environment, manifests, the cache image).
 func TestRegistryBindings(t *testing.T) {
 	r := startRegistryEnv(t)
-	s3, err := e2e.StartS3(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
+	s3, err := s3server.Start(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nix-buildpack/nix-buildpack/e2e"
+	"github.com/nix-buildpack/nix-buildpack/e2e/s3server"
 	"github.com/nix-buildpack/nix-buildpack/internal/testenv"
 )
 
@@ -248,7 +248,7 @@ func bytesTable(steps []*step) string {
 func s3Comparison(t *testing.T, apps string) []*step {
 	t.Helper()
 	r := startRegistryEnv(t)
-	s3, err := e2e.StartS3(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
+	s3, err := s3server.Start(testenv.Require(t, "versitygw"), t.TempDir(), "nixcache")
 	if err != nil {
 		t.Fatal(err)
 	}
