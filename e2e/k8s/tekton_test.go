@@ -87,7 +87,7 @@ func TestTektonCatalogTask(t *testing.T) {
 			if got := buildStrategy(log); got != "userns" {
 				t.Errorf("the build's /nix went through %q, want userns (Tekton's pods are Unconfined):\n%s", got, log)
 			}
-			t.Logf("build: /nix through %s", buildStrategy(log))
+			t.Logf("build: /nix through %s; %s", buildStrategy(log), plain(sandboxLine.FindString(log)))
 			ref := image + "@" + digest
 			for _, run := range []struct{ seccomp, want string }{{"", "userns"}, {"RuntimeDefault", "proot"}} {
 				pod := serve(t, c, "tekton-"+app.name+"-"+strings.ToLower(or(run.seccomp, "default")), ref, run.seccomp, "/", app.want)
@@ -216,7 +216,10 @@ var (
 	// s3RoundTrip is a line saying the build pushed to or restored from S3.
 	s3RoundTrip = regexp.MustCompile(`(Pushed [1-9][0-9]* store paths|Restored [1-9][0-9]* store paths \([^)]*\) from s3://)[^\n]*`)
 	// "Installed Nix 2.26.3 (...), /nix through proot /usr/bin/proot, in 5.5s"
-	buildStrategyLine  = regexp.MustCompile(`\), /nix through (\w+)[^\n,]*, in `)
+	buildStrategyLine = regexp.MustCompile(`Installed Nix [^\n]*?\), /nix through (\w+)`)
+	// sandboxLine says whether Nix's sandbox was on, and why not
+	// (docs/sealed-builds.md).
+	sandboxLine        = regexp.MustCompile(`Nix's sandbox: [^\n]*`)
 	launchStrategyLine = regexp.MustCompile(`nixbp-launch: (?:/nix through (\w+)|no /nix needed: the closure is relocated to \S+ \((relocate)\))`)
 )
 

@@ -34,7 +34,7 @@ func FindPRoot(dir string) (path string, bundled bool, err error) {
 func (v View) Through() string {
 	if v.Strategy != PRoot {
 		if v.NewRootEntry != "" {
-			return fmt.Sprintf("%s (a new root holding / and /nix, as / has none, entered by %s)", v.Strategy, v.NewRootEntry)
+			return fmt.Sprintf("%s (a new root holding / and /nix as / has none; entered by %s)", v.Strategy, v.NewRootEntry)
 		}
 		return string(v.Strategy)
 	}
